@@ -1,0 +1,92 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "vfiotrace",
+    products: [
+        .executable(name: "vfiotrace", targets: ["vfiotrace"]),
+        .library(name: "TraceFormat", targets: ["TraceFormat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // libzstd from the system (Debian: libzstd-dev).
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        // Thin C wrappers for what Swift cannot call directly (variadic ptrace/prctl/syscall,
+        // wait-status macros, seccomp structs). No logic lives here.
+        .target(name: "CSyscallShim"),
+        // The event model and the on-disk trace format.
+        .target(
+            name: "TraceFormat",
+            dependencies: ["CZstd"],
+            swiftSettings: upcoming
+        ),
+        // ptrace/seccomp recorder: fd tracking, VFIO/KVM decoding, the writer thread.
+        .target(
+            name: "TraceRecorder",
+            dependencies: ["TraceFormat", "CSyscallShim"],
+            swiftSettings: upcoming
+        ),
+        // Offline analysis: device timelines, trap gaps, remap latency, findings, simulation.
+        .target(
+            name: "TraceAnalysis",
+            dependencies: [
+                "TraceFormat",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // Reports (HTML, Markdown, JUnit, Perfetto, OpenMetrics) and importers (strace, QEMU trace, JSONL).
+        .target(
+            name: "TraceReports",
+            dependencies: ["TraceFormat", "TraceAnalysis"],
+            swiftSettings: upcoming
+        ),
+        // The command-line layer only: one file per subcommand.
+        .executableTarget(
+            name: "vfiotrace",
+            dependencies: [
+                "TraceFormat", "TraceRecorder", "TraceAnalysis", "TraceReports",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // A small VMM-like program driving an emulated migration-capable VFIO device (see Fixtures/TestVMM).
+        .executableTarget(
+            name: "vfio-testvmm",
+            path: "Fixtures/TestVMM"
+        ),
+        .testTarget(
+            name: "TraceFormatTests",
+            dependencies: ["TraceFormat"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "TraceRecorderTests",
+            dependencies: ["TraceRecorder", "TraceFormat"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "TraceAnalysisTests",
+            dependencies: ["TraceAnalysis", "TraceFormat"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "TraceReportsTests",
+            dependencies: ["TraceReports", "TraceAnalysis", "TraceFormat"],
+            resources: [.copy("Golden")],
+            swiftSettings: upcoming
+        ),
+    ]
+)

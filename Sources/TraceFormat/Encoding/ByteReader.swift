@@ -1,0 +1,101 @@
+/// Bounds-checked reader over a byte buffer. Every length read from the data is checked against
+/// what remains before anything is allocated, so damaged input fails cleanly.
+struct ByteReader {
+    /// Thrown on overrun or a malformed value; the caller adds file/chunk context.
+    struct Malformed: Error {
+        var message: String
+        var position: Int
+    }
+
+    let base: UnsafeRawBufferPointer
+    var position: Int
+
+    init(_ base: UnsafeRawBufferPointer, position: Int = 0) {
+        self.base = base
+        self.position = position
+    }
+
+    var remaining: Int { base.count - position }
+    var atEnd: Bool { position >= base.count }
+
+    @inline(__always)
+    mutating func u8() throws(Malformed) -> UInt8 {
+        guard position < base.count else { throw Malformed(message: "unexpected end of data", position: position) }
+        let b = base[position]
+        position += 1
+        return b
+    }
+
+    @inline(__always)
+    mutating func varint() throws(Malformed) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard position < base.count else { throw Malformed(message: "unexpected end of data in varint", position: position) }
+            let b = base[position]
+            position += 1
+            if shift == 63 && b > 1 { throw Malformed(message: "varint overflows 64 bits", position: position - 1) }
+            result |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return result }
+            shift += 7
+            if shift > 63 { throw Malformed(message: "varint too long", position: position) }
+        }
+    }
+
+    mutating func varint32() throws(Malformed) -> UInt32 {
+        let v = try varint()
+        guard v <= UInt64(UInt32.max) else { throw Malformed(message: "value \(v) exceeds 32 bits", position: position) }
+        return UInt32(v)
+    }
+
+    @inline(__always)
+    mutating func zigzag() throws(Malformed) -> Int64 {
+        let v = try varint()
+        return Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1)))
+    }
+
+    mutating func zigzag32() throws(Malformed) -> Int32 {
+        let v = try zigzag()
+        guard v >= Int64(Int32.min) && v <= Int64(Int32.max) else {
+            throw Malformed(message: "value \(v) exceeds 32 bits", position: position)
+        }
+        return Int32(v)
+    }
+
+    mutating func fixed32() throws(Malformed) -> UInt32 {
+        guard remaining >= 4 else { throw Malformed(message: "unexpected end of data", position: position) }
+        let v = base.loadUnaligned(fromByteOffset: position, as: UInt32.self)
+        position += 4
+        return UInt32(littleEndian: v)
+    }
+
+    mutating func fixed64() throws(Malformed) -> UInt64 {
+        guard remaining >= 8 else { throw Malformed(message: "unexpected end of data", position: position) }
+        let v = base.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+        position += 8
+        return UInt64(littleEndian: v)
+    }
+
+    /// A count of items that each take at least one byte: bounded by what remains.
+    mutating func count() throws(Malformed) -> Int {
+        let n = try varint()
+        guard n <= UInt64(remaining) else {
+            throw Malformed(message: "count \(n) exceeds the \(remaining) bytes that remain", position: position)
+        }
+        return Int(n)
+    }
+
+    mutating func bytes(_ n: Int) throws(Malformed) -> [UInt8] {
+        guard n >= 0 && n <= remaining else { throw Malformed(message: "length \(n) exceeds the \(remaining) bytes that remain", position: position) }
+        let out = [UInt8](UnsafeRawBufferPointer(rebasing: base[position..<(position + n)]))
+        position += n
+        return out
+    }
+
+    mutating func string() throws(Malformed) -> String {
+        let n = try count()
+        let s = String(decoding: UnsafeRawBufferPointer(rebasing: base[position..<(position + n)]), as: UTF8.self)
+        position += n
+        return s
+    }
+}
