@@ -80,12 +80,17 @@ struct ChunkDecoder {
                 case 1: type = RegionInfo.RegionType(type: try r.varint32(), subtype: try r.varint32())
                 default: throw ByteReader.Malformed(message: "bad region type marker", position: r.position - 1)
                 }
-                let areaCount = try r.count()
+                // Stored as count + 1 (0 = no sparse capability); each area takes at least 2 bytes.
+                let areaAt = r.position
+                let areaCount = try r.varint()
+                guard areaCount <= UInt64(r.remaining / 2) + 1 else {
+                    throw ByteReader.Malformed(message: "sparse area count \(areaCount) exceeds the data", position: areaAt)
+                }
                 var areas: [RegionInfo.Area]?
                 if areaCount > 0 {
                     var list: [RegionInfo.Area] = []
-                    list.reserveCapacity(areaCount - 1)
-                    for _ in 0..<(areaCount - 1) { list.append(RegionInfo.Area(offset: try r.varint(), size: try r.varint())) }
+                    list.reserveCapacity(Int(areaCount) - 1)
+                    for _ in 0..<(Int(areaCount) - 1) { list.append(RegionInfo.Area(offset: try r.varint(), size: try r.varint())) }
                     areas = list
                 }
                 payload = .regionInfo(RegionInfo(fd: fd, device: device, index: index, flags: rflags, size: size, offset: offset,

@@ -75,6 +75,9 @@ public final class TraceReader {
             throw TraceError(.unsupportedVersion, "format version \(version) is newer than this vfiotrace reads (\(TraceFormat.version)); upgrade vfiotrace",
                              path: path, offset: 8)
         }
+        guard buf[10] == 0 && buf[11] == 0 else {
+            throw TraceError(.corruptHeader, "reserved header flags are not zero", path: path, offset: 10)
+        }
         let bodyLength = Int(UInt32(buf[12]) | UInt32(buf[13]) << 8 | UInt32(buf[14]) << 16 | UInt32(buf[15]) << 24)
         guard bodyLength <= TraceFormat.maxHeaderBytes else {
             throw TraceError(.corruptHeader, "file header length \(bodyLength) out of bounds", path: path, offset: 12)

@@ -1,0 +1,37 @@
+import ArgumentParser
+import TraceFormat
+
+/// `vfiotrace dump FILE`: one line per event, strace-like, or JSON Lines.
+struct Dump: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print every event of a trace, one per line.",
+        discussion: "Damaged chunks are skipped with a warning on stderr (exit status 1); every intact chunk is printed.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, jsonl }
+
+    @Argument(help: "Trace file (.vftrace).") var file: String
+    @Option(help: "Output format: text (strace-like) or jsonl.") var format: Format = .text
+    @Option(name: .customLong("kind"), help: "Only events of these kinds (repeatable), e.g. --kind mapping --kind memslot.")
+    var kinds: [String] = []
+
+    func run() throws {
+        let wanted = try Set(kinds.map { name -> EventKind in
+            guard let k = EventKind.allCases.first(where: { $0.name == name }) else {
+                throw CommandFailure("unknown event kind '\(name)'; kinds: " + EventKind.allCases.map(\.name).joined(separator: ", "))
+            }
+            return k
+        })
+        let reader = try TraceReader(path: file)
+        let out = FileHandleStream.standardOutput
+        var events: [TraceEvent] = []
+        while try reader.nextChunk(into: &events) != nil {
+            for e in events where wanted.isEmpty || wanted.contains(e.kind) {
+                out.write((format == .text ? EventText.line(e) : EventJSON.line(e)) + "\n")
+            }
+            events.removeAll(keepingCapacity: true)
+        }
+        out.flush()
+        for d in reader.damage { printError("warning: \(d)") }
+        if !reader.damage.isEmpty { terminate(1) }
+    }
+}
