@@ -67,6 +67,13 @@ let package = Package(
             name: "vfio-testvmm",
             path: "Fixtures/TestVMM"
         ),
+        // `swift run -c release vfiotrace-format-bench`: encode / decode throughput and bytes per event (BENCHMARKS.md).
+        .executableTarget(
+            name: "vfiotrace-format-bench",
+            dependencies: ["TraceFormat"],
+            path: "Benchmarks/FormatBenchmark",
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "TraceFormatTests",
             dependencies: ["TraceFormat"],

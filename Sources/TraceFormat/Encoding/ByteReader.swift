@@ -28,6 +28,13 @@ struct ByteReader {
 
     @inline(__always)
     mutating func varint() throws(Malformed) -> UInt64 {
+        if position < base.count {
+            let b = base[position]
+            if b < 0x80 {
+                position += 1
+                return UInt64(b)
+            }
+        }
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -42,6 +49,7 @@ struct ByteReader {
         }
     }
 
+    @inline(__always)
     mutating func varint32() throws(Malformed) -> UInt32 {
         let v = try varint()
         guard v <= UInt64(UInt32.max) else { throw Malformed(message: "value \(v) exceeds 32 bits", position: position) }
@@ -54,6 +62,7 @@ struct ByteReader {
         return Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1)))
     }
 
+    @inline(__always)
     mutating func zigzag32() throws(Malformed) -> Int32 {
         let v = try zigzag()
         guard v >= Int64(Int32.min) && v <= Int64(Int32.max) else {
@@ -77,6 +86,7 @@ struct ByteReader {
     }
 
     /// A count of items that each take at least one byte: bounded by what remains.
+    @inline(__always)
     mutating func count() throws(Malformed) -> Int {
         let n = try varint()
         guard n <= UInt64(remaining) else {

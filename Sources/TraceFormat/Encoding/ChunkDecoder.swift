@@ -1,5 +1,6 @@
 /// Decodes one chunk's raw body (see `ChunkEncoder`). Never trusts a length it has not bounded.
 struct ChunkDecoder {
+    @inline(__always)
     private static func enumValue<T: RawRepresentable>(_ r: inout ByteReader, _: T.Type, _ what: String) throws(ByteReader.Malformed) -> T where T.RawValue == UInt8 {
         let at = r.position
         let raw = try r.u8()
@@ -9,12 +10,18 @@ struct ChunkDecoder {
 
     /// Decodes all events of a chunk body, appending to `out`. `expected` is the header's event count.
     static func decode(_ raw: UnsafeRawBufferPointer, expected: Int, into out: inout [TraceEvent]) throws(ByteReader.Malformed) {
+        out.reserveCapacity(out.count + expected)
+        try decode(raw, expected: expected) { out.append($0) }
+    }
+
+    /// Decodes all events of a chunk body, handing each to `visit` as soon as it is decoded (no buffering).
+    static func decode(_ raw: UnsafeRawBufferPointer, expected: Int, visit: (TraceEvent) -> Void) throws(ByteReader.Malformed) {
         var r = ByteReader(raw)
         let n = try r.count()
         var table: [String] = []
         table.reserveCapacity(n)
         for _ in 0..<n { table.append(try r.string()) }
-        func str(_ r: inout ByteReader) throws(ByteReader.Malformed) -> String {
+        @inline(__always) func str(_ r: inout ByteReader) throws(ByteReader.Malformed) -> String {
             let at = r.position
             let i = try r.varint()
             guard i < UInt64(table.count) else { throw ByteReader.Malformed(message: "string index \(i) outside table of \(table.count)", position: at) }
@@ -25,7 +32,6 @@ struct ChunkDecoder {
         var prevPid: Int32 = 0
         var prevTid: Int32 = 0
         var decoded = 0
-        out.reserveCapacity(out.count + expected)
         while !r.atEnd {
             guard decoded < expected else {
                 throw ByteReader.Malformed(message: "more events than the \(expected) the header declares", position: r.position)
@@ -152,7 +158,7 @@ struct ChunkDecoder {
             case .lost:
                 payload = .lost(LostEvents(count: try r.varint(), fromNs: try r.varint(), toNs: try r.varint()))
             }
-            out.append(TraceEvent(time: time, endTime: endTime, pid: pid, tid: tid, result: result, payload: payload))
+            visit(TraceEvent(time: time, endTime: endTime, pid: pid, tid: tid, result: result, payload: consume payload))
             decoded += 1
         }
         guard decoded == expected else {

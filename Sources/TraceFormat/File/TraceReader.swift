@@ -110,7 +110,22 @@ public final class TraceReader {
     public var isIntact: Bool { finished && footer != nil && damage.isEmpty }
 
     /// Decodes the next intact chunk, appending its events to `events`; nil at end of file.
+    /// A chunk is all or nothing: a chunk that fails any check adds no events.
     public func nextChunk(into events: inout [TraceEvent]) throws(TraceError) -> ChunkHeader? {
+        let before = events.count
+        return try nextChunk(visit: { events.append($0) }, discard: { events.removeSubrange(before...) })
+    }
+
+    /// Decodes the next intact chunk, handing each event to `visit` without buffering the chunk.
+    ///
+    /// Events are handed over only after the chunk's CRC32C and size checks pass. A chunk that passes
+    /// them but then fails to decode (only a writer bug can cause that) is reported in `damage` after
+    /// the events decoded before the failure were already visited.
+    public func nextChunk(visit: (TraceEvent) -> Void) throws(TraceError) -> ChunkHeader? {
+        try nextChunk(visit: visit, discard: {})
+    }
+
+    private func nextChunk(visit: (TraceEvent) -> Void, discard: () -> Void) throws(TraceError) -> ChunkHeader? {
         while !finished {
             let remaining = fileSize - position
             if remaining == 0 {
@@ -143,7 +158,7 @@ public final class TraceReader {
                     damage.append(TraceError(.corruptChunk, what, path: path, chunk: h.sequence, offset: start))
                 }
                 nextSequence = h.sequence + 1
-                if try decode(h, at: start, into: &events) { return h }
+                if try decode(h, at: start, visit: visit, discard: discard) { return h }
                 continue
             }
             if n >= 4 && Array(io[0..<4]) == TraceFormat.footerMagic {
@@ -170,7 +185,7 @@ public final class TraceReader {
     }
 
     /// Reads, checks, decompresses and decodes one chunk; false (with damage recorded) when it fails a check.
-    private func decode(_ h: ChunkHeader, at start: UInt64, into events: inout [TraceEvent]) throws(TraceError) -> Bool {
+    private func decode(_ h: ChunkHeader, at start: UInt64, visit: (TraceEvent) -> Void, discard: () -> Void) throws(TraceError) -> Bool {
         let count = Int(h.compressedSize)
         let bodyAt = start + UInt64(TraceFormat.chunkHeaderSize)
         _ = try FileHandleIO.read(fd, into: &io, count: count, at: bodyAt, path: path)
@@ -183,17 +198,16 @@ public final class TraceReader {
             damage.append(TraceError(.corruptChunk, failure, path: path, chunk: h.sequence, offset: bodyAt))
             return false
         }
-        let before = events.count
         let malformed = rawBuffer.withUnsafeBytes { (all: UnsafeRawBufferPointer) -> ByteReader.Malformed? in
             do throws(ByteReader.Malformed) {
-                try ChunkDecoder.decode(UnsafeRawBufferPointer(rebasing: all[0..<Int(h.rawSize)]), expected: Int(h.eventCount), into: &events)
+                try ChunkDecoder.decode(UnsafeRawBufferPointer(rebasing: all[0..<Int(h.rawSize)]), expected: Int(h.eventCount), visit: visit)
                 return nil
             } catch {
                 return error
             }
         }
         if let error = malformed {
-            events.removeSubrange(before...)
+            discard()
             damage.append(TraceError(.corruptChunk, "undecodable event data at raw byte \(error.position): \(error.message)",
                                      path: path, chunk: h.sequence, offset: bodyAt))
             return false
@@ -289,13 +303,15 @@ public final class TraceReader {
         }
     }
 
-    /// Calls `body` for every event of every intact chunk, in file order.
+    /// Calls `body` for every event of every intact chunk, in file order, streaming (see `nextChunk(visit:)`).
+    /// An error thrown by `body` stops the iteration and is rethrown.
     public func forEachEvent(_ body: (TraceEvent) throws -> Void) throws {
-        var events: [TraceEvent] = []
-        while try nextChunk(into: &events) != nil {
-            for e in events { try body(e) }
-            events.removeAll(keepingCapacity: true)
-        }
+        var thrown: (any Error)?
+        while thrown == nil, try nextChunk(visit: { e in
+            guard thrown == nil else { return }
+            do { try body(e) } catch { thrown = error }
+        }) != nil {}
+        if let thrown { throw thrown }
     }
 
     /// Reads everything into memory (small files and tests).

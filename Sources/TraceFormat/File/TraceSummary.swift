@@ -25,16 +25,24 @@ public struct TraceSummary: Sendable {
         let reader = try TraceReader(path: path)
         var s = TraceSummary(header: reader.header)
         s.fileBytes = reader.fileSize
-        var events: [TraceEvent] = []
-        while try reader.nextChunk(into: &events) != nil {
-            for e in events {
-                s.perKind[Int(e.kind.rawValue)] += 1
-                if s.firstNs == nil || e.time < s.firstNs! { s.firstNs = e.time }
-                if s.lastNs == nil || e.endTime > s.lastNs! { s.lastNs = e.endTime }
-                if case .lost(let l) = e.payload { s.lostEvents += l.count }
+        var perKind = [UInt64](repeating: 0, count: 256)
+        var first = UInt64.max
+        var last: UInt64 = 0
+        var lost: UInt64 = 0
+        try perKind.withUnsafeMutableBufferPointer { (counts: inout UnsafeMutableBufferPointer<UInt64>) throws(TraceError) in
+            while try reader.nextChunk(visit: { e in
+                counts[Int(e.kind.rawValue)] &+= 1
+                first = min(first, e.time)
+                last = max(last, e.endTime)
+                if e.kind == .lost, case .lost(let l) = e.payload { lost &+= l.count }
                 visit?(e)
-            }
-            events.removeAll(keepingCapacity: true)
+            }) != nil {}
+        }
+        s.perKind = perKind
+        s.lostEvents = lost
+        if reader.eventCount > 0 {
+            s.firstNs = first
+            s.lastNs = last
         }
         s.events = reader.eventCount
         s.chunks = reader.chunkCount
