@@ -26,10 +26,12 @@ let package = Package(
         // Thin C wrappers for what Swift cannot call directly (variadic ptrace/prctl/syscall,
         // wait-status macros, seccomp structs). No logic lives here.
         .target(name: "CSyscallShim"),
+        // The CPU's CRC32C instruction behind a static inline wrapper (table fallback in Swift).
+        .target(name: "CChecksum"),
         // The event model and the on-disk trace format.
         .target(
             name: "TraceFormat",
-            dependencies: ["CZstd"],
+            dependencies: ["CZstd", "CChecksum"],
             swiftSettings: upcoming
         ),
         // ptrace/seccomp recorder: fd tracking, VFIO/KVM decoding, the writer thread.

@@ -33,10 +33,10 @@ var decoded = 0
 var checksum: UInt64 = 0
 let readTime = try seconds {
     let r = try TraceReader(path: path)
-    try r.forEachEvent { e in
+    while try r.nextChunk(visit: { e in
         decoded += 1
         checksum &+= e.time
-    }
+    }) != nil {}
     precondition(r.isIntact, "benchmark file must read back intact")
 }
 precondition(decoded == count, "decoded \(decoded) of \(count)")

@@ -72,5 +72,29 @@ import Testing
         // RFC 3720 / iSCSI check value for "123456789".
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+        "123456789".utf8.withContiguousStorageIfAvailable { #expect(CRC32C.software(UnsafeRawBufferPointer($0)) == 0xE306_9283) }
+    }
+
+    @Test("the CPU instruction and the table agree on random buffers of every small length")
+    func crcImplementationsAgree() {
+        var rng = SplitMix64(seed: 11)
+        for n in 0..<300 {
+            let bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            bytes.withUnsafeBytes { raw in
+                #expect(CRC32C.checksum(raw) == CRC32C.software(raw), "length \(n)")
+            }
+        }
+    }
+}
+
+/// The byte-level example in docs/FORMAT.md, computed by hand, matches the encoder.
+@Suite struct FormatDocumentationTests {
+    @Test("the documented eventfd example encodes to the documented bytes")
+    func workedExample() throws {
+        var enc = ChunkEncoder()
+        enc.append(TraceEvent(time: 1_000_000, endTime: 1_000_500, pid: 100, tid: 101, result: 8,
+                              payload: .eventfd(EventfdOp(operation: .read, fd: 9, value: 1))))
+        let body = enc.finish()
+        #expect(body == [0x00, 0x09, 0x0F, 0x80, 0x89, 0x7A, 0xE8, 0x07, 0xC8, 0x01, 0x02, 0x10, 0x01, 0x12, 0x01, 0x00])
     }
 }

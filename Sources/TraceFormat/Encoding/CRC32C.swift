@@ -1,5 +1,9 @@
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-8 in software.
+internal import CChecksum
+
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): the CPU instruction where there is one,
+/// slicing-by-8 in software otherwise.
 public enum CRC32C {
+    private static let hardware = vft_crc32c_available() != 0
     private static let tables: [[UInt32]] = {
         var t = Array(repeating: Array(repeating: UInt32(0), count: 256), count: 8)
         for i in 0..<256 {
@@ -15,6 +19,14 @@ public enum CRC32C {
     private static let flat: [UInt32] = tables.flatMap { $0 }
 
     public static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        if hardware, let base = bytes.baseAddress {
+            return ~vft_crc32c_update(~seed, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+        }
+        return software(bytes, seed: seed)
+    }
+
+    /// The table implementation (also used by tests to cross-check the instruction).
+    static func software(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         var crc = ~seed
         var i = 0
         let n = bytes.count
