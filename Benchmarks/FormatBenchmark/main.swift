@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import TraceFormat
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Format benchmark: encode+compress and read+decompress+decode rates on one thread, bytes per
 /// event, and the compressed frames exported so `zstd -d` can be timed on the same bytes.

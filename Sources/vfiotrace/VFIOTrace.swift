@@ -1,7 +1,8 @@
 import ArgumentParser
 import TraceFormat
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `vfiotrace` command: argument parsing only; the work happens in the libraries.

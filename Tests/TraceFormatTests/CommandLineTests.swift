@@ -32,8 +32,9 @@ import TraceFormat
 
     static func sampleFile() throws -> (path: String, events: [TraceEvent]) {
         let events = (0..<50).map { i in
-            TraceEvent(time: 1_000_000 + UInt64(i) * 1000, endTime: 1_000_500 + UInt64(i) * 1000, pid: 100, tid: 101, result: 8,
-                       payload: .eventfd(EventfdOp(operation: i % 2 == 0 ? .write : .read, fd: 9, value: 1)))
+            TraceEvent(
+                time: 1_000_000 + UInt64(i) * 1000, endTime: 1_000_500 + UInt64(i) * 1000, pid: 100, tid: 101, result: 8,
+                payload: .eventfd(EventfdOp(operation: i % 2 == 0 ? .write : .read, fd: 9, value: 1)))
         }
         let path = TraceFiles.temporaryPath("cli")
         _ = try TraceFiles.write(events, to: path, chunkBytes: 300)

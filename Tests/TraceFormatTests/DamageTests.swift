@@ -1,8 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import TraceFormat
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Crash safety: truncated and corrupted files read back every intact chunk and say where they are damaged.
 @Suite struct DamageTests {
@@ -109,8 +111,8 @@ import Testing
             let n = Int(rng.next() % 3000)
             var bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             switch i % 3 {
-            case 0: break // pure noise
-            case 1: bytes = Array(valid[0..<min(valid.count, 200)]) + bytes // a valid header, then noise
+            case 0: break  // pure noise
+            case 1: bytes = Array(valid[0..<min(valid.count, 200)]) + bytes  // a valid header, then noise
             default:
                 // Valid file with a random run of bytes overwritten.
                 bytes = valid
@@ -134,7 +136,7 @@ import Testing
         TraceFiles.store(Array("GIF89a not a trace".utf8), path)
         #expect(TraceFiles.readable(path).error?.code == .notATrace)
         var bytes = try Self.makeSample().bytes
-        bytes[8] = 2 // format version 2
+        bytes[8] = 2  // format version 2
         TraceFiles.store(bytes, path)
         let e = TraceFiles.readable(path).error
         #expect(e?.code == .unsupportedVersion)

@@ -1,8 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import TraceFormat
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Encode/decode of randomly generated events is exact.
 @Suite struct RoundTripTests {
@@ -29,9 +31,10 @@ import Testing
     func headerRoundTrip() throws {
         let path = TraceFiles.temporaryPath("hdr")
         defer { unlink(path) }
-        let header = TraceHeader(recorderVersion: "9.9.9", kernelRelease: "6.1.0-test", architecture: "aarch64", pageSize: 65536,
-                                 source: "record", command: ["qemu-system-x86_64", "-device", "vfio-pci,host=0000:00:05.0"],
-                                 pids: [100, -1, 2_000_000], startClock: ClockSample(monotonicNs: 123, realtimeNs: 456))
+        let header = TraceHeader(
+            recorderVersion: "9.9.9", kernelRelease: "6.1.0-test", architecture: "aarch64", pageSize: 65536,
+            source: "record", command: ["qemu-system-x86_64", "-device", "vfio-pci,host=0000:00:05.0"],
+            pids: [100, -1, 2_000_000], startClock: ClockSample(monotonicNs: 123, realtimeNs: 456))
         let w = try TraceWriter(path: path, header: header)
         try w.close(closeClock: ClockSample(monotonicNs: 789, realtimeNs: 1011))
         let r = try TraceReader(path: path)
@@ -41,8 +44,9 @@ import Testing
         #expect(r.isIntact)
     }
 
-    @Test("varints and zigzag round-trip at the extremes",
-          arguments: [0, 1, 127, 128, 16383, 16384, Int64.max, Int64.min, -1, -64, -65, Int64(Int32.min)] as [Int64])
+    @Test(
+        "varints and zigzag round-trip at the extremes",
+        arguments: [0, 1, 127, 128, 16383, 16384, Int64.max, Int64.min, -1, -64, -65, Int64(Int32.min)] as [Int64])
     func zigzag(value: Int64) throws {
         var w = ByteWriter()
         w.zigzag(value)
@@ -92,8 +96,10 @@ import Testing
     @Test("the documented eventfd example encodes to the documented bytes")
     func workedExample() throws {
         var enc = ChunkEncoder()
-        enc.append(TraceEvent(time: 1_000_000, endTime: 1_000_500, pid: 100, tid: 101, result: 8,
-                              payload: .eventfd(EventfdOp(operation: .read, fd: 9, value: 1))))
+        enc.append(
+            TraceEvent(
+                time: 1_000_000, endTime: 1_000_500, pid: 100, tid: 101, result: 8,
+                payload: .eventfd(EventfdOp(operation: .read, fd: 9, value: 1))))
         let body = enc.finish()
         #expect(body == [0x00, 0x09, 0x0F, 0x80, 0x89, 0x7A, 0xE8, 0x07, 0xC8, 0x01, 0x02, 0x10, 0x01, 0x12, 0x01, 0x00])
     }

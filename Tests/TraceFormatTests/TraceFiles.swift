@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import TraceFormat
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Temporary trace files for tests, removed by the caller's `defer`.
 enum TraceFiles {

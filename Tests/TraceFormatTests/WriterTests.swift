@@ -1,8 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import TraceFormat
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The writer bounds what a crash can lose: chunks seal by age and by size, each with one write.
 @Suite struct WriterTests {

@@ -1,7 +1,8 @@
 /// Decodes one chunk's raw body (see `ChunkEncoder`). Never trusts a length it has not bounded.
 struct ChunkDecoder {
     @inline(__always)
-    private static func enumValue<T: RawRepresentable>(_ r: inout ByteReader, _: T.Type, _ what: String) throws(ByteReader.Malformed) -> T where T.RawValue == UInt8 {
+    private static func enumValue<T: RawRepresentable>(_ r: inout ByteReader, _: T.Type, _ what: String) throws(ByteReader.Malformed) -> T
+    where T.RawValue == UInt8 {
         let at = r.position
         let raw = try r.u8()
         guard let v = T(rawValue: raw) else { throw ByteReader.Malformed(message: "unknown \(what) \(raw)", position: at) }
@@ -24,7 +25,9 @@ struct ChunkDecoder {
         @inline(__always) func str(_ r: inout ByteReader) throws(ByteReader.Malformed) -> String {
             let at = r.position
             let i = try r.varint()
-            guard i < UInt64(table.count) else { throw ByteReader.Malformed(message: "string index \(i) outside table of \(table.count)", position: at) }
+            guard i < UInt64(table.count) else {
+                throw ByteReader.Malformed(message: "string index \(i) outside table of \(table.count)", position: at)
+            }
             return table[Int(i)]
         }
 
@@ -69,8 +72,10 @@ struct ChunkDecoder {
                 let len = try r.count()
                 payload = .vfioIoctl(VFIOIoctl(fd: fd, target: target, device: device, request: request, argument: try r.bytes(len)))
             case .ioctl:
-                payload = .ioctl(GenericIoctl(fd: try r.zigzag32(), target: try enumValue(&r, FdKind.self, "fd kind"),
-                                              request: try r.varint32(), argument: try r.varint()))
+                payload = .ioctl(
+                    GenericIoctl(
+                        fd: try r.zigzag32(), target: try enumValue(&r, FdKind.self, "fd kind"),
+                        request: try r.varint32(), argument: try r.varint()))
             case .deviceOpen:
                 payload = .deviceOpen(DeviceOpen(fd: try r.zigzag32(), groupFd: try r.zigzag32(), device: try str(&r)))
             case .regionInfo:
@@ -99,8 +104,10 @@ struct ChunkDecoder {
                     for _ in 0..<(Int(areaCount) - 1) { list.append(RegionInfo.Area(offset: try r.varint(), size: try r.varint())) }
                     areas = list
                 }
-                payload = .regionInfo(RegionInfo(fd: fd, device: device, index: index, flags: rflags, size: size, offset: offset,
-                                                  regionType: type, sparseAreas: areas))
+                payload = .regionInfo(
+                    RegionInfo(
+                        fd: fd, device: device, index: index, flags: rflags, size: size, offset: offset,
+                        regionType: type, sparseAreas: areas))
             case .irqBinding:
                 let fd = try r.zigzag32()
                 let device = try str(&r)
@@ -114,38 +121,51 @@ struct ChunkDecoder {
                 for _ in 0..<nfds { fds.append(try r.zigzag32()) }
                 payload = .irqBinding(IrqBinding(fd: fd, device: device, index: index, start: start, count: count, flags: iflags, eventfds: fds))
             case .deviceState:
-                payload = .deviceState(DeviceStateChange(
-                    fd: try r.zigzag32(), device: try str(&r),
-                    migrationProtocol: try enumValue(&r, DeviceStateChange.MigrationProtocol.self, "migration protocol"),
-                    operation: try enumValue(&r, DeviceStateChange.Operation.self, "device_state operation"),
-                    requested: try r.varint32(), resulting: try r.varint32(), dataFd: try r.zigzag32()))
+                payload = .deviceState(
+                    DeviceStateChange(
+                        fd: try r.zigzag32(), device: try str(&r),
+                        migrationProtocol: try enumValue(&r, DeviceStateChange.MigrationProtocol.self, "migration protocol"),
+                        operation: try enumValue(&r, DeviceStateChange.Operation.self, "device_state operation"),
+                        requested: try r.varint32(), resulting: try r.varint32(), dataFd: try r.zigzag32()))
             case .mapping:
-                payload = .mapping(MappingChange(
-                    operation: try enumValue(&r, MappingChange.Operation.self, "mapping operation"),
-                    fd: try r.zigzag32(), device: try str(&r), region: try r.zigzag32(), regionOffset: try r.varint(),
-                    address: try r.varint(), length: try r.varint(), newAddress: try r.varint(), newLength: try r.varint(),
-                    prot: try r.varint32(), flags: try r.varint32(), fileOffset: try r.varint()))
+                payload = .mapping(
+                    MappingChange(
+                        operation: try enumValue(&r, MappingChange.Operation.self, "mapping operation"),
+                        fd: try r.zigzag32(), device: try str(&r), region: try r.zigzag32(), regionOffset: try r.varint(),
+                        address: try r.varint(), length: try r.varint(), newAddress: try r.varint(), newLength: try r.varint(),
+                        prot: try r.varint32(), flags: try r.varint32(), fileOffset: try r.varint()))
             case .memslot:
-                payload = .memslot(Memslot(vmFd: try r.zigzag32(), slot: try r.varint32(), flags: try r.varint32(),
-                                           guestPhys: try r.varint(), size: try r.varint(), userAddress: try r.varint()))
+                payload = .memslot(
+                    Memslot(
+                        vmFd: try r.zigzag32(), slot: try r.varint32(), flags: try r.varint32(),
+                        guestPhys: try r.varint(), size: try r.varint(), userAddress: try r.varint()))
             case .eventfd:
-                payload = .eventfd(EventfdOp(operation: try enumValue(&r, EventfdOp.Operation.self, "eventfd operation"),
-                                             fd: try r.zigzag32(), value: try r.varint(), flags: try r.varint32()))
+                payload = .eventfd(
+                    EventfdOp(
+                        operation: try enumValue(&r, EventfdOp.Operation.self, "eventfd operation"),
+                        fd: try r.zigzag32(), value: try r.varint(), flags: try r.varint32()))
             case .irqfd:
-                payload = .irqfd(Irqfd(vmFd: try r.zigzag32(), fd: try r.zigzag32(), gsi: try r.varint32(),
-                                       flags: try r.varint32(), resampleFd: try r.zigzag32()))
+                payload = .irqfd(
+                    Irqfd(
+                        vmFd: try r.zigzag32(), fd: try r.zigzag32(), gsi: try r.varint32(),
+                        flags: try r.varint32(), resampleFd: try r.zigzag32()))
             case .regionAccess:
-                payload = .regionAccess(RegionAccess(
-                    operation: try enumValue(&r, RegionAccess.Operation.self, "access operation"),
-                    fd: try r.zigzag32(), device: try str(&r), region: try r.zigzag32(), offset: try r.varint(),
-                    length: try r.varint(), value: try r.varint()))
+                payload = .regionAccess(
+                    RegionAccess(
+                        operation: try enumValue(&r, RegionAccess.Operation.self, "access operation"),
+                        fd: try r.zigzag32(), device: try str(&r), region: try r.zigzag32(), offset: try r.varint(),
+                        length: try r.varint(), value: try r.varint()))
             case .fd:
-                payload = .fd(FdChange(operation: try enumValue(&r, FdChange.Operation.self, "fd operation"),
-                                       fd: try r.zigzag32(), sourceFd: try r.zigzag32(),
-                                       kind: try enumValue(&r, FdKind.self, "fd kind"), path: try str(&r)))
+                payload = .fd(
+                    FdChange(
+                        operation: try enumValue(&r, FdChange.Operation.self, "fd operation"),
+                        fd: try r.zigzag32(), sourceFd: try r.zigzag32(),
+                        kind: try enumValue(&r, FdKind.self, "fd kind"), path: try str(&r)))
             case .process:
-                payload = .process(ProcessChange(operation: try enumValue(&r, ProcessChange.Operation.self, "process operation"),
-                                                 target: try r.zigzag32(), status: try r.zigzag32(), command: try str(&r)))
+                payload = .process(
+                    ProcessChange(
+                        operation: try enumValue(&r, ProcessChange.Operation.self, "process operation"),
+                        target: try r.zigzag32(), status: try r.zigzag32(), command: try str(&r)))
             case .marker:
                 let source = try str(&r)
                 let name = try str(&r)

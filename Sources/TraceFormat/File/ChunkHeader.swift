@@ -31,9 +31,10 @@ public struct ChunkHeader: Sendable, Hashable {
         let fields = UnsafeRawBufferPointer(rebasing: raw[4..<(TraceFormat.chunkHeaderSize - 4)])
         var r = ByteReader(raw, position: 4)
         do {
-            let h = ChunkHeader(sequence: try r.fixed64(), eventCount: try r.fixed32(), firstTime: try r.fixed64(),
-                                lastTime: try r.fixed64(), rawSize: try r.fixed32(), compressedSize: try r.fixed32(),
-                                crc: try r.fixed32())
+            let h = ChunkHeader(
+                sequence: try r.fixed64(), eventCount: try r.fixed32(), firstTime: try r.fixed64(),
+                lastTime: try r.fixed64(), rawSize: try r.fixed32(), compressedSize: try r.fixed32(),
+                crc: try r.fixed32())
             let stored = try r.fixed32()
             guard CRC32C.checksum(fields) == stored else { return .failure(CheckFailure("chunk header CRC mismatch")) }
             guard Int(h.rawSize) <= TraceFormat.maxChunkBytes, Int(h.compressedSize) <= TraceFormat.maxChunkBytes else {

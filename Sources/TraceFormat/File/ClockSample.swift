@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Musl)
-internal import Musl
+    internal import Musl
 #endif
 
 /// A (CLOCK_MONOTONIC, CLOCK_REALTIME) pair read back to back, so monotonic event times can be

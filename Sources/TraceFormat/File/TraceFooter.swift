@@ -42,12 +42,16 @@ public struct TraceFooter: Sendable, Hashable {
         var r = ByteReader(raw, position: 4)
         do {
             let n = Int(try r.fixed32())
-            guard n <= (raw.count - 8) / entrySize, raw.count >= size(entries: n) else { return .failure(CheckFailure("footer entry count \(n) exceeds its size")) }
+            guard n <= (raw.count - 8) / entrySize, raw.count >= size(entries: n) else {
+                return .failure(CheckFailure("footer entry count \(n) exceeds its size"))
+            }
             var entries: [Entry] = []
             entries.reserveCapacity(n)
             for _ in 0..<n {
-                entries.append(Entry(offset: try r.fixed64(), sequence: try r.fixed64(), eventCount: try r.fixed32(),
-                                     firstTime: try r.fixed64(), lastTime: try r.fixed64()))
+                entries.append(
+                    Entry(
+                        offset: try r.fixed64(), sequence: try r.fixed64(), eventCount: try r.fixed32(),
+                        firstTime: try r.fixed64(), lastTime: try r.fixed64()))
             }
             let total = try r.fixed64()
             let clock = ClockSample(monotonicNs: try r.fixed64(), realtimeNs: try r.fixed64())

@@ -13,9 +13,11 @@ public struct TraceHeader: Sendable, Hashable {
     public var pids: [Int32]
     public var startClock: ClockSample
 
-    public init(formatVersion: UInt16 = TraceFormat.version, recorderVersion: String = TraceFormat.toolVersion,
-                kernelRelease: String = "", architecture: String = "", pageSize: UInt32 = 4096, source: String = "record",
-                command: [String] = [], pids: [Int32] = [], startClock: ClockSample = ClockSample(monotonicNs: 0, realtimeNs: 0)) {
+    public init(
+        formatVersion: UInt16 = TraceFormat.version, recorderVersion: String = TraceFormat.toolVersion,
+        kernelRelease: String = "", architecture: String = "", pageSize: UInt32 = 4096, source: String = "record",
+        command: [String] = [], pids: [Int32] = [], startClock: ClockSample = ClockSample(monotonicNs: 0, realtimeNs: 0)
+    ) {
         self.formatVersion = formatVersion
         self.recorderVersion = recorderVersion
         self.kernelRelease = kernelRelease
@@ -30,8 +32,9 @@ public struct TraceHeader: Sendable, Hashable {
     /// A header filled with this host's facts and the current clocks.
     public static func forThisHost(source: String, command: [String] = [], pids: [Int32] = []) -> TraceHeader {
         let host = HostInfo.current()
-        return TraceHeader(kernelRelease: host.kernelRelease, architecture: host.architecture, pageSize: host.pageSize,
-                           source: source, command: command, pids: pids, startClock: .now())
+        return TraceHeader(
+            kernelRelease: host.kernelRelease, architecture: host.architecture, pageSize: host.pageSize,
+            source: source, command: command, pids: pids, startClock: .now())
     }
 
     // Tags of the header's TLV fields (docs/FORMAT.md). Unknown tags are skipped by readers.

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Musl)
-internal import Musl
+    internal import Musl
 #endif
 
 /// Streams a trace file chunk by chunk, with bounded memory, surviving damage.
@@ -68,12 +68,14 @@ public final class TraceReader {
             throw TraceError(.notATrace, "not a vfiotrace trace (no VFIOTRC magic at byte 0)", path: path, offset: 0)
         }
         guard n == TraceFormat.filePrefixSize else {
-            throw TraceError(.truncated, "file cut inside the file header (\(n) of \(TraceFormat.filePrefixSize) bytes)", path: path, offset: UInt64(n))
+            throw TraceError(
+                .truncated, "file cut inside the file header (\(n) of \(TraceFormat.filePrefixSize) bytes)", path: path, offset: UInt64(n))
         }
         let version = UInt16(buf[8]) | UInt16(buf[9]) << 8
         guard version >= 1 && version <= TraceFormat.version else {
-            throw TraceError(.unsupportedVersion, "format version \(version) is newer than this vfiotrace reads (\(TraceFormat.version)); upgrade vfiotrace",
-                             path: path, offset: 8)
+            throw TraceError(
+                .unsupportedVersion, "format version \(version) is newer than this vfiotrace reads (\(TraceFormat.version)); upgrade vfiotrace",
+                path: path, offset: 8)
         }
         guard buf[10] == 0 && buf[11] == 0 else {
             throw TraceError(.corruptHeader, "reserved header flags are not zero", path: path, offset: 10)
@@ -87,7 +89,8 @@ public final class TraceReader {
         guard got == want else {
             throw TraceError(.truncated, "file cut inside the file header", path: path, offset: UInt64(TraceFormat.filePrefixSize + got))
         }
-        let stored = UInt32(buf[bodyLength]) | UInt32(buf[bodyLength + 1]) << 8 | UInt32(buf[bodyLength + 2]) << 16 | UInt32(buf[bodyLength + 3]) << 24
+        let stored =
+            UInt32(buf[bodyLength]) | UInt32(buf[bodyLength + 1]) << 8 | UInt32(buf[bodyLength + 2]) << 16 | UInt32(buf[bodyLength + 3]) << 24
         let result: Result<TraceHeader, TraceError> = buf.withUnsafeBytes { all in
             let body = UnsafeRawBufferPointer(rebasing: all[0..<bodyLength])
             guard CRC32C.checksum(body) == stored else {
@@ -96,8 +99,10 @@ public final class TraceReader {
             do throws(ByteReader.Malformed) {
                 return .success(try TraceHeader.decodeBody(body, version: version))
             } catch {
-                return .failure(TraceError(.corruptHeader, "file header: \(error.message)", path: path,
-                                           offset: UInt64(TraceFormat.filePrefixSize + error.position)))
+                return .failure(
+                    TraceError(
+                        .corruptHeader, "file header: \(error.message)", path: path,
+                        offset: UInt64(TraceFormat.filePrefixSize + error.position)))
             }
         }
         let header = try result.get()
@@ -130,8 +135,10 @@ public final class TraceReader {
             let remaining = fileSize - position
             if remaining == 0 {
                 finished = true
-                damage.append(TraceError(.truncated, "no footer: the recording was not closed cleanly (cut after chunk \(Int(nextSequence) - 1))",
-                                         path: path, offset: position))
+                damage.append(
+                    TraceError(
+                        .truncated, "no footer: the recording was not closed cleanly (cut after chunk \(Int(nextSequence) - 1))",
+                        path: path, offset: position))
                 return nil
             }
             let n = try FileHandleIO.read(fd, into: &io, count: Int(min(UInt64(TraceFormat.chunkHeaderSize), remaining)), at: position, path: path)
@@ -150,7 +157,8 @@ public final class TraceReader {
                 }
                 let end = start + UInt64(TraceFormat.chunkHeaderSize) + UInt64(h.compressedSize)
                 if end > fileSize {
-                    return truncated("file cut inside chunk \(h.sequence) (\(fileSize - start) of \(end - start) bytes present)", chunk: h.sequence, at: fileSize)
+                    return truncated(
+                        "file cut inside chunk \(h.sequence) (\(fileSize - start) of \(end - start) bytes present)", chunk: h.sequence, at: fileSize)
                 }
                 position = end
                 if h.sequence != nextSequence {
@@ -171,7 +179,8 @@ public final class TraceReader {
             if n < 4 && Array(io[0..<n]) == Array(TraceFormat.footerMagic[0..<n]) {
                 return truncated("file cut inside the footer", chunk: nil, at: start)
             }
-            damage.append(TraceError(.garbage, "unexpected bytes where chunk \(nextSequence) should start", path: path, chunk: nextSequence, offset: start))
+            damage.append(
+                TraceError(.garbage, "unexpected bytes where chunk \(nextSequence) should start", path: path, chunk: nextSequence, offset: start))
             try resync(from: start + 1)
         }
         return nil
@@ -208,8 +217,10 @@ public final class TraceReader {
         }
         if let error = malformed {
             discard()
-            damage.append(TraceError(.corruptChunk, "undecodable event data at raw byte \(error.position): \(error.message)",
-                                     path: path, chunk: h.sequence, offset: bodyAt))
+            damage.append(
+                TraceError(
+                    .corruptChunk, "undecodable event data at raw byte \(error.position): \(error.message)",
+                    path: path, chunk: h.sequence, offset: bodyAt))
             return false
         }
         chunkCount += 1
@@ -254,11 +265,15 @@ public final class TraceReader {
                 damage.append(TraceError(.corruptFooter, "footer trailer does not point back at the footer", path: path, offset: start + size))
             }
             if start + size + 16 < fileSize {
-                damage.append(TraceError(.garbage, "\(fileSize - start - size - 16) unexpected bytes after the footer", path: path, offset: start + size + 16))
+                damage.append(
+                    TraceError(.garbage, "\(fileSize - start - size - 16) unexpected bytes after the footer", path: path, offset: start + size + 16))
             }
             if f.totalEvents != eventCount || f.entries.count != chunkCount {
-                damage.append(TraceError(.corruptChunk, "footer indexes \(f.entries.count) chunks / \(f.totalEvents) events, but \(chunkCount) / \(eventCount) were readable",
-                                         path: path, offset: start))
+                damage.append(
+                    TraceError(
+                        .corruptChunk,
+                        "footer indexes \(f.entries.count) chunks / \(f.totalEvents) events, but \(chunkCount) / \(eventCount) were readable",
+                        path: path, offset: start))
             }
             footer = f
             finished = true
@@ -277,11 +292,13 @@ public final class TraceReader {
             if n < 4 { break }
             var i = 0
             while i + 4 <= n && i < window {
-                if buf[i] == 0x56 && buf[i + 1] == 0x46 { // "VF"
+                if buf[i] == 0x56 && buf[i + 1] == 0x46 {  // "VF"
                     let tag = Array(buf[i..<(i + 4)])
                     if tag == TraceFormat.chunkMagic {
                         if i + TraceFormat.chunkHeaderSize <= n {
-                            let ok = buf.withUnsafeBytes { ChunkHeader.decode(UnsafeRawBufferPointer(rebasing: $0[i..<(i + TraceFormat.chunkHeaderSize)])) }
+                            let ok = buf.withUnsafeBytes {
+                                ChunkHeader.decode(UnsafeRawBufferPointer(rebasing: $0[i..<(i + TraceFormat.chunkHeaderSize)]))
+                            }
                             if case .success = ok {
                                 position = at + UInt64(i)
                                 return
@@ -299,7 +316,8 @@ public final class TraceReader {
         finished = true
         position = fileSize
         if damage.last?.code != .truncated {
-            damage.append(TraceError(.truncated, "no intact chunk or footer after the damage; the file ends without a footer", path: path, offset: fileSize))
+            damage.append(
+                TraceError(.truncated, "no intact chunk or footer after the damage; the file ends without a footer", path: path, offset: fileSize))
         }
     }
 
@@ -307,10 +325,12 @@ public final class TraceReader {
     /// An error thrown by `body` stops the iteration and is rethrown.
     public func forEachEvent(_ body: (TraceEvent) throws -> Void) throws {
         var thrown: (any Error)?
-        while thrown == nil, try nextChunk(visit: { e in
-            guard thrown == nil else { return }
-            do { try body(e) } catch { thrown = error }
-        }) != nil {}
+        while thrown == nil,
+            try nextChunk(visit: { e in
+                guard thrown == nil else { return }
+                do { try body(e) } catch { thrown = error }
+            }) != nil
+        {}
         if let thrown { throw thrown }
     }
 

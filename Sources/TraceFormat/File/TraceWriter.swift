@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Musl)
-internal import Musl
+    internal import Musl
 #endif
 
 /// Writes a trace file: header, then self-contained zstd chunks, then the footer index on `close()`.
@@ -107,9 +107,10 @@ public final class TraceWriter {
         if let failed { throw failed }
         let raw = encoder.finish()
         let compressed = compressor.compress(raw)
-        let h = ChunkHeader(sequence: sequence, eventCount: UInt32(encoder.eventCount), firstTime: encoder.firstTime,
-                            lastTime: encoder.lastTime, rawSize: UInt32(raw.count), compressedSize: UInt32(compressed.count),
-                            crc: CRC32C.checksum(compressed))
+        let h = ChunkHeader(
+            sequence: sequence, eventCount: UInt32(encoder.eventCount), firstTime: encoder.firstTime,
+            lastTime: encoder.lastTime, rawSize: UInt32(raw.count), compressedSize: UInt32(compressed.count),
+            crc: CRC32C.checksum(compressed))
         let offset = bytesWritten
         do {
             try FileHandleIO.writeAll(fd, h.encode() + compressed, path: path)
@@ -118,8 +119,10 @@ public final class TraceWriter {
             failed = error
             throw error
         }
-        entries.append(TraceFooter.Entry(offset: offset, sequence: sequence, eventCount: h.eventCount,
-                                         firstTime: h.firstTime, lastTime: h.lastTime))
+        entries.append(
+            TraceFooter.Entry(
+                offset: offset, sequence: sequence, eventCount: h.eventCount,
+                firstTime: h.firstTime, lastTime: h.lastTime))
         bytesWritten += UInt64(TraceFormat.chunkHeaderSize + compressed.count)
         rawBytesWritten += UInt64(raw.count)
         eventsWritten += UInt64(h.eventCount)

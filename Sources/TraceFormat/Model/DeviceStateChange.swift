@@ -20,8 +20,10 @@ public struct DeviceStateChange: Sendable, Hashable {
     /// v2: the data_fd returned for a new transfer session, or -1.
     public var dataFd: Int32
 
-    public init(fd: Int32, device: String, migrationProtocol: MigrationProtocol, operation: Operation = .set,
-                requested: UInt32, resulting: UInt32, dataFd: Int32 = -1) {
+    public init(
+        fd: Int32, device: String, migrationProtocol: MigrationProtocol, operation: Operation = .set,
+        requested: UInt32, resulting: UInt32, dataFd: Int32 = -1
+    ) {
         self.fd = fd
         self.device = device
         self.migrationProtocol = migrationProtocol

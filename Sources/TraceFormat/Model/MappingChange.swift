@@ -26,9 +26,11 @@ public struct MappingChange: Sendable, Hashable {
     /// mmap: the file offset argument.
     public var fileOffset: UInt64
 
-    public init(operation: Operation, fd: Int32 = -1, device: String = "", region: Int32 = -1, regionOffset: UInt64 = 0,
-                address: UInt64, length: UInt64, newAddress: UInt64 = 0, newLength: UInt64 = 0,
-                prot: UInt32 = 0, flags: UInt32 = 0, fileOffset: UInt64 = 0) {
+    public init(
+        operation: Operation, fd: Int32 = -1, device: String = "", region: Int32 = -1, regionOffset: UInt64 = 0,
+        address: UInt64, length: UInt64, newAddress: UInt64 = 0, newLength: UInt64 = 0,
+        prot: UInt32 = 0, flags: UInt32 = 0, fileOffset: UInt64 = 0
+    ) {
         self.operation = operation
         self.fd = fd
         self.device = device

@@ -35,8 +35,10 @@ public struct RegionInfo: Sendable, Hashable {
     /// Sparse-mmap areas; nil when the kernel sent no SPARSE_MMAP capability (the whole region is mmappable if MMAP is set).
     public var sparseAreas: [Area]?
 
-    public init(fd: Int32, device: String, index: UInt32, flags: UInt32, size: UInt64, offset: UInt64,
-                regionType: RegionType? = nil, sparseAreas: [Area]? = nil) {
+    public init(
+        fd: Int32, device: String, index: UInt32, flags: UInt32, size: UInt64, offset: UInt64,
+        regionType: RegionType? = nil, sparseAreas: [Area]? = nil
+    ) {
         self.fd = fd
         self.device = device
         self.index = index

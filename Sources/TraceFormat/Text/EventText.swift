@@ -43,7 +43,8 @@ public enum EventText {
             let args = p.argument.isEmpty ? "" : ", " + VFIOArgumentText.describe(p)
             return "ioctl(" + fd(p.fd, p.target, p.device) + ", " + IoctlNames.name(request: p.request, target: p.target) + args + ")" + result(e)
         case .ioctl(let p):
-            return "ioctl(" + fd(p.fd, p.target) + ", " + IoctlNames.name(request: p.request, target: p.target) + ", " + Hex.of(p.argument) + ")" + result(e)
+            return "ioctl(" + fd(p.fd, p.target) + ", " + IoctlNames.name(request: p.request, target: p.target) + ", " + Hex.of(p.argument) + ")"
+                + result(e)
         case .deviceOpen(let p):
             if p.groupFd >= 0 {
                 return "ioctl(\(p.groupFd)<vfio-group>, VFIO_GROUP_GET_DEVICE_FD, \"\(p.device)\")" + result(e) + " <device \(p.device)>"
@@ -58,25 +59,34 @@ public enum EventText {
             }
             return s + "})" + result(e)
         case .irqBinding(let p):
-            var s = "ioctl(" + fd(p.fd, .vfioDevice, p.device) + ", VFIO_DEVICE_SET_IRQS, {index=\(p.index), start=\(p.start), count=\(p.count), flags="
+            var s =
+                "ioctl(" + fd(p.fd, .vfioDevice, p.device) + ", VFIO_DEVICE_SET_IRQS, {index=\(p.index), start=\(p.start), count=\(p.count), flags="
             s += Hex.flags(p.flags, irqFlagNames)
             if !p.eventfds.isEmpty { s += ", eventfds=[" + p.eventfds.map(String.init).joined(separator: ", ") + "]" }
             return s + "})" + result(e)
         case .deviceState(let p):
             let how = p.migrationProtocol == .v1 ? "v1 region" : "v2 feature"
             if p.operation == .get {
-                return "device_state(" + fd(p.fd, .vfioDevice, p.device) + ", \(how) get) = " + MigrationStateNames.name(p.resulting, protocol: p.migrationProtocol)
+                return "device_state(" + fd(p.fd, .vfioDevice, p.device) + ", \(how) get) = "
+                    + MigrationStateNames.name(p.resulting, protocol: p.migrationProtocol)
                     + (e.failed ? result(e) : "")
             }
-            var s = "device_state(" + fd(p.fd, .vfioDevice, p.device) + ", \(how) set " + MigrationStateNames.name(p.requested, protocol: p.migrationProtocol)
+            var s =
+                "device_state(" + fd(p.fd, .vfioDevice, p.device) + ", \(how) set "
+                + MigrationStateNames.name(p.requested, protocol: p.migrationProtocol)
             if p.dataFd >= 0 { s += ", data_fd=\(p.dataFd)" }
             return s + ")" + result(e)
         case .mapping(let p):
-            let target = p.device.isEmpty ? "" : "  [\(p.device) " + region(p.region) + " +" + Hex.of(p.regionOffset) + " len " + Hex.of(p.operation == .mremap ? p.newLength : p.length) + "]"
+            let target =
+                p.device.isEmpty
+                ? ""
+                : "  [\(p.device) " + region(p.region) + " +" + Hex.of(p.regionOffset) + " len "
+                    + Hex.of(p.operation == .mremap ? p.newLength : p.length) + "]"
             switch p.operation {
             case .mmap:
                 return "mmap(NULL, " + Hex.of(p.length) + ", " + Hex.flags(p.prot, protNames) + ", " + Hex.flags(p.flags, mapNames) + ", "
-                    + fd(p.fd, p.device.isEmpty ? .unknown : .vfioDevice, p.device) + ", " + Hex.of(p.fileOffset) + ")" + result(e, hex: true) + target
+                    + fd(p.fd, p.device.isEmpty ? .unknown : .vfioDevice, p.device) + ", " + Hex.of(p.fileOffset) + ")" + result(e, hex: true)
+                    + target
             case .munmap:
                 return "munmap(" + Hex.of(p.address) + ", " + Hex.of(p.length) + ")" + result(e) + target
             case .mremap:
@@ -98,7 +108,8 @@ public enum EventText {
             return s + "})" + result(e)
         case .regionAccess(let p):
             let call = p.operation == .read ? "pread64" : "pwrite64"
-            return call + "(" + fd(p.fd, .vfioDevice, p.device) + ", " + region(p.region) + "+" + Hex.of(p.offset) + ", \(p.length), value=" + Hex.of(p.value) + ")" + result(e)
+            return call + "(" + fd(p.fd, .vfioDevice, p.device) + ", " + region(p.region) + "+" + Hex.of(p.offset) + ", \(p.length), value="
+                + Hex.of(p.value) + ")" + result(e)
         case .fd(let p):
             switch p.operation {
             case .open: return "open(\"\(p.path)\")" + result(e) + " <\(p.kind.name)>"

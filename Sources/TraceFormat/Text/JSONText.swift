@@ -56,7 +56,11 @@ public enum EventJSON {
         case .vfioIoctl(let p):
             j.add("fd", p.fd); j.add("target", p.target.name); j.add("device", p.device); j.add("request", p.request)
             j.add("name", IoctlNames.name(request: p.request, target: p.target))
-            j.add("argument", p.argument.map { b in let h = String(b, radix: 16); return h.count == 1 ? "0" + h : h }.joined())
+            j.add(
+                "argument",
+                p.argument.map { b in
+                    let h = String(b, radix: 16); return h.count == 1 ? "0" + h : h
+                }.joined())
         case .ioctl(let p):
             j.add("fd", p.fd); j.add("target", p.target.name); j.add("request", p.request)
             j.add("name", IoctlNames.name(request: p.request, target: p.target)); j.add("argument", p.argument)
@@ -66,7 +70,9 @@ public enum EventJSON {
             j.add("fd", p.fd); j.add("device", p.device); j.add("index", p.index); j.add("flags", p.flags)
             j.add("size", p.size); j.add("offset", p.offset)
             if let t = p.regionType { j.addRaw("regionType", "{\"type\":\(t.type),\"subtype\":\(t.subtype)}") }
-            if let a = p.sparseAreas { j.addRaw("sparseAreas", "[" + a.map { "{\"offset\":\($0.offset),\"size\":\($0.size)}" }.joined(separator: ",") + "]") }
+            if let a = p.sparseAreas {
+                j.addRaw("sparseAreas", "[" + a.map { "{\"offset\":\($0.offset),\"size\":\($0.size)}" }.joined(separator: ",") + "]")
+            }
         case .irqBinding(let p):
             j.add("fd", p.fd); j.add("device", p.device); j.add("index", p.index); j.add("start", p.start)
             j.add("count", p.count); j.add("flags", p.flags); j.add("eventfds", p.eventfds)

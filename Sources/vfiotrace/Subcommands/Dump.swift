@@ -15,12 +15,13 @@ struct Dump: ParsableCommand {
     var kinds: [String] = []
 
     func run() throws {
-        let wanted = try Set(kinds.map { name -> EventKind in
-            guard let k = EventKind.allCases.first(where: { $0.name == name }) else {
-                throw CommandFailure("unknown event kind '\(name)'; kinds: " + EventKind.allCases.map(\.name).joined(separator: ", "))
-            }
-            return k
-        })
+        let wanted = try Set(
+            kinds.map { name -> EventKind in
+                guard let k = EventKind.allCases.first(where: { $0.name == name }) else {
+                    throw CommandFailure("unknown event kind '\(name)'; kinds: " + EventKind.allCases.map(\.name).joined(separator: ", "))
+                }
+                return k
+            })
         let reader = try TraceReader(path: file)
         let out = FileHandleStream.standardOutput
         var events: [TraceEvent] = []

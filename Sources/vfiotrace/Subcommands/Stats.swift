@@ -38,7 +38,9 @@ struct Stats: ParsableCommand {
             j.addRaw("damage", "[" + s.damage.map { JSONText.quote($0.description) }.joined(separator: ",") + "]")
             out.write(j.result + "\n")
         case .text:
-            out.write("file        \(file) (\(s.header.source), vfiotrace \(s.header.recorderVersion), \(s.header.kernelRelease) \(s.header.architecture))\n")
+            out.write(
+                "file        \(file) (\(s.header.source), vfiotrace \(s.header.recorderVersion), \(s.header.kernelRelease) \(s.header.architecture))\n"
+            )
             if !s.header.command.isEmpty { out.write("command     \(s.header.command.joined(separator: " "))\n") }
             if !s.header.pids.isEmpty { out.write("pids        \(s.header.pids.map(String.init).joined(separator: " "))\n") }
             out.write("events      \(s.events)\n")
@@ -49,7 +51,9 @@ struct Stats: ParsableCommand {
             out.write("per kind:\n")
             for k in kinds {
                 let n = "\(s.perKind[Int(k.rawValue)])"
-                out.write("  " + k.name + String(repeating: " ", count: max(1, 16 - k.name.count)) + String(repeating: " ", count: max(0, 12 - n.count)) + n + "\n")
+                out.write(
+                    "  " + k.name + String(repeating: " ", count: max(1, 16 - k.name.count)) + String(repeating: " ", count: max(0, 12 - n.count)) + n
+                        + "\n")
             }
             out.write("integrity   " + (s.isIntact ? "intact" : "DAMAGED (\(s.damage.count) problems; run `vfiotrace verify`)") + "\n")
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Buffered writes to stdout / stderr without Foundation (dump writes millions of lines).
@@ -31,7 +31,7 @@ final class FileHandleStream: TextOutputStream {
             let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, buffer.count - done) }
             if n <= 0 {
                 if n < 0 && errno == EINTR { continue }
-                break // EPIPE (e.g. `| head`): drop the rest quietly
+                break  // EPIPE (e.g. `| head`): drop the rest quietly
             }
             done += n
         }
