@@ -1,0 +1,67 @@
+import TraceFormat
+
+/// Everything the analyzer knows about one device at the current point of the trace.
+final class DeviceTimeline {
+    let name: String
+    /// Latest successful GET_REGION_INFO answer per region index.
+    var regions: [UInt32: RegionInfo] = [:]
+    var migrationProtocol: DeviceStateChange.MigrationProtocol?
+    var state: UInt32?
+    /// Migration state requires traps (per policy).
+    var stateRequires = false
+    var stateCause = ""
+    /// A re-evaluate signal arrived; until region info is read back after it, the whole region is required.
+    var signalActive = false
+    var signalCause = ""
+    /// Region info read back after the latest signal.
+    var layoutAfterSignal: [UInt32: RegionInfo] = [:]
+    /// Signal times not yet consumed by an eventfd read.
+    var pendingSignals: [UInt64] = []
+    /// Time of the latest signal not followed by a region info re-read.
+    var signalAwaitingReread: UInt64?
+    /// Driver-side trap requests (imported markers).
+    var markerRequired: [UInt32: IntervalSet] = [:]
+    var markerCause = ""
+    /// Regions whose mmaps QEMU disabled (vfio_region_mmaps_set_enabled 0).
+    var mmapsDisabled: Set<UInt32> = []
+    /// Open gap per region.
+    var openGaps: [UInt32: TrapGap] = [:]
+    var exposed = false
+    var reachable = false
+    var everReachable = false
+    var lastReachableEnd: UInt64?
+    /// Indices into the analyzer's trigger list still waiting for the exposure to end.
+    var pendingTriggers: [Int] = []
+    /// Time the state stopped requiring traps, waiting for the device to be reachable again.
+    var restorePendingSince: UInt64?
+    /// Recent transitions out of a running state (for the KVM_RUN check).
+    var leftRunningAt: [UInt64] = []
+
+    init(name: String) { self.name = name }
+
+    /// Size of a region, or "everything" when its size was never read.
+    func regionSize(_ r: UInt32) -> UInt64 { regions[r]?.size ?? (UInt64(1) << 40) }
+
+    /// Region offsets that must be trapped now.
+    func required(region r: UInt32) -> IntervalSet {
+        let whole = IntervalSet([0..<regionSize(r)])
+        if stateRequires { return whole }
+        var out = markerRequired[r] ?? IntervalSet()
+        if signalActive {
+            if let layout = layoutAfterSignal[r] {
+                let allowed = IntervalSet(layout.mmappableAreas.map { $0.offset..<$0.end })
+                out = out.union(whole.subtracting(allowed))
+            } else {
+                out = out.union(whole)
+            }
+        }
+        return out
+    }
+
+    /// The cause to blame for a gap opening now.
+    var currentCause: String {
+        if stateRequires { return stateCause }
+        if signalActive { return signalCause }
+        return markerCause
+    }
+}

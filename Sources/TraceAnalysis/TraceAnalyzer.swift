@@ -1,0 +1,569 @@
+public import TraceFormat
+
+/// Rebuilds each device's timeline from a stream of events and finds trap gaps, remap latencies and
+/// protocol problems (definitions: docs/ANALYSIS.md).
+///
+/// Streaming: feed events in file order with `consume(_:)`, then call `finish()`. Memory grows with
+/// live state (devices, mappings, memslots) and with what is reported, not with trace length.
+public final class TraceAnalyzer {
+    public let policy: AnalysisPolicy
+    private let v1Mask: UInt32
+    private let v2States: Set<UInt32>
+
+    private var processes: [Int32: ProcessTables] = [:]
+    private var devices: [String: DeviceTimeline] = [:]
+    private var deviceOrder: [String] = []
+
+    private(set) var gaps: [TrapGap] = []
+    private(set) var triggers: [RemapTrigger] = []
+    private(set) var restores: [RestoreEvent] = []
+    private(set) var findings: [Finding] = []
+    private var remap = LatencyRecorder()
+    private var wakeup = LatencyRecorder()
+    private var reevaluation = LatencyRecorder()
+    private var effective = LatencyRecorder()
+    private var lead = LatencyRecorder()
+    private var restore = LatencyRecorder()
+    private var latencies: [String: DeviceLatency] = [:]
+    private var unresolved: UInt64 = 0
+    private var failedIoctlFindings = 0
+
+    public private(set) var eventCount: UInt64 = 0
+    private var firstNs: UInt64?
+    private var lastNs: UInt64 = 0
+
+    public init(policy: AnalysisPolicy = .default) throws(AnalysisPolicy.Invalid) {
+        self.policy = policy
+        v1Mask = try policy.resolvedV1Mask()
+        v2States = try policy.resolvedV2States()
+    }
+
+    // MARK: - Feeding events
+
+    private func process(_ pid: Int32) -> ProcessTables {
+        if let p = processes[pid] { return p }
+        let p = ProcessTables()
+        processes[pid] = p
+        return p
+    }
+
+    private func device(_ name: String) -> DeviceTimeline {
+        if let d = devices[name] { return d }
+        let d = DeviceTimeline(name: name)
+        devices[name] = d
+        deviceOrder.append(name)
+        return d
+    }
+
+    private func checks(region r: UInt32) -> Bool { policy.regions?.contains(r) ?? true }
+
+    /// Adds one event; effects take place at the event's completion time (`endTime`).
+    public func consume(_ e: TraceEvent) {
+        eventCount += 1
+        if firstNs == nil { firstNs = e.time }
+        firstNs = min(firstNs!, e.time)
+        lastNs = max(lastNs, e.endTime)
+        let t = e.endTime
+        switch e.payload {
+        case .regionAccess(let p):
+            guard p.region >= 0, let d = devices[p.device], var gap = d.openGaps[UInt32(p.region)] else { return }
+            gap.trappedAccesses += 1
+            d.openGaps[UInt32(p.region)] = gap
+        case .ioctl(let p):
+            if p.request == 0xAE80 { checkKVMRun(e) }
+            // A process that creates a VM will route guest access through memslots: from now on a
+            // mapping alone does not make a device reachable.
+            if p.request == 0xAE01 && !e.failed { process(e.pid).memslotsSeen = true }
+        case .eventfd(let p):
+            eventfd(p, e, at: t)
+        case .mapping(let p):
+            guard !e.failed else { return }
+            mapping(p, pid: e.pid, result: e.result, at: t)
+        case .memslot(let p):
+            guard !e.failed else { return }
+            let proc = process(e.pid)
+            let before = proc.memslots
+            proc.setMemslot(vmFd: p.vmFd, slot: p.slot, user: p.size == 0 ? nil : p.userAddress..<(p.userAddress &+ p.size))
+            var touched = Set<String>()
+            for r in before.values { touched.formUnion(proc.devices(touching: r)) }
+            if p.size > 0 { touched.formUnion(proc.devices(touching: p.userAddress..<(p.userAddress &+ p.size))) }
+            for name in touched.sorted() { recompute(device(name), at: t) }
+        case .regionInfo(let p):
+            if e.failed { return failed(e, device: p.device, what: "VFIO_DEVICE_GET_REGION_INFO index \(p.index)") }
+            regionInfo(p, at: t)
+        case .irqBinding(let p):
+            if e.failed { return failed(e, device: p.device, what: "VFIO_DEVICE_SET_IRQS index \(p.index)") }
+            irqBinding(p, pid: e.pid, at: t)
+        case .deviceState(let p):
+            deviceState(p, e, at: t)
+        case .vfioIoctl(let p):
+            if e.failed {
+                failed(e, device: p.device.isEmpty ? nil : p.device, what: IoctlNames.name(request: p.request, target: p.target))
+            }
+        case .deviceOpen(let p):
+            if e.failed { failed(e, device: p.device, what: "VFIO_GROUP_GET_DEVICE_FD \"\(p.device)\"") } else { _ = device(p.device) }
+        case .marker(let m):
+            marker(m, at: t)
+        case .lost(let l):
+            findings.append(Finding(kind: .lostEvents, severity: .warning,
+                                    message: "the recorder dropped \(l.count) events; the analysis may miss changes in that interval",
+                                    timeNs: l.fromNs, device: nil))
+        case .process(let p):
+            if p.operation == .exec || (p.operation == .exit && p.target == e.pid) {
+                // The address space is gone: its mappings and memslots no longer reach the guest.
+                if let proc = processes[e.pid] {
+                    let names = Set(proc.mappings.map(\.device))
+                    processes[e.pid] = nil
+                    for n in names.sorted() { recompute(device(n), at: t) }
+                }
+            }
+        case .fd(let p):
+            if p.kind == .kvmVM && p.operation != .close { process(e.pid).memslotsSeen = true }
+        case .irqfd:
+            break
+        }
+    }
+
+    private func failed(_ e: TraceEvent, device: String?, what: String) {
+        failedIoctlFindings += 1
+        // Keep the report readable: the first 100 failures are listed, the rest counted in finish().
+        guard failedIoctlFindings <= 100 else { return }
+        findings.append(Finding(kind: .failedVFIOIoctl, severity: .warning,
+                                message: "\(what) failed: \(ErrnoNames.name(e.errno ?? 0))", timeNs: e.endTime, device: device))
+    }
+
+    private func eventfd(_ p: EventfdOp, _ e: TraceEvent, at t: UInt64) {
+        guard !e.failed else { return }
+        let proc = process(e.pid)
+        switch p.operation {
+        case .create:
+            proc.eventfdBindings[Int32(truncatingIfNeeded: e.result)] = nil
+        case .write:
+            if let b = proc.eventfdBindings[p.fd] {
+                if policy.reevaluateIrqIndices.contains(b.index) { signal(device(b.device), index: b.index, at: t) }
+            } else if proc.unboundWrites[p.fd] == nil {
+                proc.unboundWrites[p.fd] = t
+            }
+        case .read:
+            guard let b = proc.eventfdBindings[p.fd], policy.reevaluateIrqIndices.contains(b.index) else { return }
+            let d = device(b.device)
+            d.pendingSignals.removeAll()
+            for i in d.pendingTriggers where triggers[i].wakeupNs == nil && wakeMarks[i] == nil {
+                wakeMarks[i] = t
+            }
+        }
+    }
+
+    /// Wake-up and re-read times per pending trigger (kept apart so phases are set once the trigger resolves).
+    private var wakeMarks: [Int: UInt64] = [:]
+    private var rereadMarks: [Int: UInt64] = [:]
+
+    private func signal(_ d: DeviceTimeline, index: UInt32, at t: UInt64) {
+        if let previous = d.signalAwaitingReread {
+            noReread(d, since: previous)
+        }
+        d.signalActive = true
+        d.signalCause = "signal:irq\(index)"
+        d.layoutAfterSignal = [:]
+        d.pendingSignals.append(t)
+        d.signalAwaitingReread = t
+        recompute(d, at: t, trigger: "signal")
+    }
+
+    private func noReread(_ d: DeviceTimeline, since t: UInt64) {
+        findings.append(Finding(kind: .noRegionInfoReread, severity: .error,
+                                message: "no VFIO_DEVICE_GET_REGION_INFO re-read after the re-evaluate signal: the VMM does not follow the sparse-mmap protocol",
+                                timeNs: t, device: d.name))
+    }
+
+    private func mapping(_ p: MappingChange, pid: Int32, result: Int64, at t: UInt64) {
+        let proc = process(pid)
+        switch p.operation {
+        case .mmap:
+            let address = UInt64(bitPattern: result)
+            let user = address..<(address &+ p.length)
+            var touched = proc.devices(touching: user)
+            proc.unmap(user)
+            if !p.device.isEmpty && p.region >= 0 {
+                let r = UInt32(p.region)
+                proc.map(.init(user: user, device: p.device, region: r, regionOffset: p.regionOffset))
+                touched.insert(p.device)
+                let d = device(p.device)
+                if let info = d.regions[r], info.sparseAreas != nil {
+                    let allowed = IntervalSet(info.mmappableAreas.map { $0.offset..<$0.end })
+                    let mapped = IntervalSet([p.regionOffset..<(p.regionOffset &+ p.length)])
+                    if !mapped.subtracting(allowed).isEmpty {
+                        findings.append(Finding(kind: .mapsExcludedRange, severity: .error,
+                                                message: "mmap of region \(r) +0x\(String(p.regionOffset, radix: 16)) len 0x\(String(p.length, radix: 16)) outside the latest sparse-mmap layout",
+                                                timeNs: t, device: p.device))
+                    }
+                }
+            }
+            for n in touched.sorted() { recompute(device(n), at: t) }
+        case .munmap:
+            let user = p.address..<(p.address &+ p.length)
+            let touched = proc.devices(touching: user)
+            proc.unmap(user)
+            for n in touched.sorted() { recompute(device(n), at: t) }
+        case .mremap:
+            let old = p.address..<(p.address &+ p.length)
+            let touched = proc.devices(touching: old)
+            proc.remap(old: old, newStart: UInt64(bitPattern: result), newLength: p.newLength)
+            for n in touched.sorted() { recompute(device(n), at: t) }
+        }
+    }
+
+    private func regionInfo(_ p: RegionInfo, at t: UInt64) {
+        let d = device(p.device)
+        d.regions[p.index] = p
+        if d.signalActive { d.layoutAfterSignal[p.index] = p }
+        d.signalAwaitingReread = nil
+        for i in d.pendingTriggers where rereadMarks[i] == nil {
+            rereadMarks[i] = t
+        }
+        recompute(d, at: t)
+    }
+
+    private func irqBinding(_ p: IrqBinding, pid: Int32, at t: UInt64) {
+        let proc = process(pid)
+        guard p.flags & IrqBinding.dataEventfd != 0 else {
+            if p.flags & IrqBinding.dataNone != 0 && p.count == 0 {
+                // Disabling the whole index unbinds its eventfds.
+                proc.eventfdBindings = proc.eventfdBindings.filter { !($0.value.device == p.device && $0.value.index == p.index) }
+            }
+            return
+        }
+        for fd in p.eventfds where fd >= 0 {
+            if let w = proc.unboundWrites.removeValue(forKey: fd), policy.reevaluateIrqIndices.contains(p.index) {
+                findings.append(Finding(kind: .lostSignal, severity: .error,
+                                        message: "eventfd \(fd) was signalled before it was bound to irq index \(p.index): the signal was lost",
+                                        timeNs: w, device: p.device))
+            }
+            proc.eventfdBindings[fd] = (p.device, p.index)
+        }
+        _ = device(p.device)
+    }
+
+    private func requires(_ p: DeviceStateChange.MigrationProtocol, _ state: UInt32) -> Bool {
+        p == .v1 ? state & v1Mask != 0 : v2States.contains(state)
+    }
+
+    private func isRunning(_ p: DeviceStateChange.MigrationProtocol, _ state: UInt32) -> Bool {
+        p == .v1 ? state & 1 != 0 : (state == 2 || state == 6)
+    }
+
+    private func deviceState(_ p: DeviceStateChange, _ e: TraceEvent, at t: UInt64) {
+        let d = device(p.device)
+        guard p.operation == .set else {
+            if !e.failed { d.state = p.resulting; d.migrationProtocol = p.migrationProtocol }
+            return
+        }
+        let name = MigrationStateNames.name(p.requested, protocol: p.migrationProtocol)
+        if let problem = Self.transitionProblem(p.migrationProtocol, from: d.state, to: p.requested) {
+            findings.append(Finding(kind: .invalidStateTransition, severity: .error, message: problem, timeNs: t, device: p.device))
+        }
+        if e.failed {
+            findings.append(Finding(kind: .failedVFIOIoctl, severity: .error,
+                                    message: "device_state set \(name) failed: \(ErrnoNames.name(e.errno ?? 0))", timeNs: t, device: p.device))
+            return
+        }
+        if !d.pendingSignals.isEmpty {
+            findings.append(Finding(kind: .stateChangeWithPendingSignal, severity: .warning,
+                                    message: "device_state \(name) completed while a re-evaluate signal was still pending (not yet read)",
+                                    timeNs: t, device: p.device))
+        }
+        let wasRunning = d.state.map { isRunning(p.migrationProtocol, $0) } ?? true
+        d.migrationProtocol = p.migrationProtocol
+        d.state = p.requested
+        if wasRunning && !isRunning(p.migrationProtocol, p.requested) {
+            d.leftRunningAt.append(t)
+            if d.leftRunningAt.count > 64 { d.leftRunningAt.removeFirst() }
+        }
+        let before = d.stateRequires
+        d.stateRequires = requires(p.migrationProtocol, p.requested)
+        d.stateCause = "state:\(name)"
+        if !before && d.stateRequires {
+            recompute(d, at: t, trigger: "state")
+        } else {
+            if before && !d.stateRequires && !d.reachable && d.everReachable { d.restorePendingSince = t }
+            recompute(d, at: t)
+        }
+    }
+
+    /// Why `from -> to` is not a valid request, or nil (docs/ANALYSIS.md lists the rules).
+    static func transitionProblem(_ p: DeviceStateChange.MigrationProtocol, from: UInt32?, to: UInt32) -> String? {
+        switch p {
+        case .v1:
+            if to > 7 { return "v1 device_state 0x\(String(to, radix: 16)) sets reserved bits" }
+            if to & 4 != 0 && to != 4 { return "v1 device_state \(MigrationStateNames.v1(to)) is invalid: RESUMING must be set alone" }
+            return nil
+        case .v2:
+            if to == 0 { return "v2 device_state ERROR cannot be requested" }
+            if to > 7 { return "v2 device_state \(to) is not a known state" }
+            guard let from else { return nil }
+            if from == 0 { return "v2 device_state \(MigrationStateNames.v2(to)) requested while in ERROR: only VFIO_DEVICE_RESET leaves ERROR" }
+            if from == 3 && (to == 6 || to == 7) {
+                return "v2 arc STOP_COPY -> \(MigrationStateNames.v2(to)) is blocked by the kernel"
+            }
+            return nil
+        }
+    }
+
+    private func marker(_ m: Marker, at t: UInt64) {
+        guard !m.device.isEmpty else { return }
+        switch m.name {
+        case "trap.on", "trap.off":
+            guard let r = m["region"].flatMap({ UInt32($0) }) else { return }
+            let d = device(m.device)
+            let offset = m["offset"].flatMap(Self.number) ?? 0
+            let range = m["length"].flatMap(Self.number).map { offset..<(offset &+ $0) } ?? offset..<d.regionSize(r)
+            var set = d.markerRequired[r] ?? IntervalSet()
+            if m.name == "trap.on" {
+                set.insert(range)
+                d.markerRequired[r] = set
+                d.markerCause = "marker:trap.on"
+                recompute(d, at: t, trigger: "marker")
+            } else {
+                set.remove(range)
+                d.markerRequired[r] = set
+                recompute(d, at: t)
+            }
+        case "irq.signal":
+            guard let index = m["index"].flatMap({ UInt32($0) }), policy.reevaluateIrqIndices.contains(index) else { return }
+            let d = device(m.device)
+            let bound = processes.values.contains { p in p.eventfdBindings.values.contains { $0.device == m.device && $0.index == index } }
+            if !bound {
+                findings.append(Finding(kind: .lostSignal, severity: .error,
+                                        message: "irq index \(index) was signalled before any eventfd was bound to it: the VMM cannot see it",
+                                        timeNs: t, device: m.device))
+                // The device still needs its mappings re-evaluated; nobody will be told.
+                d.signalActive = true
+                d.signalCause = "signal:irq\(index)(lost)"
+                d.layoutAfterSignal = [:]
+                recompute(d, at: t, trigger: "signal")
+            } else {
+                signal(d, index: index, at: t)
+            }
+        case "mmaps.enabled":
+            guard let r = m["region"].flatMap({ UInt32($0) }) else { return }
+            let d = device(m.device)
+            if m["enabled"] == "0" || m["enabled"] == "false" { d.mmapsDisabled.insert(r) } else { d.mmapsDisabled.remove(r) }
+            recompute(d, at: t)
+        default:
+            break
+        }
+    }
+
+    static func number(_ s: String) -> UInt64? {
+        s.hasPrefix("0x") ? UInt64(s.dropFirst(2), radix: 16) : UInt64(s)
+    }
+
+    private func checkKVMRun(_ e: TraceEvent) {
+        for d in devices.values {
+            for t in d.leftRunningAt where e.time < t && t < e.endTime {
+                findings.append(Finding(kind: .runningWhileVCPUInKVMRun, severity: .error,
+                                        message: "device left its running state while vCPU thread \(e.tid) was still in KVM_RUN",
+                                        timeNs: t, device: d.name))
+            }
+        }
+    }
+
+    // MARK: - Exposure
+
+    private func reachable(_ d: DeviceTimeline, region r: UInt32) -> IntervalSet {
+        if d.mmapsDisabled.contains(r) { return IntervalSet() }
+        var out = IntervalSet()
+        for p in processes.values { out = out.union(p.reachable(device: d.name, region: r)) }
+        return out
+    }
+
+    /// Re-derives which ranges of `d` are exposed, opening and closing gaps and resolving triggers at time `t`.
+    private func recompute(_ d: DeviceTimeline, at t: UInt64, trigger: String? = nil) {
+        var regions = Set(d.openGaps.keys)
+        for p in processes.values { regions.formUnion(p.mappedRegions(device: d.name)) }
+        var anyExposed = false
+        var anyReachable = false
+        var anyReachableRequired = false
+        for r in regions.sorted() where checks(region: r) {
+            let reach = reachable(d, region: r)
+            let required = d.required(region: r)
+            let exposed = reach.intersection(required)
+            if !reach.isEmpty { anyReachable = true }
+            if !required.isEmpty && !reach.isEmpty { anyReachableRequired = true }
+            if !exposed.isEmpty {
+                anyExposed = true
+                if d.openGaps[r] == nil, let b = exposed.bounds {
+                    d.openGaps[r] = TrapGap(device: d.name, region: r, offset: b.lowerBound, length: b.upperBound - b.lowerBound,
+                                            startNs: t, endNs: nil, durationNs: 0, cause: d.currentCause, trappedAccesses: 0)
+                }
+            } else if var gap = d.openGaps.removeValue(forKey: r) {
+                gap.endNs = t
+                gap.durationNs = t - gap.startNs
+                gaps.append(gap)
+            }
+        }
+        // Reachability transitions (for lead time and restore latency).
+        if d.reachable && !anyReachable { d.lastReachableEnd = t }
+        if !d.reachable && anyReachable {
+            d.everReachable = true
+            if let since = d.restorePendingSince {
+                let ev = RestoreEvent(device: d.name, timeNs: since, latencyNs: t - since)
+                restores.append(ev)
+                restore.record(t - since)
+                perDevice(d.name).restore.record(t - since)
+                d.restorePendingSince = nil
+            }
+        }
+        d.reachable = anyReachable
+
+        if let kind = trigger {
+            if anyExposed {
+                triggers.append(RemapTrigger(kind: kind, device: d.name, timeNs: t, latencyNs: nil))
+                d.pendingTriggers.append(triggers.count - 1)
+            } else if let end = d.lastReachableEnd, d.everReachable, !anyReachable {
+                // The VMM made the device unreachable before it was asked to: lead time, not a gap.
+                triggers.append(RemapTrigger(kind: kind, device: d.name, timeNs: t, latencyNs: -Int64(t - end)))
+                lead.record(t - end)
+                perDevice(d.name).lead.record(t - end)
+            }
+        }
+        if d.exposed && !anyExposed {
+            resolveTriggers(d, at: t, remapped: !anyReachableRequired)
+        }
+        d.exposed = anyExposed
+    }
+
+    private func resolveTriggers(_ d: DeviceTimeline, at t: UInt64, remapped: Bool) {
+        for i in d.pendingTriggers {
+            let start = triggers[i].timeNs
+            if remapped {
+                triggers[i].latencyNs = Int64(t - start)
+                remap.record(t - start)
+                perDevice(d.name).remap.record(t - start)
+                if let w = wakeMarks[i], w >= start {
+                    triggers[i].wakeupNs = w - start
+                    wakeup.record(w - start)
+                    perDevice(d.name).wake.record(w - start)
+                    if let r = rereadMarks[i], r >= w, r <= t {
+                        triggers[i].reevaluationNs = r - w
+                        reevaluation.record(r - w)
+                        perDevice(d.name).reeval.record(r - w)
+                    }
+                }
+                if let r = rereadMarks[i], r >= start, r <= t {
+                    triggers[i].effectiveNs = t - r
+                    effective.record(t - r)
+                    perDevice(d.name).eff.record(t - r)
+                }
+            } else {
+                unresolved += 1
+                perDevice(d.name).unresolved += 1
+            }
+            wakeMarks[i] = nil
+            rereadMarks[i] = nil
+        }
+        d.pendingTriggers.removeAll()
+    }
+
+    private func perDevice(_ name: String) -> DeviceLatency {
+        if let l = latencies[name] { return l }
+        let l = DeviceLatency()
+        latencies[name] = l
+        return l
+    }
+
+    // MARK: - Result
+
+    /// Records reader damage as findings (call before `finish`).
+    public func noteDamage(_ damage: [TraceError]) {
+        for d in damage {
+            findings.append(Finding(kind: .traceDamage, severity: .error, message: d.description, timeNs: nil, device: nil))
+        }
+    }
+
+    /// Closes what is still open at the end of the trace and builds the result.
+    public func finish(files: [String] = []) -> AnalysisResult {
+        let end = lastNs
+        for name in deviceOrder {
+            guard let d = devices[name] else { continue }
+            for r in d.openGaps.keys.sorted() {
+                var gap = d.openGaps[r]!
+                gap.endNs = nil
+                gap.durationNs = end - gap.startNs
+                gaps.append(gap)
+            }
+            d.openGaps.removeAll()
+            if let s = d.signalAwaitingReread { noReread(d, since: s) }
+            d.signalAwaitingReread = nil
+            if let s = d.pendingSignals.first {
+                findings.append(Finding(kind: .signalNeverConsumed, severity: .warning,
+                                        message: "\(d.pendingSignals.count) re-evaluate signal(s) never read from the eventfd by the end of the trace",
+                                        timeNs: s, device: d.name))
+            }
+            unresolved += UInt64(d.pendingTriggers.count)
+            perDevice(d.name).unresolved += UInt64(d.pendingTriggers.count)
+            d.pendingTriggers.removeAll()
+        }
+        if failedIoctlFindings > 100 {
+            findings.append(Finding(kind: .failedVFIOIoctl, severity: .warning,
+                                    message: "\(failedIoctlFindings - 100) more failed VFIO ioctls not listed", timeNs: nil, device: nil))
+        }
+        gaps.sort { ($0.startNs, $0.device, $0.region) < ($1.startNs, $1.device, $1.region) }
+        for g in gaps {
+            let range = "region \(g.region) +0x\(String(g.offset, radix: 16)) len 0x\(String(g.length, radix: 16))"
+            let how = g.endNs == nil ? "still open at the end of the trace" : "for \(g.durationNs) ns"
+            let over = policy.maxGapNs.map { g.durationNs > $0 } ?? true
+            findings.append(Finding(kind: .trapGap, severity: over ? .error : .info,
+                                    message: "\(range) trap-required (\(g.cause)) but guest-reachable \(how)", timeNs: g.startNs, device: g.device))
+        }
+        let total = remap.summary
+        if let limit = policy.maxRemapP99Ns, total.count > 0, total.p99Ns > limit {
+            findings.append(Finding(kind: .thresholdExceeded, severity: .error,
+                                    message: "remap latency p99 \(total.p99Ns) ns exceeds the limit \(limit) ns", timeNs: nil, device: nil))
+        }
+        findings.sort { ($0.timeNs ?? .max, $0.device ?? "", $0.kind.rawValue) < ($1.timeNs ?? .max, $1.device ?? "", $1.kind.rawValue) }
+        let phases = ["wakeup": wakeup.summary, "reevaluation": reevaluation.summary, "effective": effective.summary]
+        let deviceSummaries = deviceOrder.map { name -> AnalysisResult.Device in
+            let p = perDevice(name)
+            let d = devices[name]!
+            let mine = gaps.filter { $0.device == name }
+            return AnalysisResult.Device(
+                device: name, gaps: mine.count, longestGapNs: mine.map(\.durationNs).max() ?? 0,
+                remapLatency: .init(total: p.remap.summary,
+                                    phases: ["wakeup": p.wake.summary, "reevaluation": p.reeval.summary, "effective": p.eff.summary],
+                                    leadTime: p.lead.summary, unresolved: p.unresolved),
+                restoreLatency: p.restore.summary,
+                finalState: d.state.map { MigrationStateNames.name($0, protocol: d.migrationProtocol ?? .v2) })
+        }
+        let failing = findings.contains { $0.severity == .error }
+        return AnalysisResult(
+            files: files, verdict: failing ? "fail" : "pass", events: eventCount, startNs: firstNs, endNs: firstNs == nil ? nil : lastNs,
+            gaps: gaps, remapLatency: .init(total: total, phases: phases, leadTime: lead.summary, unresolved: unresolved),
+            restoreLatency: restore.summary, triggers: triggers, restores: restores, devices: deviceSummaries,
+            findings: findings, policy: policy)
+    }
+
+    /// Analyzes trace files one after another (each with its own process and fd state) into one result.
+    public static func analyze(paths: [String], policy: AnalysisPolicy = .default,
+                               progress: ((_ path: String, _ fraction: Double) -> Void)? = nil) throws -> AnalysisResult {
+        let analyzer = try TraceAnalyzer(policy: policy)
+        for path in paths {
+            analyzer.processes.removeAll()
+            let reader = try TraceReader(path: path)
+            var chunks = 0
+            while try reader.nextChunk(visit: { analyzer.consume($0) }) != nil {
+                chunks += 1
+                if chunks % 16 == 0, let progress, reader.fileSize > 0 {
+                    progress(path, Double(reader.compressedBytes + UInt64(reader.chunkCount * 48)) / Double(reader.fileSize))
+                }
+            }
+            analyzer.noteDamage(reader.damage.filter { !($0.code == .truncated && $0.message.hasPrefix("no footer")) || reader.chunkCount == 0 })
+            if reader.damage.contains(where: { $0.code == .truncated && $0.message.hasPrefix("no footer") }) {
+                analyzer.findings.append(Finding(kind: .traceDamage, severity: .warning,
+                                                 message: "\(path): no footer (recording not closed cleanly); every intact chunk was analyzed",
+                                                 timeNs: nil, device: nil))
+            }
+        }
+        return analyzer.finish(files: paths)
+    }
+}

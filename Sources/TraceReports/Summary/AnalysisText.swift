@@ -1,0 +1,83 @@
+public import TraceAnalysis
+import TraceFormat
+
+/// The human summary `analyze` prints: verdict, gaps, latency table and findings per device.
+public enum AnalysisText {
+    public static func render(_ r: AnalysisResult) -> String {
+        var out = ""
+        let span = (r.startNs != nil && r.endNs != nil) ? r.endNs! - r.startNs! : 0
+        out += "vfiotrace analysis of \(r.files.joined(separator: ", ")): \(r.events) events over \(duration(span))\n"
+        out += "verdict: \(r.verdict.uppercased())"
+        let open = r.gaps.filter { $0.endNs == nil }.count
+        out += "  (\(r.gaps.count) trap gap\(r.gaps.count == 1 ? "" : "s")\(open > 0 ? ", \(open) still open at the end" : ""), "
+        out += "\(r.findings.filter { $0.severity == .error }.count) errors, \(r.findings.filter { $0.severity == .warning }.count) warnings)\n"
+        for dev in r.devices {
+            out += "\ndevice \(dev.device)" + (dev.finalState.map { "  (final state \($0))" } ?? "") + "\n"
+            let gaps = r.gaps.filter { $0.device == dev.device }
+            if gaps.isEmpty {
+                out += "  no trap gaps\n"
+            } else {
+                out += "  trap gaps:\n"
+                for g in gaps {
+                    let end = g.endNs.map { "\(seconds($0 - (r.startNs ?? 0)))" } ?? "open at end"
+                    out += "    region \(g.region) +0x\(String(g.offset, radix: 16)) len 0x\(String(g.length, radix: 16))"
+                    out += "  \(seconds(g.startNs - (r.startNs ?? 0))) -> \(end)  \(duration(g.durationNs))  cause \(g.cause)"
+                    if g.trappedAccesses > 0 { out += "  (\(g.trappedAccesses) trapped accesses during it)" }
+                    out += "\n"
+                }
+            }
+            let l = dev.remapLatency
+            if l.count > 0 || l.leadTime.count > 0 || l.unresolved > 0 {
+                out += "  remap latency: \(l.count) remapped"
+                if l.leadTime.count > 0 { out += ", \(l.leadTime.count) handled ahead (lead time p50 \(duration(l.leadTime.p50Ns)))" }
+                if l.unresolved > 0 { out += ", \(l.unresolved) never remapped" }
+                out += "\n"
+                if l.count > 0 {
+                    out += "    " + pad("", 14) + pad("min", 11) + pad("p50", 11) + pad("p90", 11) + pad("p99", 11) + pad("max", 11) + "\n"
+                    out += "    " + row("total", l.total)
+                    for phase in ["wakeup", "reevaluation", "effective"] {
+                        if let p = l.phases[phase], p.count > 0 { out += "    " + row(phase, p) }
+                    }
+                }
+            }
+            if dev.restoreLatency.count > 0 {
+                out += "  restore latency (left saving state -> reachable again): p50 \(duration(dev.restoreLatency.p50Ns)), max \(duration(dev.restoreLatency.maxNs))\n"
+            }
+        }
+        let others = r.findings.filter { $0.kind != .trapGap }
+        if !others.isEmpty {
+            out += "\nfindings:\n"
+            for f in others {
+                let when = f.timeNs.map { seconds($0 - min($0, r.startNs ?? 0)) + " " } ?? ""
+                out += "  \(f.severity.rawValue.uppercased()) \(f.kind.rawValue) \(when)\(f.device.map { "[\($0)] " } ?? "")\(f.message)\n"
+            }
+        }
+        return out
+    }
+
+    private static func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(1, n - s.count)) }
+
+    private static func row(_ name: String, _ s: LatencySummary) -> String {
+        pad(name, 14) + pad(duration(s.minNs), 11) + pad(duration(s.p50Ns), 11) + pad(duration(s.p90Ns), 11) + pad(duration(s.p99Ns), 11)
+            + duration(s.maxNs) + "\n"
+    }
+
+    /// 1.234ms, 56.0us, 2.000s.
+    public static func duration(_ ns: UInt64) -> String {
+        func f(_ v: Double) -> String {
+            let r = (v * 10).rounded() / 10
+            return "\(r)"
+        }
+        if ns >= 1_000_000_000 { return f(Double(ns) / 1e9) + "s" }
+        if ns >= 1_000_000 { return f(Double(ns) / 1e6) + "ms" }
+        if ns >= 1_000 { return f(Double(ns) / 1e3) + "us" }
+        return "\(ns)ns"
+    }
+
+    /// Seconds since the trace start with microsecond precision: +0.001234s.
+    static func seconds(_ ns: UInt64) -> String {
+        let us = ns / 1000
+        let frac = String(us % 1_000_000)
+        return "+\(us / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac + "s"
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import TraceAnalysis
+import TraceFormat
+
+/// `vfiotrace simulate`: a synthetic trace and the ground truth of the gaps and latencies it planted.
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a synthetic migration trace plus FILE.truth.json with the gaps and latencies it planted.",
+        discussion: "Scenarios: " + Scenario.allCases.map(\.rawValue).joined(separator: ", ") + ".")
+
+    @Option(help: "Scenario name.") var scenario: String
+    @Option(help: "Random seed (the same seed writes the same trace).") var seed: UInt64 = 1
+    @Option(help: "Number of events: the length of `long`, or background noise added to the others.") var events: UInt64?
+    @Option(name: .shortAndLong, help: "Output trace file.") var output: String
+
+    func run() throws {
+        guard let s = Scenario(rawValue: scenario) else {
+            throw CommandFailure("unknown scenario '\(scenario)'; scenarios: " + Scenario.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        let err = FileHandleStream.standardError
+        let truth = try ScenarioSimulator.run(s, seed: seed, events: events, output: output) { n in
+            if err.isTerminal { err.write("\rsimulating: \(n) events") }
+        }
+        if err.isTerminal { err.write("\r\u{1B}[K") }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let truthPath = output + ".truth.json"
+        guard FileManager.default.createFile(atPath: truthPath, contents: try enc.encode(truth)) else {
+            throw CommandFailure("cannot write \(truthPath)")
+        }
+        FileHandleStream.standardOutput.write(
+            "\(output): \(truth.events) events, \(truth.summary.gapCount) planted gaps, \(truth.summary.triggerCount) triggers; truth in \(truthPath)\n")
+    }
+}
