@@ -15,6 +15,8 @@ public struct RecordOptions: Sendable {
     public var threads: Set<Int32>?
     /// Print a live status line (events, bytes, rate, lost) through this callback.
     public var status: (@Sendable (String) -> Void)?
+    /// Called once every tracee is seized or launched (e.g. to tell a waiting workload to start).
+    public var onReady: (@Sendable () -> Void)?
 
     public init(output: String) { self.output = output }
 }
@@ -83,6 +85,7 @@ public enum Recorder {
             try? writer.close()
             throw RecordingFailed(description: "\(error)")
         }
+        options.onReady?()
         if let d = options.durationNs {
             var timer = itimerval(it_interval: timeval(), it_value: timeval(tv_sec: Int(d / 1_000_000_000), tv_usec: Int(d % 1_000_000_000 / 1000)))
             setitimer(Int32(ITIMER_REAL.rawValue), &timer, nil)
