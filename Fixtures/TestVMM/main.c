@@ -184,7 +184,7 @@ static long region_info(struct vfio_region_info *info) {
 #define CONTINUE (1LL << 40)
 
 static long long handle(struct seccomp_notif *req, int *answered) {
-    uint64_t *a = req->data.args;
+    __u64 *a = req->data.args;
     *answered = 0;
     if (req->data.nr == SYS_openat) {
         const char *path = (const char *)(uintptr_t)a[1];
@@ -470,6 +470,29 @@ static uint32_t st_stopcopy(void) { return use_v1 ? 2 : VFIO_DEVICE_STATE_STOP_C
 static uint32_t st_stop(void) { return use_v1 ? 0 : VFIO_DEVICE_STATE_STOP; }
 static uint32_t st_running(void) { return use_v1 ? 1 : VFIO_DEVICE_STATE_RUNNING; }
 
+// A VMM-like load for the recorder benchmark: ioctls that are not VFIO (standing in for KVM_RUN),
+// eventfd round trips and mmap/munmap pairs. No emulated device.
+static long bench_ioctls = 1000000, bench_rounds = 10000, bench_mmaps = 1000;
+
+static int bench(void) {
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    if (null < 0 || efd < 0) die("bench setup");
+    int n = 0;
+    for (long i = 0; i < bench_ioctls; i++) ioctl(null, FIONREAD, &n);  // ENOTTY or 0: not a VFIO request
+    uint64_t v = 1;
+    for (long i = 0; i < bench_rounds; i++) {
+        if (write(efd, &v, 8) != 8 || read(efd, &v, 8) != 8) die("eventfd round trip");
+    }
+    for (long i = 0; i < bench_mmaps; i++) {
+        void *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) die("mmap");
+        munmap(p, 65536);
+    }
+    printf("bench: %ld ioctls, %ld eventfd round trips, %ld mmap/munmap\n", bench_ioctls, bench_rounds, bench_mmaps);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *logpath = NULL;
     for (int i = 1; i < argc; i++) {
@@ -479,11 +502,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--wait-signal")) wait_signal = 1;
         else if (!strcmp(argv[i], "--no-kvm")) use_kvm = 0;
         else if (!strcmp(argv[i], "--v1")) use_v1 = 1;
+        else if (!strcmp(argv[i], "--ioctls") && i + 1 < argc) bench_ioctls = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--eventfd-rounds") && i + 1 < argc) bench_rounds = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--mmaps") && i + 1 < argc) bench_mmaps = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: vfio-testvmm --scenario safe|racy|lost-signal|v1|v2 [--delay-us N] [--log FILE] [--wait-signal] [--no-kvm] [--v1]\n");
+            fprintf(stderr, "usage: vfio-testvmm --scenario safe|racy|lost-signal|v1|v2|bench [--delay-us N] [--log FILE] [--wait-signal] [--no-kvm] [--v1] [--ioctls N --eventfd-rounds N --mmaps N]\n");
             return 2;
         }
     }
+    if (!strcmp(scenario, "bench")) return bench();
     if (!strcmp(scenario, "v1")) use_v1 = 1;
     if (strcmp(scenario, "safe") && strcmp(scenario, "racy") && strcmp(scenario, "lost-signal") && strcmp(scenario, "v1") && strcmp(scenario, "v2")) {
         fprintf(stderr, "vfio-testvmm: unknown scenario '%s'\n", scenario);
