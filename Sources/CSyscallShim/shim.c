@@ -47,13 +47,41 @@ pid_t vft_spawn_traced(char *const argv[], const struct sock_filter *filter, uns
 
 long vft_syscall6(long nr, long a, long b, long c, long d, long e, long f) { return syscall(nr, a, b, c, d, e, f); }
 
-int vft_install_interrupting_handler(int sig, void (*handler)(int)) {
+#include <pthread.h>
+static volatile int *stop_flag;
+static pthread_t stop_thread;
+
+static void stop_handler(int sig) {
+    if (stop_flag) *stop_flag = 1;
+    // Another thread took the signal: forward it so the tracing thread's waitpid returns EINTR.
+    if (!pthread_equal(pthread_self(), stop_thread)) pthread_kill(stop_thread, sig);
+}
+
+void vft_install_stop_handlers(volatile int *flag) {
+    stop_flag = flag;
+    stop_thread = pthread_self();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = handler;
+    sa.sa_handler = stop_handler;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;
-    return sigaction(sig, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
+    // The host may have blocked these (test runners, spawners): the tracing thread must receive them.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGALRM);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+void vft_remove_stop_handlers(void) {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGALRM, SIG_DFL);
+    stop_flag = NULL;
 }
 
 #include <sys/uio.h>

@@ -38,9 +38,8 @@ public struct RecordingFailed: Error, CustomStringConvertible {
     public var description: String
 }
 
+/// Set by the signal handlers (SIGINT, SIGTERM, the --duration timer); read by the tracing loop.
 nonisolated(unsafe) private var stopRequested: Int32 = 0
-
-private func requestStop(_: Int32) { stopRequested = 1 }
 
 /// Records a running or launched VMM into a trace file (see `RecordOptions`).
 public enum Recorder {
@@ -59,14 +58,8 @@ public enum Recorder {
         let tracer = Tracer(boundary: boundary, decoder: SyscallDecoder(), memory: ProcessVMMemory(), mode: mode,
                             threadFilter: options.threads) { queue.push($0) }
         stopRequested = 0
-        _ = vft_install_interrupting_handler(SIGINT, requestStop)
-        _ = vft_install_interrupting_handler(SIGTERM, requestStop)
-        _ = vft_install_interrupting_handler(SIGALRM, requestStop)
-        defer {
-            signal(SIGINT, SIG_DFL)
-            signal(SIGTERM, SIG_DFL)
-            signal(SIGALRM, SIG_DFL)
-        }
+        vft_install_stop_handlers(&stopRequested)
+        defer { vft_remove_stop_handlers() }
         queue.start()
 
         do {

@@ -43,8 +43,11 @@ pid_t vft_spawn_traced(char *const argv[], const struct sock_filter *filter, uns
 // Raw syscall(2) for calls without a glibc wrapper.
 long vft_syscall6(long nr, long a, long b, long c, long d, long e, long f);
 
-// Installs `handler` for `sig` without SA_RESTART so blocking calls return EINTR.
-int vft_install_interrupting_handler(int sig, void (*handler)(int));
+// Installs handlers for SIGINT, SIGTERM and SIGALRM (no SA_RESTART) that set *flag to 1 and make
+// sure the calling (tracing) thread's blocking call returns EINTR, whichever thread got the signal.
+void vft_install_stop_handlers(volatile int *flag);
+// Restores the default actions.
+void vft_remove_stop_handlers(void);
 
 // process_vm_readv of one contiguous range (glibc declares it only with _GNU_SOURCE).
 long vft_read_memory(pid_t pid, void *local, unsigned long length, unsigned long long remote);

@@ -1,4 +1,7 @@
 package import TraceFormat
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The tracer's state machine: pairs syscall entries with exits per thread, follows threads, forks
 /// and execs, re-injects signals, and detaches cleanly. All kernel access goes through `PtraceBoundary`.
@@ -193,7 +196,12 @@ package final class Tracer {
         var rounds = 0
         while !remaining.isEmpty && rounds < tids.count * 8 + 16 {
             rounds += 1
-            guard let stop = boundary.wait() else { break }
+            errno = 0
+            guard let stop = boundary.wait() else {
+                // A late stop signal interrupts waitpid; only "no children left" ends the wait.
+                if errno == EINTR { continue }
+                break
+            }
             switch stop {
             case .exited(let tid, _), .killed(let tid, _):
                 remaining.remove(tid)

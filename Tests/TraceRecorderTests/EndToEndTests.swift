@@ -1,0 +1,211 @@
+import Foundation
+import Testing
+import TraceFormat
+import TraceRecorder
+
+/// Real ptrace and seccomp against real processes: the test VMM (emulated VFIO device, real mmaps,
+/// eventfds and KVM memslots), the recorder binary, and strace as the peer.
+@Suite(.serialized) struct EndToEndTests {
+    static var products: URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 where !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("vfiotrace").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir
+    }
+    static var vmm: String { products.appendingPathComponent("vfio-testvmm").path }
+    static var vfiotrace: String { products.appendingPathComponent("vfiotrace").path }
+
+    static func temp(_ name: String) -> String { NSTemporaryDirectory() + "vfiotrace-e2e-\(UUID().uuidString)-\(name)" }
+
+    /// The test VMM's own account of what it did (JSON Lines).
+    static func log(_ path: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+    }
+
+    /// Starts the VMM paused; returns the process and its pid.
+    static func startPaused(_ args: [String]) throws -> (Process, Int32) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: vmm)
+        p.arguments = args + ["--wait-signal"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let line = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+        let pid = try #require(Int32(line.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines)), "VMM said: \(line)")
+        return (p, pid)
+    }
+
+    @Test("attach mode: the decoded events match what the test VMM logged it did", arguments: ["racy", "safe", "v1"])
+    func attachMatchesLog(scenario: String) throws {
+        let trace = Self.temp("attach.vftrace"), logPath = Self.temp("vmm.jsonl")
+        defer { unlink(trace); unlink(logPath) }
+        let (p, pid) = try Self.startPaused(["--scenario", scenario, "--log", logPath])
+        var options = RecordOptions(output: trace)
+        options.pids = [pid]
+        options.durationNs = 20_000_000_000
+        options.onReady = { _ = kill(pid, SIGUSR1) }
+        let summary = try Recorder.record(options)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(summary.lost == 0)
+        let events = try TraceReader(path: trace).readAll()
+        let log = try Self.log(logPath)
+
+        // Every VFIO ioctl the VMM made, in order, with its result.
+        let loggedIoctls = log.filter { $0["op"] as? String == "ioctl" && ($0["name"] as? String)?.hasPrefix("VFIO") == true }
+            .map { "\($0["name"]!) \($0["ret"]!)" }
+        let recorded = events.compactMap { e -> String? in
+            switch e.payload {
+            case .vfioIoctl(let io): return "\(IoctlNames.name(request: io.request, target: io.target)) \(e.result)"
+            case .deviceOpen(let d) where d.groupFd >= 0: return "VFIO_GROUP_GET_DEVICE_FD \(e.result)"
+            case .regionInfo: return "VFIO_DEVICE_GET_REGION_INFO \(e.result)"
+            case .irqBinding: return "VFIO_DEVICE_SET_IRQS \(e.result)"
+            default: return nil
+            }
+        }
+        // (device_state sets are logged as device_state by the VMM, and are device_state events in ours.)
+        #expect(recorded == loggedIoctls)
+
+        // device_state requests in order.
+        let loggedStates = log.filter { $0["op"] as? String == "device_state" }.map { $0["requested"] as! Int }
+        let recordedStates = events.compactMap { e -> Int? in
+            if case .deviceState(let s) = e.payload, s.operation == .set { return Int(s.requested) }
+            return nil
+        }
+        #expect(recordedStates == loggedStates)
+
+        // mmaps (address, length), munmaps, memslots (size) and eventfd reads (value) match.
+        let loggedMaps = log.filter { $0["op"] as? String == "mmap" }.map { "\($0["addr"]!) \($0["len"]!)" }
+        let recordedMaps = events.compactMap { e -> String? in
+            if case .mapping(let m) = e.payload, m.operation == .mmap { return "\(UInt64(bitPattern: e.result)) \(m.length)" }
+            return nil
+        }
+        #expect(recordedMaps == loggedMaps)
+        #expect(events.filter { if case .mapping(let m) = $0.payload { return m.operation == .munmap && m.device == "0000:00:05.0" } else { return false } }.count
+                == log.filter { $0["op"] as? String == "munmap" }.count)
+        let loggedSlots = log.filter { $0["op"] as? String == "memslot" }.map { $0["size"] as! Int }
+        let recordedSlots = events.compactMap { e -> Int? in
+            if case .memslot(let m) = e.payload { return Int(m.size) }
+            return nil
+        }
+        #expect(recordedSlots == loggedSlots)
+        let loggedReads = log.filter { $0["op"] as? String == "eventfd_read" }.map { $0["value"] as! Int }
+        let recordedReads = events.compactMap { e -> Int? in
+            if case .eventfd(let op) = e.payload, op.operation == .read { return Int(op.value) }
+            return nil
+        }
+        #expect(recordedReads == loggedReads)
+        // The driver thread's signal is visible as an eventfd write from another thread.
+        let signals = log.filter { $0["op"] as? String == "driver_signal" }.count
+        #expect(events.filter { if case .eventfd(let op) = $0.payload { return op.operation == .write } else { return false } }.count == signals)
+        // Each recorded call lies inside the VMM's own [t0, t1] window for it (same CLOCK_MONOTONIC).
+        if let firstLogged = log.first(where: { $0["name"] as? String == "VFIO_GET_API_VERSION" }),
+           let firstRecorded = events.first(where: { if case .vfioIoctl(let io) = $0.payload { return io.request == 0x3B64 } else { return false } }) {
+            #expect(firstRecorded.time >= firstLogged["t0"] as! UInt64)
+            #expect(firstRecorded.endTime <= firstLogged["t1"] as! UInt64)
+        }
+    }
+
+    @Test("launch mode: only the calls of interest stop; 20 000 non-VFIO ioctls cost no stops")
+    func launchFilter() throws {
+        func run(ioctls: Int) throws -> (RecordSummary, [TraceEvent]) {
+            let trace = Self.temp("launch.vftrace")
+            defer { unlink(trace) }
+            var options = RecordOptions(output: trace)
+            options.command = [Self.vmm, "--scenario", "bench", "--ioctls", "\(ioctls)", "--eventfd-rounds", "50", "--mmaps", "10"]
+            let s = try Recorder.record(options)
+            return (s, try TraceReader(path: trace).readAll())
+        }
+        let (small, events) = try run(ioctls: 10)
+        let (large, _) = try run(ioctls: 20_000)
+        #expect(small.childStatus == 0 && large.childStatus == 0)
+        #expect(large.syscallStops < small.syscallStops + 20, "ioctls that are not VFIO/KVM must not stop (\(small.syscallStops) vs \(large.syscallStops))")
+        let writes = events.filter { if case .eventfd(let op) = $0.payload { return op.operation == .write && op.value == 1 } else { return false } }
+        let reads = events.filter { if case .eventfd(let op) = $0.payload { return op.operation == .read && op.value == 1 } else { return false } }
+        #expect(writes.count == 50 && reads.count == 50)
+    }
+
+    @Test("detach: after the recorder stops, the process keeps running and exits normally; SIGKILLed recorder leaves it alive")
+    func detachAndKill() throws {
+        // A VMM that waits for SIGUSR1 for up to 30 s: attach, stop recording, then let it go.
+        let trace = Self.temp("detach.vftrace")
+        defer { unlink(trace) }
+        let (p, pid) = try Self.startPaused(["--scenario", "racy"])
+        let detaching = Process()
+        detaching.executableURL = URL(fileURLWithPath: Self.vfiotrace)
+        detaching.arguments = ["record", "-p", "\(pid)", "-o", trace, "--duration", "300ms"]
+        try detaching.run()
+        detaching.waitUntilExit()
+        #expect(detaching.terminationStatus == 0)
+        #expect(kill(pid, 0) == 0, "the process survives the detach")
+        kill(pid, SIGUSR1)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(try TraceReader(path: trace).readAll().contains { if case .process(let c) = $0.payload { return c.operation == .detach } else { return false } })
+
+        // SIGKILL the recorder binary while attached: no exit-kill, so the VMM lives on and the file reads back.
+        let trace2 = Self.temp("killed.vftrace")
+        defer { unlink(trace2) }
+        let (p2, pid2) = try Self.startPaused(["--scenario", "racy"])
+        let rec = Process()
+        rec.executableURL = URL(fileURLWithPath: Self.vfiotrace)
+        rec.arguments = ["record", "-p", "\(pid2)", "-o", trace2]
+        try rec.run()
+        usleep(500_000)
+        kill(rec.processIdentifier, SIGKILL)
+        rec.waitUntilExit()
+        usleep(100_000)
+        #expect(kill(pid2, 0) == 0, "the VMM survives a SIGKILLed recorder")
+        kill(pid2, SIGUSR1)
+        p2.waitUntilExit()
+        #expect(p2.terminationStatus == 0)
+        let r = try TraceReader(path: trace2)
+        let events = try r.readAll()
+        #expect(events.contains { if case .process(let c) = $0.payload { return c.operation == .attach } else { return false } })
+        #expect(r.damage.contains { $0.code == .truncated })
+    }
+
+    @Test("differential: the same workload under strace -f and under vfiotrace agrees on eventfd calls and results")
+    func versusStrace() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strace") else {
+            print("skipping: strace not installed")
+            return
+        }
+        let out = Self.temp("strace.txt"), trace = Self.temp("diff.vftrace")
+        defer { unlink(out); unlink(trace) }
+        let args = ["--scenario", "bench", "--ioctls", "100", "--eventfd-rounds", "30", "--mmaps", "5"]
+        let s = Process()
+        s.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
+        s.arguments = ["-f", "-ttt", "-e", "trace=eventfd2,read,write", "-o", out, Self.vmm] + args
+        s.standardOutput = FileHandle.nullDevice
+        try s.run()
+        s.waitUntilExit()
+        var options = RecordOptions(output: trace)
+        options.command = [Self.vmm] + args
+        _ = try Recorder.record(options)
+        // strace: eventfd2(0, EFD_CLOEXEC) = 4 ; write(4, "\1\0\0\0\0\0\0\0", 8) = 8 ; read(4, ...) = 8
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        let efdLine = try #require(lines.first { $0.contains("eventfd2(") })
+        let efd = try #require(efdLine.split(separator: "=").last.flatMap { Int32($0.trimmingCharacters(in: .whitespaces)) })
+        let straceSeq = lines.compactMap { l -> String? in
+            if l.contains("eventfd2(") { return "eventfd2 \(efd)" }
+            for call in ["read", "write"] where l.contains(" \(call)(\(efd),") {
+                return "\(call) \(efd) \(l.split(separator: "=").last!.trimmingCharacters(in: .whitespaces))"
+            }
+            return nil
+        }
+        let ours = try TraceReader(path: trace).readAll().compactMap { e -> String? in
+            guard case .eventfd(let op) = e.payload else { return nil }
+            switch op.operation {
+            case .create: return "eventfd2 \(e.result)"
+            case .read: return "read \(op.fd) \(e.result)"
+            case .write: return "write \(op.fd) \(e.result)"
+            }
+        }
+        #expect(straceSeq.count == 61)
+        #expect(ours == straceSeq)
+    }
+}
