@@ -510,7 +510,6 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!strcmp(scenario, "bench")) return bench();
     if (!strcmp(scenario, "v1")) use_v1 = 1;
     if (use_v1) dev_state = 1;  // v1 bitmask: _RUNNING
     if (strcmp(scenario, "safe") && strcmp(scenario, "racy") && strcmp(scenario, "lost-signal") && strcmp(scenario, "v1") && strcmp(scenario, "v2")) {
@@ -547,6 +546,11 @@ int main(int argc, char **argv) {
         }
     }
 
+    if (!strcmp(scenario, "bench")) {
+        done = 1;
+        pthread_join(drv, NULL);
+        return bench();
+    }
     int kvm = use_kvm ? open("/dev/kvm", O_RDWR | O_CLOEXEC) : -1;
     if (use_kvm && kvm < 0) fprintf(stderr, "vfio-testvmm: /dev/kvm unavailable (%s); running without memslots\n", strerror(errno));
     if (kvm >= 0) {

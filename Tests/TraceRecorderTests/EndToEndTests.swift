@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 import TraceFormat
-import TraceRecorder
 
 /// Real ptrace and seccomp against real processes: the test VMM (emulated VFIO device, real mmaps,
 /// eventfds and KVM memslots), the recorder binary, and strace as the peer.
@@ -25,6 +24,39 @@ import TraceRecorder
         }
     }
 
+    /// Runs `vfiotrace ARGS` to completion; returns its status and stderr. (The recorder runs in its own
+    /// process: it reaps with waitpid(-1), which must not steal the test runner's other children.)
+    static func vfiotraceRun(_ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: vfiotrace)
+        p.arguments = args
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, text)
+    }
+
+    /// Attaches the recorder binary to a paused VMM, releases the VMM once the attach is in the trace, waits for both.
+    static func recordAttached(_ vmmArgs: [String], trace: String) throws -> (vmmStatus: Int32, recorderStatus: Int32) {
+        let (p, pid) = try startPaused(vmmArgs)
+        let rec = Process()
+        rec.executableURL = URL(fileURLWithPath: vfiotrace)
+        rec.arguments = ["record", "-p", "\(pid)", "-o", trace, "--duration", "20s"]
+        try rec.run()
+        // The writer seals a chunk within 100 ms: wait until the attach record is on disk.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let r = try? TraceReader(path: trace), let events = try? r.readAll(), !events.isEmpty { break }
+            usleep(20_000)
+        }
+        kill(pid, SIGUSR1)
+        p.waitUntilExit()
+        rec.waitUntilExit()
+        return (p.terminationStatus, rec.terminationStatus)
+    }
+
     /// Starts the VMM paused; returns the process and its pid.
     static func startPaused(_ args: [String]) throws -> (Process, Int32) {
         let p = Process()
@@ -42,16 +74,11 @@ import TraceRecorder
     func attachMatchesLog(scenario: String) throws {
         let trace = Self.temp("attach.vftrace"), logPath = Self.temp("vmm.jsonl")
         defer { unlink(trace); unlink(logPath) }
-        let (p, pid) = try Self.startPaused(["--scenario", scenario, "--log", logPath])
-        var options = RecordOptions(output: trace)
-        options.pids = [pid]
-        options.durationNs = 20_000_000_000
-        options.onReady = { _ = kill(pid, SIGUSR1) }
-        let summary = try Recorder.record(options)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        #expect(summary.lost == 0)
+        let status = try Self.recordAttached(["--scenario", scenario, "--log", logPath], trace: trace)
+        #expect(status.vmmStatus == 0)
+        #expect(status.recorderStatus == 0)
         let events = try TraceReader(path: trace).readAll()
+        #expect(!events.contains { $0.kind == .lost })
         let log = try Self.log(logPath)
 
         // Every VFIO ioctl the VMM made, in order, with its result.
@@ -111,18 +138,20 @@ import TraceRecorder
 
     @Test("launch mode: only the calls of interest stop; 20 000 non-VFIO ioctls cost no stops")
     func launchFilter() throws {
-        func run(ioctls: Int) throws -> (RecordSummary, [TraceEvent]) {
+        func run(ioctls: Int) throws -> (status: Int32, stops: Int, events: [TraceEvent]) {
             let trace = Self.temp("launch.vftrace")
             defer { unlink(trace) }
-            var options = RecordOptions(output: trace)
-            options.command = [Self.vmm, "--scenario", "bench", "--ioctls", "\(ioctls)", "--eventfd-rounds", "50", "--mmaps", "10"]
-            let s = try Recorder.record(options)
-            return (s, try TraceReader(path: trace).readAll())
+            let (status, err) = try Self.vfiotraceRun(["record", "-o", trace, "--", Self.vmm, "--scenario", "bench", "--ioctls", "\(ioctls)",
+                                                        "--eventfd-rounds", "50", "--mmaps", "10"])
+            let stops = err.split(separator: " ").firstIndex(of: "syscall").flatMap { i in Int(err.split(separator: " ")[i - 1]) } ?? -1
+            return (status, stops, try TraceReader(path: trace).readAll())
         }
-        let (small, events) = try run(ioctls: 10)
-        let (large, _) = try run(ioctls: 20_000)
-        #expect(small.childStatus == 0 && large.childStatus == 0)
-        #expect(large.syscallStops < small.syscallStops + 20, "ioctls that are not VFIO/KVM must not stop (\(small.syscallStops) vs \(large.syscallStops))")
+        let small = try run(ioctls: 10)
+        let large = try run(ioctls: 20_000)
+        let events = small.events
+        #expect(small.status == 0 && large.status == 0)
+        #expect(small.stops > 0)
+        #expect(large.stops < small.stops + 20, "ioctls that are not VFIO/KVM must not stop (\(small.stops) vs \(large.stops))")
         let writes = events.filter { if case .eventfd(let op) = $0.payload { return op.operation == .write && op.value == 1 } else { return false } }
         let reads = events.filter { if case .eventfd(let op) = $0.payload { return op.operation == .read && op.value == 1 } else { return false } }
         #expect(writes.count == 50 && reads.count == 50)
@@ -183,9 +212,7 @@ import TraceRecorder
         s.standardOutput = FileHandle.nullDevice
         try s.run()
         s.waitUntilExit()
-        var options = RecordOptions(output: trace)
-        options.command = [Self.vmm] + args
-        _ = try Recorder.record(options)
+        #expect(try Self.vfiotraceRun(["record", "-o", trace, "--", Self.vmm] + args).0 == 0)
         // strace: eventfd2(0, EFD_CLOEXEC) = 4 ; write(4, "\1\0\0\0\0\0\0\0", 8) = 8 ; read(4, ...) = 8
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
         let efdLine = try #require(lines.first { $0.contains("eventfd2(") })

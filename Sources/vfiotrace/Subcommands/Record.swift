@@ -47,7 +47,7 @@ struct Record: ParsableCommand {
         let summary: RecordSummary
         do { summary = try Recorder.record(options) } catch { throw CommandFailure("record: \(error)") }
         if err.isTerminal { err.write("\r\u{1B}[K") }
-        var line = "vfiotrace: recorded \(summary.events) events (\(summary.bytes) bytes) to \(output)"
+        var line = "vfiotrace: recorded \(summary.events) events (\(summary.bytes) bytes, \(summary.syscallStops) syscall stops) to \(output)"
         if summary.lost > 0 { line += "; \(summary.lost) events LOST (queue full; marked in the trace)" }
         err.write(line + "\n")
         if let f = summary.writeFailure {
