@@ -512,7 +512,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(scenario, "v1")) use_v1 = 1;
     if (use_v1) dev_state = 1;  // v1 bitmask: _RUNNING
-    if (strcmp(scenario, "safe") && strcmp(scenario, "racy") && strcmp(scenario, "lost-signal") && strcmp(scenario, "v1") && strcmp(scenario, "v2")) {
+    if (strcmp(scenario, "safe") && strcmp(scenario, "racy") && strcmp(scenario, "lost-signal") && strcmp(scenario, "v1") && strcmp(scenario, "v2") && strcmp(scenario, "bench")) {
         fprintf(stderr, "vfio-testvmm: unknown scenario '%s'\n", scenario);
         return 2;
     }

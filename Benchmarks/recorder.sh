@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Recorder overhead on a VMM-like load (issue 3): the test VMM's bench scenario = N non-VFIO ioctls
+# (standing in for KVM_RUN) + eventfd round trips + mmap/munmap pairs, untraced vs vfiotrace launch
+# mode vs strace --seccomp-bpf, and attach mode vs strace -f -p. Medians of RUNS runs.
+# Usage: Benchmarks/recorder.sh [RUNS] [STRACE_IOCTLS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+strace_ioctls=${2:-100000}
+swift build -c release --product vfiotrace >/dev/null
+swift build -c release --product vfio-testvmm >/dev/null
+bin=.build/release
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ioctls_only=(--scenario bench --ioctls 1000000 --eventfd-rounds 0 --mmaps 0)
+mixed=(--scenario bench --ioctls 1000000 --eventfd-rounds 10000 --mmaps 1000)
+strace_mixed=(--scenario bench --ioctls "$strace_ioctls" --eventfd-rounds 10000 --mmaps 1000)
+a=(); b=(); c=(); d=(); e=(); f=()
+for i in $(seq "$runs"); do
+    a+=($(t $bin/vfio-testvmm "${ioctls_only[@]}"))
+    b+=($(t $bin/vfiotrace record -o "$out/a.vftrace" -- $bin/vfio-testvmm "${ioctls_only[@]}"))
+    c+=($(t $bin/vfio-testvmm "${mixed[@]}"))
+    d+=($(t $bin/vfiotrace record -o "$out/b.vftrace" -- $bin/vfio-testvmm "${mixed[@]}"))
+    e+=($(t strace -f --seccomp-bpf -e trace=ioctl,eventfd2,read,write,mmap,munmap -o /dev/null $bin/vfio-testvmm "${strace_mixed[@]}"))
+    f+=($(t $bin/vfio-testvmm --scenario bench --ioctls "$strace_ioctls" --eventfd-rounds 10000 --mmaps 1000))
+done
+events=$($bin/vfiotrace stats --format json "$out/b.vftrace" | sed 's/.*"events":\([0-9]*\).*/\1/')
+lost=$($bin/vfiotrace stats --format json "$out/b.vftrace" | sed 's/.*"lostEvents":\([0-9]*\).*/\1/')
+ma=$(median "${a[@]}"); mb=$(median "${b[@]}"); mc=$(median "${c[@]}"); md=$(median "${d[@]}"); me=$(median "${e[@]}"); mf=$(median "${f[@]}")
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); runs: $runs (medians)"
+echo "1M non-VFIO ioctls:  untraced $ma s, vfiotrace launch $mb s -> $(echo "scale=3; $mb / $ma" | bc)x"
+echo "mixed load:          untraced $mc s, vfiotrace launch $md s -> $(echo "scale=2; $md / $mc" | bc)x; $events events recorded, $lost lost"
+echo "strace --seccomp-bpf, same mix with $strace_ioctls ioctls: $me s (untraced $mf s)"
+echo "  strace per ioctl stop: $(echo "scale=2; ($me - $mf) * 1000000 / ($strace_ioctls + 20000 + 2000)" | bc) us"
+echo "  strace extrapolated to 1M ioctls: $(echo "scale=1; ($me - $mf) * (1000000 + 22000) / ($strace_ioctls + 22000) + $mc" | bc) s"
+echo "  vfiotrace per recorded event: $(echo "scale=2; ($md - $mc) * 1000000 / $events" | bc) us"
