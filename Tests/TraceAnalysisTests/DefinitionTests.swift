@@ -1,0 +1,159 @@
+import Foundation
+import Testing
+import TraceFormat
+@testable import TraceAnalysis
+
+/// The definitions of docs/ANALYSIS.md on small hand-made event lists; expected values computed by hand.
+@Suite struct DefinitionTests {
+    let dev = "0000:00:05.0"
+    let base: UInt64 = 0x7F00_0000_0000
+
+    func ev(_ t: UInt64, _ p: EventPayload, result: Int64 = 0, tid: Int32 = 1) -> TraceEvent {
+        TraceEvent(time: t, endTime: t, pid: 1, tid: tid, result: result, payload: p)
+    }
+
+    /// A device with BAR0 (1 MiB) mapped at `base`, bound re-evaluate eventfd 8, VM created.
+    func setup() -> [TraceEvent] {
+        [
+            ev(1, .ioctl(GenericIoctl(fd: 3, target: .kvmSystem, request: 0xAE01)), result: 4),
+            ev(2, .deviceOpen(DeviceOpen(fd: 7, groupFd: 6, device: dev)), result: 7),
+            ev(3, .regionInfo(RegionInfo(fd: 7, device: dev, index: 0, flags: 0xF, size: 0x10_0000, offset: 0, sparseAreas: [.init(offset: 0, size: 0x10_0000)]))),
+            ev(4, .irqBinding(IrqBinding(fd: 7, device: dev, index: 5, start: 0, count: 1, flags: 0x24, eventfds: [8]))),
+            ev(5, .mapping(MappingChange(operation: .mmap, fd: 7, device: dev, region: 0, address: 0, length: 0x10_0000)), result: Int64(base)),
+        ]
+    }
+
+    func analyze(_ events: [TraceEvent], policy: AnalysisPolicy = .default) throws -> AnalysisResult {
+        let a = try TraceAnalyzer(policy: policy)
+        for e in events { a.consume(e) }
+        return a.finish()
+    }
+
+    func state(_ t: UInt64, _ s: UInt32) -> TraceEvent {
+        ev(t, .deviceState(DeviceStateChange(fd: 7, device: dev, migrationProtocol: .v2, requested: s, resulting: s)))
+    }
+
+    @Test("reachability follows memslots by address: two slots split the BAR, deleting one leaves half exposed")
+    func memslotsByAddress() throws {
+        let events = setup() + [
+            ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x8_0000, userAddress: base))),
+            ev(11, .memslot(Memslot(vmFd: 4, slot: 2, guestPhys: 0xFE08_0000, size: 0x8_0000, userAddress: base + 0x8_0000))),
+            state(100, 6),
+            ev(150, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0, userAddress: base))),
+            ev(170, .memslot(Memslot(vmFd: 4, slot: 2, guestPhys: 0xFE08_0000, size: 0, userAddress: base + 0x8_0000))),
+        ]
+        let r = try analyze(events)
+        // One gap from the state change (100) until the last covering memslot is gone (170).
+        #expect(r.gaps.count == 1)
+        #expect(r.gaps.first?.startNs == 100)
+        #expect(r.gaps.first?.endNs == 170)
+        #expect(r.gaps.first?.length == 0x10_0000)
+        #expect(r.triggers.first?.latencyNs == 70)
+    }
+
+    @Test("a partial munmap leaves the rest of the BAR exposed; the gap ends with the last piece")
+    func partialUnmap() throws {
+        let events = setup() + [
+            ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
+            state(100, 7),
+            ev(120, .mapping(MappingChange(operation: .munmap, address: base, length: 0x1000))),
+            ev(130, .mapping(MappingChange(operation: .munmap, address: base + 0x1000, length: 0xF_F000))),
+        ]
+        let r = try analyze(events)
+        #expect(r.gaps.map(\.durationNs) == [30])
+        #expect(r.gaps.first?.cause == "state:PRE_COPY_P2P")
+    }
+
+    @Test("QEMU's mmaps-disabled marker ends reachability while the mapping stays; trap.on markers require traps")
+    func markers() throws {
+        let events = setup() + [
+            ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
+            ev(100, .marker(Marker(source: "driver", name: "trap.on", device: dev, fields: [.init("region", "0"), .init("offset", "0x1000"), .init("length", "0x1000")]))),
+            ev(140, .marker(Marker(source: "qemu-trace", name: "mmaps.enabled", device: dev, fields: [.init("region", "0"), .init("enabled", "0")]))),
+        ]
+        let r = try analyze(events)
+        #expect(r.gaps.count == 1)
+        let g = try #require(r.gaps.first)
+        #expect(g.offset == 0x1000 && g.length == 0x1000 && g.startNs == 100 && g.endNs == 140)
+        #expect(r.gaps.first?.cause == "marker:trap.on")
+    }
+
+    @Test("the safe protocol gives a negative latency (lead time) and no gap")
+    func leadTime() throws {
+        let events = setup() + [
+            ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
+            ev(50, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0, userAddress: base))),
+            state(80, 3),
+        ]
+        let r = try analyze(events)
+        #expect(r.gaps.isEmpty)
+        #expect(r.triggers.map(\.latencyNs) == [-30])
+        #expect(r.remapLatency.leadTime.count == 1 && r.remapLatency.leadTime.maxNs == 30)
+        #expect(r.passed)
+    }
+
+    @Test("a policy can restrict traps to STOP_COPY; --max-gap turns short gaps into info")
+    func policy() throws {
+        var p = AnalysisPolicy.default
+        p.v2TrapStates = ["STOP_COPY"]
+        let events = setup() + [
+            ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
+            state(100, 6), state(200, 3),
+            ev(260, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0, userAddress: base))),
+        ]
+        let r = try analyze(events, policy: p)
+        #expect(r.gaps.map { ($0.startNs, $0.durationNs) }.elementsEqual([(200, 60)], by: ==))
+        p.maxGapNs = 100
+        let lenient = try analyze(events, policy: p)
+        #expect(lenient.passed)
+        #expect(lenient.findings.first { $0.kind == .trapGap }?.severity == .info)
+    }
+
+    @Test("policy files: defaults for missing keys, clear errors naming the problem", arguments: [
+        ("{\"reevaluateIrqIndices\": [0]}", nil),
+        ("{\"v2TrapStates\": [\"PRECOPY\"]}", "unknown state 'PRECOPY'"),
+        ("{\"maxGapNs\": \"soon\"}", "maxGapNs"),
+        ("{not json", "not valid JSON"),
+    ] as [(String, String?)])
+    func policyFiles(text: String, expectedError: String?) throws {
+        let path = NSTemporaryDirectory() + "policy-\(UUID().uuidString).json"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let p = try AnalysisPolicy.load(path: path)
+            #expect(expectedError == nil)
+            #expect(p.reevaluateIrqIndices == [0])
+            #expect(p.v2TrapStates == AnalysisPolicy.default.v2TrapStates)
+        } catch {
+            let want = try #require(expectedError, "unexpected error: \(error)")
+            #expect(error.description.contains(path))
+            #expect(error.description.contains(want), "\(error.description)")
+        }
+    }
+
+    @Test("interval sets: union, subtraction and intersection agree with a byte-level model", arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func intervalSets(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var set = IntervalSet()
+        var model = [Bool](repeating: false, count: 256)
+        for _ in 0..<60 {
+            let a = rng.next() % 256, b = rng.next() % 256
+            let r = min(a, b)..<max(a, b)
+            if rng.next() % 3 == 0 {
+                set.remove(r)
+                for i in r { model[Int(i)] = false }
+            } else {
+                set.insert(r)
+                for i in r { model[Int(i)] = true }
+            }
+            let covered = (0..<256).filter { i in set.ranges.contains { $0.contains(UInt64(i)) } }
+            #expect(covered == (0..<256).filter { model[$0] })
+            // Disjoint, sorted, non-adjacent.
+            #expect(zip(set.ranges, set.ranges.dropFirst()).allSatisfy { $0.upperBound < $1.lowerBound })
+        }
+        let other = IntervalSet([10..<50, 100..<200])
+        let inter = set.intersection(other)
+        #expect((0..<256).filter { i in inter.ranges.contains { $0.contains(UInt64(i)) } }
+                == (0..<256).filter { model[$0] && ((10..<50).contains($0) || (100..<200).contains($0)) })
+    }
+}
