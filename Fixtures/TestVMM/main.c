@@ -541,13 +541,15 @@ int main(int argc, char **argv) {
         }
         if (got != SIGUSR1) {
             fprintf(stderr, "vfio-testvmm: no SIGUSR1 within 30 s\n");
-            done = 1;
             return 1;
         }
     }
 
     if (!strcmp(scenario, "bench")) {
+        pthread_mutex_lock(&mu);
         done = 1;
+        pthread_cond_broadcast(&cv);  // the driver may be waiting for a notify fd that will never come
+        pthread_mutex_unlock(&mu);
         pthread_join(drv, NULL);
         return bench();
     }
