@@ -21,35 +21,45 @@ package struct SeccompFilter {
     package let instructions: [Instruction]
 
     package init(table: SyscallTable = .native, syscalls: Set<Syscall> = SyscallDecoder.tracedSyscalls) {
+        // A tiny assembler: jumps name their target label; offsets are resolved at the end.
+        enum Target { case next, allow, trace, ioctl }
+        var program: [(code: UInt16, k: UInt32, jt: Target, jf: Target)] = []
         let ldW: UInt16 = 0x20, jeq: UInt16 = 0x15, and: UInt16 = 0x54, ret: UInt16 = 0x06
-        let numbers = syscalls.filter { $0 != .ioctl }.compactMap { table.number(of: $0) }.sorted()
-        let ioctl = table.number(of: .ioctl) ?? -1
-        // Layout: [0] ld arch, [1] jeq arch, [2] ld nr, [3..] jeq per syscall, jeq ioctl, ioctl block, ALLOW, TRACE.
-        var code: [Instruction] = []
-        let ioctlBlock = 4 + Self.kvmRequests.count  // ld, and, jeq vfio, ld, jeq × kvm, then falls to ALLOW
-        let afterNumbers = 3 + numbers.count + 1
-        let allowIndex = afterNumbers + ioctlBlock
-        let traceIndex = allowIndex + 1
-        func to(_ target: Int, from index: Int) -> UInt8 { UInt8(target - index - 1) }
-        code.append(Instruction(code: ldW, jt: 0, jf: 0, k: 4))  // seccomp_data.arch
-        code.append(Instruction(code: jeq, jt: 0, jf: to(allowIndex, from: 1), k: table.auditArch))
-        code.append(Instruction(code: ldW, jt: 0, jf: 0, k: 0))  // seccomp_data.nr
-        for n in numbers {
-            code.append(Instruction(code: jeq, jt: to(traceIndex, from: code.count), jf: 0, k: UInt32(n)))
+        func op(_ code: UInt16, _ k: UInt32, _ jt: Target = .next, _ jf: Target = .next) { program.append((code, k, jt, jf)) }
+
+        let ioctl = table.number(of: .ioctl).map { UInt32($0) } ?? UInt32.max
+        op(ldW, 4)                                   // seccomp_data.arch
+        op(jeq, table.auditArch, .next, .allow)      // another ABI: never trap
+        op(ldW, 0)                                   // seccomp_data.nr
+        // ioctl first: it is by far the most frequent call of a VMM (KVM_RUN), so it takes the shortest path.
+        op(jeq, ioctl, .ioctl, .next)
+        for n in syscalls.filter({ $0 != .ioctl }).compactMap({ table.number(of: $0) }).sorted() {
+            op(jeq, UInt32(n), .trace, .next)
         }
-        code.append(Instruction(code: jeq, jt: 0, jf: to(allowIndex, from: code.count), k: UInt32(bitPattern: Int32(ioctl))))
-        // args[1] (the request) low 32 bits: offset 16 + 8.
-        code.append(Instruction(code: ldW, jt: 0, jf: 0, k: 24))
-        code.append(Instruction(code: and, jt: 0, jf: 0, k: 0xFF00))
-        code.append(Instruction(code: jeq, jt: to(traceIndex, from: code.count), jf: 0, k: 0x3B00))
-        code.append(Instruction(code: ldW, jt: 0, jf: 0, k: 24))
-        for r in Self.kvmRequests {
-            code.append(Instruction(code: jeq, jt: to(traceIndex, from: code.count), jf: 0, k: r))
+        op(ret, Self.retAllow)
+        let ioctlBlock = program.count
+        op(ldW, 24)                                  // args[1] (the request), low 32 bits
+        op(jeq, VFIOLayout.kvmRun, .allow, .next)    // KVM_RUN: out at once
+        op(and, 0xFF00)
+        op(jeq, 0x3B00, .trace, .next)               // VFIO type byte ';'
+        op(ldW, 24)
+        for r in Self.kvmRequests { op(jeq, r, .trace, .next) }
+        let allow = program.count
+        op(ret, Self.retAllow)
+        let trace = program.count
+        op(ret, Self.retTrace)
+
+        func offset(_ t: Target, from i: Int) -> UInt8 {
+            switch t {
+            case .next: return 0
+            case .allow: return UInt8(allow - i - 1)
+            case .trace: return UInt8(trace - i - 1)
+            case .ioctl: return UInt8(ioctlBlock - i - 1)
+            }
         }
-        precondition(code.count == allowIndex)
-        code.append(Instruction(code: ret, jt: 0, jf: 0, k: Self.retAllow))
-        code.append(Instruction(code: ret, jt: 0, jf: 0, k: Self.retTrace))
-        instructions = code
+        instructions = program.enumerated().map { i, p in
+            Instruction(code: p.code, jt: p.code == jeq ? offset(p.jt, from: i) : 0, jf: p.code == jeq ? offset(p.jf, from: i) : 0, k: p.k)
+        }
     }
 
     /// Runs the program on a seccomp_data (nr, arch, args) the way the kernel would; for tests.

@@ -51,7 +51,9 @@ final class EventQueue: @unchecked Sendable {
         } else {
             buffer.append(e)
             enqueued += 1
-            if buffer.count == 1 { condition.signal() }
+            // The writer wakes by itself every 50 ms; waking it per event would cost a context switch
+            // on the tracing path. Only a filling queue calls it early.
+            if buffer.count == capacity / 2 { condition.signal() }
         }
         condition.unlock()
     }
