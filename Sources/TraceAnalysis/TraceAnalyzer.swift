@@ -10,8 +10,12 @@ public final class TraceAnalyzer {
     private let v1Mask: UInt32
     private let v2States: Set<UInt32>
 
-    private var processes: [Int32: ProcessTables] = [:]
-    private var devices: [String: DeviceTimeline] = [:]
+    // The per-event path touches these; exclusivity is statically evident (single-threaded, no
+    // overlapping accesses), so skip the dynamic check that costs more than the work itself.
+    @exclusivity(unchecked) private var processes: [Int32: ProcessTables] = [:]
+    @exclusivity(unchecked) private var devices: [String: DeviceTimeline] = [:]
+    /// The process of the previous event (most events come from the same one).
+    @exclusivity(unchecked) private var lastProcess: (pid: Int32, tables: ProcessTables)?
     private var deviceOrder: [String] = []
 
     private(set) var gaps: [TrapGap] = []
@@ -26,11 +30,14 @@ public final class TraceAnalyzer {
     private var restore = LatencyRecorder()
     private var latencies: [String: DeviceLatency] = [:]
     private var unresolved: UInt64 = 0
+    /// Number of gaps open across all devices (lets the hot path skip lookups).
+    @exclusivity(unchecked) private var openGapCount = 0
+    private var latestLeftRunning: UInt64?
     private var failedIoctlFindings = 0
 
-    public private(set) var eventCount: UInt64 = 0
-    private var firstNs: UInt64?
-    private var lastNs: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var eventCount: UInt64 = 0
+    @exclusivity(unchecked) private var firstNs: UInt64?
+    @exclusivity(unchecked) private var lastNs: UInt64 = 0
 
     public init(policy: AnalysisPolicy = .default) throws(AnalysisPolicy.Invalid) {
         self.policy = policy
@@ -41,9 +48,10 @@ public final class TraceAnalyzer {
     // MARK: - Feeding events
 
     private func process(_ pid: Int32) -> ProcessTables {
-        if let p = processes[pid] { return p }
-        let p = ProcessTables()
+        if let last = lastProcess, last.pid == pid { return last.tables }
+        let p = processes[pid] ?? ProcessTables()
         processes[pid] = p
+        lastProcess = (pid, p)
         return p
     }
 
@@ -60,13 +68,13 @@ public final class TraceAnalyzer {
     /// Adds one event; effects take place at the event's completion time (`endTime`).
     public func consume(_ e: TraceEvent) {
         eventCount += 1
-        if firstNs == nil { firstNs = e.time }
-        firstNs = min(firstNs!, e.time)
+        if let f = firstNs { if e.time < f { firstNs = e.time } } else { firstNs = e.time }
         lastNs = max(lastNs, e.endTime)
         let t = e.endTime
         switch e.payload {
         case .regionAccess(let p):
-            guard p.region >= 0, let d = devices[p.device], var gap = d.openGaps[UInt32(p.region)] else { return }
+            // Most accesses happen with no gap open anywhere: skip the lookups then.
+            guard openGapCount > 0, p.region >= 0, let d = devices[p.device], var gap = d.openGaps[UInt32(p.region)] else { return }
             gap.trappedAccesses += 1
             d.openGaps[UInt32(p.region)] = gap
         case .ioctl(let p):
@@ -114,6 +122,7 @@ public final class TraceAnalyzer {
                 if let proc = processes[e.pid] {
                     let names = Set(proc.mappings.map(\.device))
                     processes[e.pid] = nil
+                    lastProcess = nil
                     for n in names.sorted() { recompute(device(n), at: t) }
                 }
             }
@@ -277,6 +286,7 @@ public final class TraceAnalyzer {
         d.state = p.requested
         if wasRunning && !isRunning(p.migrationProtocol, p.requested) {
             d.leftRunningAt.append(t)
+            latestLeftRunning = max(latestLeftRunning ?? 0, t)
             if d.leftRunningAt.count > 64 { d.leftRunningAt.removeFirst() }
         }
         let before = d.stateRequires
@@ -359,6 +369,8 @@ public final class TraceAnalyzer {
     }
 
     private func checkKVMRun(_ e: TraceEvent) {
+        // Only a KVM_RUN that started before the latest transition out of a running state can span one.
+        guard let latest = latestLeftRunning, e.time < latest else { return }
         for d in devices.values {
             for t in d.leftRunningAt where e.time < t && t < e.endTime {
                 findings.append(Finding(kind: .runningWhileVCPUInKVMRun, severity: .error,
@@ -393,10 +405,12 @@ public final class TraceAnalyzer {
             if !exposed.isEmpty {
                 anyExposed = true
                 if d.openGaps[r] == nil, let b = exposed.bounds {
+                    openGapCount += 1
                     d.openGaps[r] = TrapGap(device: d.name, region: r, offset: b.lowerBound, length: b.upperBound - b.lowerBound,
                                             startNs: t, endNs: nil, durationNs: 0, cause: d.currentCause, trappedAccesses: 0)
                 }
             } else if var gap = d.openGaps.removeValue(forKey: r) {
+                openGapCount -= 1
                 gap.endNs = t
                 gap.durationNs = t - gap.startNs
                 gaps.append(gap)
@@ -549,6 +563,7 @@ public final class TraceAnalyzer {
         let analyzer = try TraceAnalyzer(policy: policy)
         for path in paths {
             analyzer.processes.removeAll()
+            analyzer.lastProcess = nil
             let reader = try TraceReader(path: path)
             var chunks = 0
             while try reader.nextChunk(visit: { analyzer.consume($0) }) != nil {
