@@ -41,9 +41,7 @@ struct Analyze: ParsableCommand {
         case .text:
             out.write(AnalysisText.render(result))
         case .json:
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            out.write(String(decoding: try enc.encode(result), as: UTF8.self) + "\n")
+            try AnalysisJSON.write(result) { out.write($0) }
         }
         out.flush()
         if !result.passed { terminate(1) }
