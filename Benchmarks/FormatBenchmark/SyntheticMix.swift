@@ -3,20 +3,14 @@ import TraceFormat
 /// A VMM-like event mix: trapped BAR accesses, eventfd interrupt traffic, KVM_RUN exits, occasional
 /// VFIO setup, memslot and mapping changes, from a handful of threads with microsecond spacing.
 struct SyntheticMix {
-    private var state: UInt64
+    private var rng: SplitMix64
     private var time: UInt64 = 5_000_000_000
     private let pid: Int32 = 4100
     private let devices = ["0000:00:05.0", "0000:00:06.0"]
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { rng = SplitMix64(seed: seed) }
 
-    private mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private mutating func next() -> UInt64 { rng.next() }
 
     mutating func event() -> TraceEvent {
         let r = next()

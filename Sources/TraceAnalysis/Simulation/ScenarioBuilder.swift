@@ -1,20 +1,5 @@
 import TraceFormat
 
-/// Deterministic generator (SplitMix64): the same seed plants the same trace.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in lo...hi.
-    mutating func range(_ lo: UInt64, _ hi: UInt64) -> UInt64 { lo + next() % (hi - lo + 1) }
-}
-
 /// Writes a synthetic VMM trace one syscall at a time on a single timeline, and records the ground
 /// truth of what it planted as it goes (gaps, trigger latencies and phases, restores).
 ///
