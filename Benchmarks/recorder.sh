@@ -36,3 +36,25 @@ echo "strace --seccomp-bpf, same mix with $strace_ioctls ioctls: $me s (untraced
 echo "  strace per ioctl stop: $(echo "scale=2; ($me - $mf) * 1000000 / ($strace_ioctls + 20000 + 2000)" | bc) us"
 echo "  strace extrapolated to 1M ioctls: $(echo "scale=1; ($me - $mf) * (1000000 + 22000) / ($strace_ioctls + 22000) + $mc" | bc) s"
 echo "  vfiotrace per recorded event: $(echo "scale=2; ($md - $mc) * 1000000 / $events" | bc) us"
+
+# Attach mode: every syscall of a seized thread stops (no seccomp filter in a running process), so
+# compare with strace -f -p on a smaller load. The VMM waits for SIGUSR1 until the tracer is attached.
+attach_args=(--scenario bench --ioctls 20000 --eventfd-rounds 2000 --mmaps 200 --wait-signal)
+attach_run() {  # $1 = tracer kind
+    local fifo=$out/ready.$RANDOM pid s e
+    $bin/vfio-testvmm "${attach_args[@]}" > "$fifo" &
+    local vmm=$!
+    while ! grep -q ready "$fifo" 2>/dev/null; do sleep 0.01; done
+    pid=$(awk '/ready/ {print $2}' "$fifo")
+    if [ "$1" = vfiotrace ]; then $bin/vfiotrace record -p "$pid" -o "$out/att.vftrace" 2>/dev/null &
+    else strace -f -p "$pid" -e trace=ioctl,eventfd2,read,write,mmap,munmap -o /dev/null 2>/dev/null & fi
+    local tracer=$!
+    sleep 0.5
+    s=$(date +%s.%N); kill -USR1 "$pid"; wait "$vmm"; e=$(date +%s.%N)
+    wait "$tracer" 2>/dev/null || true
+    echo "$e - $s" | bc -l
+}
+g=(); h=()
+for i in $(seq "$runs"); do g+=($(attach_run vfiotrace)); h+=($(attach_run strace)); done
+mg=$(median "${g[@]}"); mh=$(median "${h[@]}")
+echo "attach mode (20 k ioctls, 2 k eventfd round trips, 200 mmaps): vfiotrace -p $mg s, strace -f -p $mh s -> vfiotrace takes $(echo "scale=2; $mg / $mh" | bc)x strace"

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import TraceAnalysis
+import TraceFormat
+import TraceReports
+
+/// `vfiotrace report FILE…`: the analysis written as Markdown, JUnit XML, JSON and OpenMetrics files.
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the analysis of one or more traces as Markdown, JUnit XML, JSON and/or OpenMetrics files.",
+        discussion: "Exit status as for analyze: 0 pass, 1 a gap, an error finding or a threshold failed, 2 unreadable input or usage error.")
+
+    @Argument(help: "Trace files (.vftrace).") var files: [String]
+    @Option(help: "Markdown summary (for CI step summaries).") var markdown: String?
+    @Option(help: "JUnit XML: one test case per check per device.") var junit: String?
+    @Option(help: "The analysis as JSON (same as analyze --format json).") var json: String?
+    @Option(help: "OpenMetrics text of the latency histograms and gap totals.") var openmetrics: String?
+    @Option(help: "Policy file (see docs/ANALYSIS.md).") var policy: String?
+    @Option(help: "Fail only for gaps longer than this.") var maxGap: DurationArgument?
+    @Option(help: "Fail when the remap latency p99 exceeds this.") var maxRemapP99: DurationArgument?
+
+    func validate() throws {
+        guard markdown != nil || junit != nil || json != nil || openmetrics != nil else {
+            throw ValidationError("name at least one output: --markdown, --junit, --json or --openmetrics")
+        }
+    }
+
+    func run() throws {
+        var p = AnalysisPolicy.default
+        if let path = policy {
+            do { p = try AnalysisPolicy.load(path: path) } catch { throw CommandFailure("policy: \(error.description)") }
+        }
+        if let g = maxGap { p.maxGapNs = g.nanoseconds }
+        if let l = maxRemapP99 { p.maxRemapP99Ns = l.nanoseconds }
+        let result = try TraceAnalyzer.analyze(paths: files, policy: p)
+        func save(_ path: String?, _ text: () throws -> String) throws {
+            guard let path else { return }
+            do { try text().write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
+            }
+        }
+        try save(markdown) { MarkdownReport.render(result) }
+        try save(junit) { JUnitReport.render(result) }
+        try save(openmetrics) { OpenMetricsReport.render(result) }
+        try save(json) {
+            var text = ""
+            try AnalysisJSON.write(result) { text += $0 }
+            return text
+        }
+        FileHandleStream.standardError.write("vfiotrace: \(result.verdict.uppercased()): \(result.gaps.count) trap gaps, "
+                                             + "\(result.findings.filter { $0.severity == .error }.count) errors\n")
+        if !result.passed { terminate(1) }
+    }
+}
