@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TraceAnalysis
+@testable import TraceAnalysis
 import TraceFormat
 @testable import TraceReports
 
@@ -64,5 +64,37 @@ import TraceFormat
         let planted = r.triggers.filter { $0.device == "0000:00:05.0" && ($0.latencyNs ?? -1) >= 0 }.count
         #expect(counts.last == planted)
         #expect(text.hasSuffix("# EOF\n"))
+    }
+}
+
+/// `compare`: regressions are judged against the tolerance; hand-made results.
+@Suite struct ComparisonTests {
+    func result(gapNs: [UInt64], latencies: [UInt64]) throws -> AnalysisResult {
+        // Build through the analyzer's JSON shape so the test does not depend on internals.
+        var r = try AnalysisOutputTests.analyze(.safe, seed: 1)
+        r.gaps = gapNs.map { TrapGap(device: "d", region: 0, offset: 0, length: 1, startNs: 0, endNs: $0, durationNs: $0, cause: "state:PRE_COPY", trappedAccesses: 0) }
+        var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as! [String: Any]
+        var remap = json["remapLatency"] as! [String: Any]
+        let sorted = latencies.sorted()
+        remap["count"] = sorted.count
+        remap["p50Ns"] = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+        remap["p90Ns"] = sorted.last ?? 0
+        remap["p99Ns"] = sorted.last ?? 0
+        remap["maxNs"] = sorted.last ?? 0
+        json["remapLatency"] = remap
+        return try JSONDecoder().decode(AnalysisResult.self, from: JSONSerialization.data(withJSONObject: json))
+    }
+
+    @Test("within tolerance passes, beyond it regresses, a new gap always regresses")
+    func tolerance() throws {
+        let base = try result(gapNs: [1000], latencies: [100, 200, 300])
+        let slightlySlower = try result(gapNs: [1050], latencies: [100, 210, 330])
+        #expect(!AnalysisComparison(base: base, new: slightlySlower, maxRegression: 0.10).regressed)
+        let muchSlower = try result(gapNs: [1000], latencies: [100, 200, 400])
+        let c = AnalysisComparison(base: base, new: muchSlower, maxRegression: 0.10)
+        #expect(c.regressed)
+        #expect(c.rows.filter(\.regressed).map(\.metric) == ["remap p90 (ns)", "remap p99 (ns)", "remap max (ns)"])
+        let moreGaps = try result(gapNs: [10, 10], latencies: [100, 200, 300])
+        #expect(AnalysisComparison(base: base, new: moreGaps, maxRegression: 0.5).rows.first { $0.metric == "trap gaps" }?.regressed == true)
     }
 }

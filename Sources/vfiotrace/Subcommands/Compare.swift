@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import TraceAnalysis
+import TraceReports
+
+/// `vfiotrace compare BASE.json NEW.json`: regressions between two `analyze --format json` results.
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare two analyses (analyze --format json) and fail on latency or gap regressions.",
+        discussion: "Exit status: 0 no regression, 1 regression, 2 unreadable input or usage error.")
+
+    @Argument(help: "The baseline analysis (JSON).") var base: String
+    @Argument(help: "The new analysis (JSON).") var new: String
+    @Option(help: "Allowed growth of latencies and total gap time, e.g. 10% or 0.1.") var maxRegression: String = "10%"
+
+    func run() throws {
+        let text = maxRegression.hasSuffix("%") ? String(maxRegression.dropLast()) : maxRegression
+        guard let value = Double(text), value >= 0 else {
+            throw CommandFailure("--max-regression: expected a percentage like 10% or a fraction like 0.1, got '\(maxRegression)'")
+        }
+        let fraction = maxRegression.hasSuffix("%") ? value / 100 : value
+        func load(_ path: String) throws -> AnalysisResult {
+            guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(path)") }
+            do { return try JSONDecoder().decode(AnalysisResult.self, from: data) } catch {
+                throw CommandFailure("\(path): not an analysis JSON (run `vfiotrace analyze --format json`): \(error)")
+            }
+        }
+        let comparison = AnalysisComparison(base: try load(base), new: try load(new), maxRegression: fraction)
+        FileHandleStream.standardOutput.write(comparison.render())
+        if comparison.regressed { terminate(1) }
+    }
+}
