@@ -98,3 +98,28 @@ import TraceFormat
         #expect(AnalysisComparison(base: base, new: moreGaps, maxRegression: 0.5).rows.first { $0.metric == "trap gaps" }?.regressed == true)
     }
 }
+
+/// Perfetto / Chrome trace-event JSON: valid JSON whose gap slice sits exactly where the truth says.
+@Suite struct PerfettoReportTests {
+    @Test("the gap slice starts and lasts as planted; remap phases chain; golden file")
+    func racy() throws {
+        let path = NSTemporaryDirectory() + "perfetto-\(UUID().uuidString).vftrace"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let truth = try ScenarioSimulator.run(.racy, seed: 1, output: path)
+        var r = try TraceAnalyzer.analyze(paths: [path])
+        r.files = ["racy.vftrace"]
+        let text = PerfettoReport.render(r, states: try PerfettoReport.stateChanges(from: path))
+        let json = try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let events = try #require(json["traceEvents"] as? [[String: Any]])
+        let gap = try #require(events.first { ($0["name"] as? String)?.hasPrefix("TRAP GAP") == true })
+        let planted = try #require(truth.gaps.first)
+        let t0 = try #require(r.startNs)
+        // Trace-event times are microseconds from the trace start.
+        #expect(abs((gap["ts"] as! Double) - Double(planted.startNs - t0) / 1000) < 0.001)
+        #expect(abs((gap["dur"] as! Double) - Double(planted.durationNs) / 1000) < 0.001)
+        let states = events.filter { $0["cat"] as? String == "state" }.map { $0["name"] as! String }
+        #expect(states == ["PRE_COPY", "STOP_COPY", "STOP", "RUNNING"])
+        #expect(events.filter { $0["ph"] as? String == "s" }.count == truth.triggers.count)
+        try ReportFormatTests.golden("report-racy.perfetto.json", text)
+    }
+}

@@ -7,7 +7,7 @@ import TraceReports
 /// `vfiotrace report FILE…`: the analysis written as Markdown, JUnit XML, JSON and OpenMetrics files.
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the analysis of one or more traces as Markdown, JUnit XML, JSON and/or OpenMetrics files.",
+        abstract: "Write the analysis of one or more traces as Markdown, JUnit XML, JSON, OpenMetrics and/or Perfetto files.",
         discussion: "Exit status as for analyze: 0 pass, 1 a gap, an error finding or a threshold failed, 2 unreadable input or usage error.")
 
     @Argument(help: "Trace files (.vftrace).") var files: [String]
@@ -15,13 +15,14 @@ struct Report: ParsableCommand {
     @Option(help: "JUnit XML: one test case per check per device.") var junit: String?
     @Option(help: "The analysis as JSON (same as analyze --format json).") var json: String?
     @Option(help: "OpenMetrics text of the latency histograms and gap totals.") var openmetrics: String?
+    @Option(help: "Chrome trace-event JSON for ui.perfetto.dev: state, gap and remap tracks per device.") var perfetto: String?
     @Option(help: "Policy file (see docs/ANALYSIS.md).") var policy: String?
     @Option(help: "Fail only for gaps longer than this.") var maxGap: DurationArgument?
     @Option(help: "Fail when the remap latency p99 exceeds this.") var maxRemapP99: DurationArgument?
 
     func validate() throws {
-        guard markdown != nil || junit != nil || json != nil || openmetrics != nil else {
-            throw ValidationError("name at least one output: --markdown, --junit, --json or --openmetrics")
+        guard markdown != nil || junit != nil || json != nil || openmetrics != nil || perfetto != nil else {
+            throw ValidationError("name at least one output: --markdown, --junit, --json, --openmetrics or --perfetto")
         }
     }
 
@@ -42,6 +43,7 @@ struct Report: ParsableCommand {
         try save(markdown) { MarkdownReport.render(result) }
         try save(junit) { JUnitReport.render(result) }
         try save(openmetrics) { OpenMetricsReport.render(result) }
+        try save(perfetto) { PerfettoReport.render(result, states: try files.flatMap { try PerfettoReport.stateChanges(from: $0) }) }
         try save(json) {
             var text = ""
             try AnalysisJSON.write(result) { text += $0 }
