@@ -113,9 +113,11 @@ public final class TraceAnalyzer {
         case .marker(let m):
             marker(m, at: t)
         case .lost(let l):
-            findings.append(Finding(kind: .lostEvents, severity: .warning,
-                                    message: "the recorder dropped \(l.count) events; the analysis may miss changes in that interval",
-                                    timeNs: l.fromNs, device: nil))
+            findings.append(
+                Finding(
+                    kind: .lostEvents, severity: .warning,
+                    message: "the recorder dropped \(l.count) events; the analysis may miss changes in that interval",
+                    timeNs: l.fromNs, device: nil))
         case .process(let p):
             if p.operation == .exec || (p.operation == .exit && p.target == e.pid) {
                 // The address space is gone: its mappings and memslots no longer reach the guest.
@@ -137,8 +139,10 @@ public final class TraceAnalyzer {
         failedIoctlFindings += 1
         // Keep the report readable: the first 100 failures are listed, the rest counted in finish().
         guard failedIoctlFindings <= 100 else { return }
-        findings.append(Finding(kind: .failedVFIOIoctl, severity: .warning,
-                                message: "\(what) failed: \(ErrnoNames.name(e.errno ?? 0))", timeNs: e.endTime, device: device))
+        findings.append(
+            Finding(
+                kind: .failedVFIOIoctl, severity: .warning,
+                message: "\(what) failed: \(ErrnoNames.name(e.errno ?? 0))", timeNs: e.endTime, device: device))
     }
 
     private func eventfd(_ p: EventfdOp, _ e: TraceEvent, at t: UInt64) {
@@ -180,9 +184,11 @@ public final class TraceAnalyzer {
     }
 
     private func noReread(_ d: DeviceTimeline, since t: UInt64) {
-        findings.append(Finding(kind: .noRegionInfoReread, severity: .error,
-                                message: "no VFIO_DEVICE_GET_REGION_INFO re-read after the re-evaluate signal: the VMM does not follow the sparse-mmap protocol",
-                                timeNs: t, device: d.name))
+        findings.append(
+            Finding(
+                kind: .noRegionInfoReread, severity: .error,
+                message: "no VFIO_DEVICE_GET_REGION_INFO re-read after the re-evaluate signal: the VMM does not follow the sparse-mmap protocol",
+                timeNs: t, device: d.name))
     }
 
     private func mapping(_ p: MappingChange, pid: Int32, result: Int64, at t: UInt64) {
@@ -202,9 +208,12 @@ public final class TraceAnalyzer {
                     let allowed = IntervalSet(info.mmappableAreas.map { $0.offset..<$0.end })
                     let mapped = IntervalSet([p.regionOffset..<(p.regionOffset &+ p.length)])
                     if !mapped.subtracting(allowed).isEmpty {
-                        findings.append(Finding(kind: .mapsExcludedRange, severity: .error,
-                                                message: "mmap of region \(r) +0x\(String(p.regionOffset, radix: 16)) len 0x\(String(p.length, radix: 16)) outside the latest sparse-mmap layout",
-                                                timeNs: t, device: p.device))
+                        findings.append(
+                            Finding(
+                                kind: .mapsExcludedRange, severity: .error,
+                                message:
+                                    "mmap of region \(r) +0x\(String(p.regionOffset, radix: 16)) len 0x\(String(p.length, radix: 16)) outside the latest sparse-mmap layout",
+                                timeNs: t, device: p.device))
                     }
                 }
             }
@@ -244,9 +253,11 @@ public final class TraceAnalyzer {
         }
         for fd in p.eventfds where fd >= 0 {
             if let w = proc.unboundWrites.removeValue(forKey: fd), policy.reevaluateIrqIndices.contains(p.index) {
-                findings.append(Finding(kind: .lostSignal, severity: .error,
-                                        message: "eventfd \(fd) was signalled before it was bound to irq index \(p.index): the signal was lost",
-                                        timeNs: w, device: p.device))
+                findings.append(
+                    Finding(
+                        kind: .lostSignal, severity: .error,
+                        message: "eventfd \(fd) was signalled before it was bound to irq index \(p.index): the signal was lost",
+                        timeNs: w, device: p.device))
             }
             proc.eventfdBindings[fd] = (p.device, p.index)
         }
@@ -272,14 +283,18 @@ public final class TraceAnalyzer {
             findings.append(Finding(kind: .invalidStateTransition, severity: .error, message: problem, timeNs: t, device: p.device))
         }
         if e.failed {
-            findings.append(Finding(kind: .failedVFIOIoctl, severity: .error,
-                                    message: "device_state set \(name) failed: \(ErrnoNames.name(e.errno ?? 0))", timeNs: t, device: p.device))
+            findings.append(
+                Finding(
+                    kind: .failedVFIOIoctl, severity: .error,
+                    message: "device_state set \(name) failed: \(ErrnoNames.name(e.errno ?? 0))", timeNs: t, device: p.device))
             return
         }
         if !d.pendingSignals.isEmpty {
-            findings.append(Finding(kind: .stateChangeWithPendingSignal, severity: .warning,
-                                    message: "device_state \(name) completed while a re-evaluate signal was still pending (not yet read)",
-                                    timeNs: t, device: p.device))
+            findings.append(
+                Finding(
+                    kind: .stateChangeWithPendingSignal, severity: .warning,
+                    message: "device_state \(name) completed while a re-evaluate signal was still pending (not yet read)",
+                    timeNs: t, device: p.device))
         }
         let wasRunning = d.state.map { isRunning(p.migrationProtocol, $0) } ?? true
         d.migrationProtocol = p.migrationProtocol
@@ -343,9 +358,11 @@ public final class TraceAnalyzer {
             let d = device(m.device)
             let bound = processes.values.contains { p in p.eventfdBindings.values.contains { $0.device == m.device && $0.index == index } }
             if !bound {
-                findings.append(Finding(kind: .lostSignal, severity: .error,
-                                        message: "irq index \(index) was signalled before any eventfd was bound to it: the VMM cannot see it",
-                                        timeNs: t, device: m.device))
+                findings.append(
+                    Finding(
+                        kind: .lostSignal, severity: .error,
+                        message: "irq index \(index) was signalled before any eventfd was bound to it: the VMM cannot see it",
+                        timeNs: t, device: m.device))
                 // The device still needs its mappings re-evaluated; nobody will be told.
                 d.signalActive = true
                 d.signalCause = "signal:irq\(index)(lost)"
@@ -373,9 +390,11 @@ public final class TraceAnalyzer {
         guard let latest = latestLeftRunning, e.time < latest else { return }
         for d in devices.values {
             for t in d.leftRunningAt where e.time < t && t < e.endTime {
-                findings.append(Finding(kind: .runningWhileVCPUInKVMRun, severity: .error,
-                                        message: "device left its running state while vCPU thread \(e.tid) was still in KVM_RUN",
-                                        timeNs: t, device: d.name))
+                findings.append(
+                    Finding(
+                        kind: .runningWhileVCPUInKVMRun, severity: .error,
+                        message: "device left its running state while vCPU thread \(e.tid) was still in KVM_RUN",
+                        timeNs: t, device: d.name))
             }
         }
     }
@@ -406,8 +425,9 @@ public final class TraceAnalyzer {
                 anyExposed = true
                 if d.openGaps[r] == nil, let b = exposed.bounds {
                     openGapCount += 1
-                    d.openGaps[r] = TrapGap(device: d.name, region: r, offset: b.lowerBound, length: b.upperBound - b.lowerBound,
-                                            startNs: t, endNs: nil, durationNs: 0, cause: d.currentCause, trappedAccesses: 0)
+                    d.openGaps[r] = TrapGap(
+                        device: d.name, region: r, offset: b.lowerBound, length: b.upperBound - b.lowerBound,
+                        startNs: t, endNs: nil, durationNs: 0, cause: d.currentCause, trappedAccesses: 0)
                 }
             } else if var gap = d.openGaps.removeValue(forKey: r) {
                 openGapCount -= 1
@@ -510,30 +530,38 @@ public final class TraceAnalyzer {
             if let s = d.signalAwaitingReread { noReread(d, since: s) }
             d.signalAwaitingReread = nil
             if let s = d.pendingSignals.first {
-                findings.append(Finding(kind: .signalNeverConsumed, severity: .warning,
-                                        message: "\(d.pendingSignals.count) re-evaluate signal(s) never read from the eventfd by the end of the trace",
-                                        timeNs: s, device: d.name))
+                findings.append(
+                    Finding(
+                        kind: .signalNeverConsumed, severity: .warning,
+                        message: "\(d.pendingSignals.count) re-evaluate signal(s) never read from the eventfd by the end of the trace",
+                        timeNs: s, device: d.name))
             }
             unresolved += UInt64(d.pendingTriggers.count)
             perDevice(d.name).unresolved += UInt64(d.pendingTriggers.count)
             d.pendingTriggers.removeAll()
         }
         if failedIoctlFindings > 100 {
-            findings.append(Finding(kind: .failedVFIOIoctl, severity: .warning,
-                                    message: "\(failedIoctlFindings - 100) more failed VFIO ioctls not listed", timeNs: nil, device: nil))
+            findings.append(
+                Finding(
+                    kind: .failedVFIOIoctl, severity: .warning,
+                    message: "\(failedIoctlFindings - 100) more failed VFIO ioctls not listed", timeNs: nil, device: nil))
         }
         gaps.sort { ($0.startNs, $0.device, $0.region) < ($1.startNs, $1.device, $1.region) }
         for g in gaps {
             let range = "region \(g.region) +0x\(String(g.offset, radix: 16)) len 0x\(String(g.length, radix: 16))"
             let how = g.endNs == nil ? "still open at the end of the trace" : "for \(g.durationNs) ns"
             let over = policy.maxGapNs.map { g.durationNs > $0 } ?? true
-            findings.append(Finding(kind: .trapGap, severity: over ? .error : .info,
-                                    message: "\(range) trap-required (\(g.cause)) but guest-reachable \(how)", timeNs: g.startNs, device: g.device))
+            findings.append(
+                Finding(
+                    kind: .trapGap, severity: over ? .error : .info,
+                    message: "\(range) trap-required (\(g.cause)) but guest-reachable \(how)", timeNs: g.startNs, device: g.device))
         }
         let total = remap.summary
         if let limit = policy.maxRemapP99Ns, total.count > 0, total.p99Ns > limit {
-            findings.append(Finding(kind: .thresholdExceeded, severity: .error,
-                                    message: "remap latency p99 \(total.p99Ns) ns exceeds the limit \(limit) ns", timeNs: nil, device: nil))
+            findings.append(
+                Finding(
+                    kind: .thresholdExceeded, severity: .error,
+                    message: "remap latency p99 \(total.p99Ns) ns exceeds the limit \(limit) ns", timeNs: nil, device: nil))
         }
         findings.sort { ($0.timeNs ?? .max, $0.device ?? "", $0.kind.rawValue) < ($1.timeNs ?? .max, $1.device ?? "", $1.kind.rawValue) }
         let phases = ["wakeup": wakeup.summary, "reevaluation": reevaluation.summary, "effective": effective.summary]
@@ -543,9 +571,10 @@ public final class TraceAnalyzer {
             let mine = gaps.filter { $0.device == name }
             return AnalysisResult.Device(
                 device: name, gaps: mine.count, longestGapNs: mine.map(\.durationNs).max() ?? 0,
-                remapLatency: .init(total: p.remap.summary,
-                                    phases: ["wakeup": p.wake.summary, "reevaluation": p.reeval.summary, "effective": p.eff.summary],
-                                    leadTime: p.lead.summary, unresolved: p.unresolved),
+                remapLatency: .init(
+                    total: p.remap.summary,
+                    phases: ["wakeup": p.wake.summary, "reevaluation": p.reeval.summary, "effective": p.eff.summary],
+                    leadTime: p.lead.summary, unresolved: p.unresolved),
                 restoreLatency: p.restore.summary,
                 finalState: d.state.map { MigrationStateNames.name($0, protocol: d.migrationProtocol ?? .v2) })
         }
@@ -558,8 +587,10 @@ public final class TraceAnalyzer {
     }
 
     /// Analyzes trace files one after another (each with its own process and fd state) into one result.
-    public static func analyze(paths: [String], policy: AnalysisPolicy = .default,
-                               progress: ((_ path: String, _ fraction: Double) -> Void)? = nil) throws -> AnalysisResult {
+    public static func analyze(
+        paths: [String], policy: AnalysisPolicy = .default,
+        progress: ((_ path: String, _ fraction: Double) -> Void)? = nil
+    ) throws -> AnalysisResult {
         let analyzer = try TraceAnalyzer(policy: policy)
         for path in paths {
             analyzer.processes.removeAll()
@@ -574,9 +605,11 @@ public final class TraceAnalyzer {
             }
             analyzer.noteDamage(reader.damage.filter { !($0.code == .truncated && $0.message.hasPrefix("no footer")) || reader.chunkCount == 0 })
             if reader.damage.contains(where: { $0.code == .truncated && $0.message.hasPrefix("no footer") }) {
-                analyzer.findings.append(Finding(kind: .traceDamage, severity: .warning,
-                                                 message: "\(path): no footer (recording not closed cleanly); every intact chunk was analyzed",
-                                                 timeNs: nil, device: nil))
+                analyzer.findings.append(
+                    Finding(
+                        kind: .traceDamage, severity: .warning,
+                        message: "\(path): no footer (recording not closed cleanly); every intact chunk was analyzed",
+                        timeNs: nil, device: nil))
             }
         }
         return analyzer.finish(files: paths)

@@ -55,8 +55,10 @@ public enum Recorder {
         let queue = EventQueue(writer: writer, status: options.status)
         let boundary = LinuxPtrace()
         let mode: Tracer.Mode = options.command.isEmpty ? .attach : .launch
-        let tracer = Tracer(boundary: boundary, decoder: SyscallDecoder(), memory: ProcessVMMemory(), mode: mode,
-                            threadFilter: options.threads) { queue.push($0) }
+        let tracer = Tracer(
+            boundary: boundary, decoder: SyscallDecoder(), memory: ProcessVMMemory(), mode: mode,
+            threadFilter: options.threads
+        ) { queue.push($0) }
         stopRequested = 0
         vft_install_stop_handlers(&stopRequested)
         defer { vft_remove_stop_handlers() }
@@ -104,8 +106,9 @@ public enum Recorder {
         failure = failure ?? queue.writeFailure
         var closeError: TraceError?
         do { try writer.close() } catch { closeError = error }
-        return RecordSummary(events: writer.eventsWritten, lost: queue.dropped, bytes: writer.bytesWritten, syscallStops: tracer.syscallStops,
-                             childStatus: tracer.childStatus, writeFailure: failure ?? closeError)
+        return RecordSummary(
+            events: writer.eventsWritten, lost: queue.dropped, bytes: writer.bytesWritten, syscallStops: tracer.syscallStops,
+            childStatus: tracer.childStatus, writeFailure: failure ?? closeError)
     }
 
     /// Forks the command with PTRACE_TRACEME and the seccomp filter, and waits for its post-exec stop.
@@ -124,8 +127,10 @@ public enum Recorder {
         }
         if vft_wifexited(status) != 0 {
             let code = vft_wexitstatus(status)
-            throw RecordingFailed(description: code == 127 ? "cannot run '\(command[0])': not found or not executable"
-                                  : "'\(command[0])' could not be started under the recorder (status \(code))")
+            throw RecordingFailed(
+                description: code == 127
+                    ? "cannot run '\(command[0])': not found or not executable"
+                    : "'\(command[0])' could not be started under the recorder (status \(code))")
         }
         return pid
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TraceFormat
+
 @testable import TraceAnalysis
 
 /// The definitions of docs/ANALYSIS.md on small hand-made event lists; expected values computed by hand.
@@ -17,7 +18,11 @@ import TraceFormat
         [
             ev(1, .ioctl(GenericIoctl(fd: 3, target: .kvmSystem, request: 0xAE01)), result: 4),
             ev(2, .deviceOpen(DeviceOpen(fd: 7, groupFd: 6, device: dev)), result: 7),
-            ev(3, .regionInfo(RegionInfo(fd: 7, device: dev, index: 0, flags: 0xF, size: 0x10_0000, offset: 0, sparseAreas: [.init(offset: 0, size: 0x10_0000)]))),
+            ev(
+                3,
+                .regionInfo(
+                    RegionInfo(fd: 7, device: dev, index: 0, flags: 0xF, size: 0x10_0000, offset: 0, sparseAreas: [.init(offset: 0, size: 0x10_0000)])
+                )),
             ev(4, .irqBinding(IrqBinding(fd: 7, device: dev, index: 5, start: 0, count: 1, flags: 0x24, eventfds: [8]))),
             ev(5, .mapping(MappingChange(operation: .mmap, fd: 7, device: dev, region: 0, address: 0, length: 0x10_0000)), result: Int64(base)),
         ]
@@ -35,13 +40,14 @@ import TraceFormat
 
     @Test("reachability follows memslots by address: two slots split the BAR, deleting one leaves half exposed")
     func memslotsByAddress() throws {
-        let events = setup() + [
-            ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x8_0000, userAddress: base))),
-            ev(11, .memslot(Memslot(vmFd: 4, slot: 2, guestPhys: 0xFE08_0000, size: 0x8_0000, userAddress: base + 0x8_0000))),
-            state(100, 6),
-            ev(150, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0, userAddress: base))),
-            ev(170, .memslot(Memslot(vmFd: 4, slot: 2, guestPhys: 0xFE08_0000, size: 0, userAddress: base + 0x8_0000))),
-        ]
+        let events =
+            setup() + [
+                ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x8_0000, userAddress: base))),
+                ev(11, .memslot(Memslot(vmFd: 4, slot: 2, guestPhys: 0xFE08_0000, size: 0x8_0000, userAddress: base + 0x8_0000))),
+                state(100, 6),
+                ev(150, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0, userAddress: base))),
+                ev(170, .memslot(Memslot(vmFd: 4, slot: 2, guestPhys: 0xFE08_0000, size: 0, userAddress: base + 0x8_0000))),
+            ]
         let r = try analyze(events)
         // One gap from the state change (100) until the last covering memslot is gone (170).
         #expect(r.gaps.count == 1)
@@ -53,12 +59,13 @@ import TraceFormat
 
     @Test("a partial munmap leaves the rest of the BAR exposed; the gap ends with the last piece")
     func partialUnmap() throws {
-        let events = setup() + [
-            ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
-            state(100, 7),
-            ev(120, .mapping(MappingChange(operation: .munmap, address: base, length: 0x1000))),
-            ev(130, .mapping(MappingChange(operation: .munmap, address: base + 0x1000, length: 0xF_F000))),
-        ]
+        let events =
+            setup() + [
+                ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
+                state(100, 7),
+                ev(120, .mapping(MappingChange(operation: .munmap, address: base, length: 0x1000))),
+                ev(130, .mapping(MappingChange(operation: .munmap, address: base + 0x1000, length: 0xF_F000))),
+            ]
         let r = try analyze(events)
         #expect(r.gaps.map(\.durationNs) == [30])
         #expect(r.gaps.first?.cause == "state:PRE_COPY_P2P")
@@ -66,11 +73,19 @@ import TraceFormat
 
     @Test("QEMU's mmaps-disabled marker ends reachability while the mapping stays; trap.on markers require traps")
     func markers() throws {
-        let events = setup() + [
-            ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
-            ev(100, .marker(Marker(source: "driver", name: "trap.on", device: dev, fields: [.init("region", "0"), .init("offset", "0x1000"), .init("length", "0x1000")]))),
-            ev(140, .marker(Marker(source: "qemu-trace", name: "mmaps.enabled", device: dev, fields: [.init("region", "0"), .init("enabled", "0")]))),
-        ]
+        let events =
+            setup() + [
+                ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
+                ev(
+                    100,
+                    .marker(
+                        Marker(
+                            source: "driver", name: "trap.on", device: dev,
+                            fields: [.init("region", "0"), .init("offset", "0x1000"), .init("length", "0x1000")]))),
+                ev(
+                    140,
+                    .marker(Marker(source: "qemu-trace", name: "mmaps.enabled", device: dev, fields: [.init("region", "0"), .init("enabled", "0")]))),
+            ]
         let r = try analyze(events)
         #expect(r.gaps.count == 1)
         let g = try #require(r.gaps.first)
@@ -80,11 +95,12 @@ import TraceFormat
 
     @Test("the safe protocol gives a negative latency (lead time) and no gap")
     func leadTime() throws {
-        let events = setup() + [
-            ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
-            ev(50, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0, userAddress: base))),
-            state(80, 3),
-        ]
+        let events =
+            setup() + [
+                ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
+                ev(50, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0, userAddress: base))),
+                state(80, 3),
+            ]
         let r = try analyze(events)
         #expect(r.gaps.isEmpty)
         #expect(r.triggers.map(\.latencyNs) == [-30])
@@ -96,11 +112,12 @@ import TraceFormat
     func policy() throws {
         var p = AnalysisPolicy.default
         p.v2TrapStates = ["STOP_COPY"]
-        let events = setup() + [
-            ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
-            state(100, 6), state(200, 3),
-            ev(260, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0, userAddress: base))),
-        ]
+        let events =
+            setup() + [
+                ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
+                state(100, 6), state(200, 3),
+                ev(260, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0, userAddress: base))),
+            ]
         let r = try analyze(events, policy: p)
         #expect(r.gaps.map { ($0.startNs, $0.durationNs) }.elementsEqual([(200, 60)], by: ==))
         p.maxGapNs = 100
@@ -109,12 +126,14 @@ import TraceFormat
         #expect(lenient.findings.first { $0.kind == .trapGap }?.severity == .info)
     }
 
-    @Test("policy files: defaults for missing keys, clear errors naming the problem", arguments: [
-        ("{\"reevaluateIrqIndices\": [0]}", nil),
-        ("{\"v2TrapStates\": [\"PRECOPY\"]}", "unknown state 'PRECOPY'"),
-        ("{\"maxGapNs\": \"soon\"}", "maxGapNs"),
-        ("{not json", "not valid JSON"),
-    ] as [(String, String?)])
+    @Test(
+        "policy files: defaults for missing keys, clear errors naming the problem",
+        arguments: [
+            ("{\"reevaluateIrqIndices\": [0]}", nil),
+            ("{\"v2TrapStates\": [\"PRECOPY\"]}", "unknown state 'PRECOPY'"),
+            ("{\"maxGapNs\": \"soon\"}", "maxGapNs"),
+            ("{not json", "not valid JSON"),
+        ] as [(String, String?)])
     func policyFiles(text: String, expectedError: String?) throws {
         let path = NSTemporaryDirectory() + "policy-\(UUID().uuidString).json"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -153,7 +172,8 @@ import TraceFormat
         }
         let other = IntervalSet([10..<50, 100..<200])
         let inter = set.intersection(other)
-        #expect((0..<256).filter { i in inter.ranges.contains { $0.contains(UInt64(i)) } }
+        #expect(
+            (0..<256).filter { i in inter.ranges.contains { $0.contains(UInt64(i)) } }
                 == (0..<256).filter { model[$0] && ((10..<50).contains($0) || (100..<200).contains($0)) })
     }
 }

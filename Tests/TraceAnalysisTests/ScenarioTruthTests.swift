@@ -18,8 +18,9 @@ import TraceFormat
 
     static let scenarios: [Scenario] = [.safe, .racy, .lostSignal, .slowUserspace, .v1, .v2, .manyDevices]
 
-    @Test("gaps, trigger latencies and phases, and restores match the planted truth",
-          arguments: scenarios, [1, 2, 3, 77] as [UInt64])
+    @Test(
+        "gaps, trigger latencies and phases, and restores match the planted truth",
+        arguments: scenarios, [1, 2, 3, 77] as [UInt64])
     func matchesTruth(scenario: Scenario, seed: UInt64) throws {
         let (truth, result) = try Self.simulate(scenario, seed: seed)
         #expect(truth.complete)

@@ -1,5 +1,6 @@
 import Testing
 import TraceFormat
+
 @testable import TraceRecorder
 
 /// Decoding of VFIO/KVM structs and fd/mapping tracking, from hand-built memory (layouts per include/uapi/linux/vfio.h).
@@ -28,7 +29,7 @@ import TraceFormat
         let d = setup(mem)
         var s = Bytes()
         s.u32(80); s.u32(0xF); s.u32(9); s.u32(32); s.u64(0x1000); s.u64(9 << 40)  // vfio_region_info
-        s.u16(2); s.u16(1); s.u32(48); s.u32(3); s.u32(1)                         // cap TYPE @32 -> next 48
+        s.u16(2); s.u16(1); s.u32(48); s.u32(3); s.u32(1)  // cap TYPE @32 -> next 48
         s.u16(1); s.u16(1); s.u32(0); s.u32(1); s.u32(0); s.u64(0x100); s.u64(0x200)  // cap SPARSE @48, 1 area
         mem.place(s.b, at: 0x2000)
         let ev = d.decode(rec(.ioctl, [5, 0x3B6C, 0x2000], 0), memory: mem)
@@ -41,8 +42,9 @@ import TraceFormat
         #expect(info.device == "0000:00:05.0")
     }
 
-    @Test("a looping or oversized capability chain ends without hanging or over-reading",
-          arguments: [(next: UInt32(32), areas: UInt32(3)), (next: 8, areas: 0xFFFF_FFFF), (next: 4000, areas: 1_000_000)])
+    @Test(
+        "a looping or oversized capability chain ends without hanging or over-reading",
+        arguments: [(next: UInt32(32), areas: UInt32(3)), (next: 8, areas: 0xFFFF_FFFF), (next: 4000, areas: 1_000_000)])
     func maliciousChain(next: UInt32, areas: UInt32) {
         let mem = FakeMemory()
         let d = setup(mem)
@@ -64,12 +66,15 @@ import TraceFormat
         irq.u32(28); irq.u32(0x24); irq.u32(5); irq.u32(0); irq.u32(2); irq.u32(7); irq.u32(UInt32(bitPattern: -1))
         mem.place(irq.b, at: 0x3000)
         let e1 = d.decode(rec(.ioctl, [5, 0x3B6E, 0x3000], 0), memory: mem)
-        #expect(e1.first?.payload == .irqBinding(IrqBinding(fd: 5, device: "0000:00:05.0", index: 5, start: 0, count: 2, flags: 0x24, eventfds: [7, -1])))
+        #expect(
+            e1.first?.payload == .irqBinding(IrqBinding(fd: 5, device: "0000:00:05.0", index: 5, start: 0, count: 2, flags: 0x24, eventfds: [7, -1])))
         var feat = Bytes()
         feat.u32(16); feat.u32(0x20002); feat.u32(6); feat.u32(9)
         mem.place(feat.b, at: 0x3100)
         let e2 = d.decode(rec(.ioctl, [5, 0x3B75, 0x3100], 0), memory: mem)
-        #expect(e2.first?.payload == .deviceState(DeviceStateChange(fd: 5, device: "0000:00:05.0", migrationProtocol: .v2, requested: 6, resulting: 6, dataFd: 9)))
+        #expect(
+            e2.first?.payload
+                == .deviceState(DeviceStateChange(fd: 5, device: "0000:00:05.0", migrationProtocol: .v2, requested: 6, resulting: 6, dataFd: 9)))
         // v1: region 9 is the migration region (type 3/1); a 4-byte pwrite at its offset 0 is device_state.
         var s = Bytes()
         s.u32(48); s.u32(0xB); s.u32(9); s.u32(32); s.u64(0x1000); s.u64(9 << 40)
@@ -78,11 +83,15 @@ import TraceFormat
         _ = d.decode(rec(.ioctl, [5, 0x3B6C, 0x2000], 0), memory: mem)
         mem.place([3, 0, 0, 0], at: 0x4000)
         let e3 = d.decode(rec(.pwrite64, [5, 0x4000, 4, 9 << 40], 4), memory: mem)
-        #expect(e3.first?.payload == .deviceState(DeviceStateChange(fd: 5, device: "0000:00:05.0", migrationProtocol: .v1, requested: 3, resulting: 3)))
+        #expect(
+            e3.first?.payload == .deviceState(DeviceStateChange(fd: 5, device: "0000:00:05.0", migrationProtocol: .v1, requested: 3, resulting: 3)))
         // Other accesses are region accesses with the region decoded from the offset.
         mem.place([0xED, 0, 0, 1], at: 0x4100)
         let e4 = d.decode(rec(.pread64, [5, 0x4100, 4, 0x60], 4), memory: mem)
-        #expect(e4.first?.payload == .regionAccess(RegionAccess(operation: .read, fd: 5, device: "0000:00:05.0", region: 0, offset: 0x60, length: 4, value: 0x0100_00ED)))
+        #expect(
+            e4.first?.payload
+                == .regionAccess(
+                    RegionAccess(operation: .read, fd: 5, device: "0000:00:05.0", region: 0, offset: 0x60, length: 4, value: 0x0100_00ED)))
     }
 
     @Test("fd roles follow dup, close, fork and close-on-exec; ioctl names depend on the role")
@@ -115,8 +124,12 @@ import TraceFormat
         let m = d.decode(rec(.mmap, [0, 0x100000, 3, 1, 5, 0], Int64(base)), memory: mem)
         #expect(m.count == 1)
         let u = d.decode(rec(.munmap, [base + 0x4000, 0x2000], 0), memory: mem)
-        #expect(u.first?.payload == .mapping(MappingChange(operation: .munmap, device: "0000:00:05.0", region: 0, regionOffset: 0x4000,
-                                                            address: base + 0x4000, length: 0x2000)))
+        #expect(
+            u.first?.payload
+                == .mapping(
+                    MappingChange(
+                        operation: .munmap, device: "0000:00:05.0", region: 0, regionOffset: 0x4000,
+                        address: base + 0x4000, length: 0x2000)))
         // Unmapping a range covering both remaining pieces reports both, with their region offsets.
         let u2 = d.decode(rec(.munmap, [base, 0x100000], 0), memory: mem)
         let pieces = u2.compactMap { e -> (UInt64, UInt64)? in

@@ -111,7 +111,10 @@ import TraceFormat
             return nil
         }
         #expect(recordedMaps == loggedMaps)
-        #expect(events.filter { if case .mapping(let m) = $0.payload { return m.operation == .munmap && m.device == "0000:00:05.0" } else { return false } }.count
+        #expect(
+            events.filter {
+                if case .mapping(let m) = $0.payload { return m.operation == .munmap && m.device == "0000:00:05.0" } else { return false }
+            }.count
                 == log.filter { $0["op"] as? String == "munmap" }.count)
         let loggedSlots = log.filter { $0["op"] as? String == "memslot" }.map { $0["size"] as! Int }
         let recordedSlots = events.compactMap { e -> Int? in
@@ -130,7 +133,8 @@ import TraceFormat
         #expect(events.filter { if case .eventfd(let op) = $0.payload { return op.operation == .write } else { return false } }.count == signals)
         // Each recorded call lies inside the VMM's own [t0, t1] window for it (same CLOCK_MONOTONIC).
         if let firstLogged = log.first(where: { $0["name"] as? String == "VFIO_GET_API_VERSION" }),
-           let firstRecorded = events.first(where: { if case .vfioIoctl(let io) = $0.payload { return io.request == 0x3B64 } else { return false } }) {
+            let firstRecorded = events.first(where: { if case .vfioIoctl(let io) = $0.payload { return io.request == 0x3B64 } else { return false } })
+        {
             #expect(firstRecorded.time >= firstLogged["t0"] as! UInt64)
             #expect(firstRecorded.endTime <= firstLogged["t1"] as! UInt64)
         }
@@ -141,8 +145,10 @@ import TraceFormat
         func run(ioctls: Int) throws -> (status: Int32, stops: Int, events: [TraceEvent]) {
             let trace = Self.temp("launch.vftrace")
             defer { unlink(trace) }
-            let (status, err) = try Self.vfiotraceRun(["record", "-o", trace, "--", Self.vmm, "--scenario", "bench", "--ioctls", "\(ioctls)",
-                                                        "--eventfd-rounds", "50", "--mmaps", "10"])
+            let (status, err) = try Self.vfiotraceRun([
+                "record", "-o", trace, "--", Self.vmm, "--scenario", "bench", "--ioctls", "\(ioctls)",
+                "--eventfd-rounds", "50", "--mmaps", "10",
+            ])
             let stops = err.split(separator: " ").firstIndex(of: "syscall").flatMap { i in Int(err.split(separator: " ")[i - 1]) } ?? -1
             return (status, stops, try TraceReader(path: trace).readAll())
         }
@@ -173,7 +179,10 @@ import TraceFormat
         kill(pid, SIGUSR1)
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
-        #expect(try TraceReader(path: trace).readAll().contains { if case .process(let c) = $0.payload { return c.operation == .detach } else { return false } })
+        #expect(
+            try TraceReader(path: trace).readAll().contains {
+                if case .process(let c) = $0.payload { return c.operation == .detach } else { return false }
+            })
 
         // SIGKILL the recorder binary while attached: no exit-kill, so the VMM lives on and the file reads back.
         let trace2 = Self.temp("killed.vftrace")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TraceRecorder
 
 /// The launch-mode filter stops only on what the decoder needs; KVM_RUN and unrelated calls run free.
@@ -9,8 +10,9 @@ import Testing
         filter.evaluate(nr: Int32(SyscallTable.x86_64.number(of: s)!), arch: arch, args: args)
     }
 
-    @Test("VFIO ioctls and the KVM memslot/irqfd/VM ioctls stop",
-          arguments: [0x3B64, 0x3B6A, 0x3B6C, 0x3B6E, 0x3B75, 0x3B79, 0x3BFF, 0x4020_AE46, 0x40A0_AE49, 0x4020_AE76, 0xAE01] as [UInt64])
+    @Test(
+        "VFIO ioctls and the KVM memslot/irqfd/VM ioctls stop",
+        arguments: [0x3B64, 0x3B6A, 0x3B6C, 0x3B6E, 0x3B75, 0x3B79, 0x3BFF, 0x4020_AE46, 0x40A0_AE49, 0x4020_AE76, 0xAE01] as [UInt64])
     func stops(request: UInt64) {
         #expect(verdict(.ioctl, [5, request, 0]) == SeccompFilter.retTrace)
     }

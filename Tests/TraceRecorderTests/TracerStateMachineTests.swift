@@ -1,5 +1,6 @@
 import Testing
 import TraceFormat
+
 @testable import TraceRecorder
 
 /// A scripted kernel: hands out stops in order and records every restart the tracer asks for.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TraceRecorder
 
 /// The constants and offsets the decoder relies on, checked against the kernel headers installed on

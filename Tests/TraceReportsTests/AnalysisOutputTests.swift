@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TraceAnalysis
 import TraceFormat
+
 @testable import TraceReports
 
 /// The text and JSON renderings of an analysis: golden files for the text (re-record with

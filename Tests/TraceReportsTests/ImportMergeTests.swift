@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import TraceAnalysis
 import TraceFormat
+
+@testable import TraceAnalysis
 @testable import TraceReports
 
 /// JSON Lines import and clock-aligned merge, with hand-computed expectations.
@@ -27,17 +28,18 @@ import TraceFormat
 
     @Test("driver-side trap.on in realtime, merged with a VMM trace, opens a gap at the aligned time")
     func importAndMerge() throws {
-        let vmm = Self.temp("vmm.vftrace"), log = Self.temp("driver.jsonl"), driver = Self.temp("driver.vftrace"), merged = Self.temp("merged.vftrace")
+        let vmm = Self.temp("vmm.vftrace"), log = Self.temp("driver.jsonl"), driver = Self.temp("driver.vftrace"),
+            merged = Self.temp("merged.vftrace")
         defer { for p in [vmm, log, driver, merged] { unlink(p) } }
         // VMM: monotonic 0 is realtime 5_000_000. Driver: monotonic 1_000 is realtime 5_000_300.
         try Self.vmmTrace(vmm, clock: ClockSample(monotonicNs: 0, realtimeNs: 5_000_000))
         try """
-            {"clock": {"monotonicNs": 1000, "realtimeNs": 5000300}}
-            {"t": 1100, "kind": "trap.on", "device": "dev", "region": 0}
-            this line is not JSON
-            {"t": 5000650, "clock": "realtime", "kind": "marker", "name": "note", "device": "dev", "fields": {"why": "test"}}
-            {"t": 5, "kind": "teleport"}
-            """.write(toFile: log, atomically: true, encoding: .utf8)
+        {"clock": {"monotonicNs": 1000, "realtimeNs": 5000300}}
+        {"t": 1100, "kind": "trap.on", "device": "dev", "region": 0}
+        this line is not JSON
+        {"t": 5000650, "clock": "realtime", "kind": "marker", "name": "note", "device": "dev", "fields": {"why": "test"}}
+        {"t": 5, "kind": "teleport"}
+        """.write(toFile: log, atomically: true, encoding: .utf8)
         var warnings: [ImportProblem] = []
         var importer = JSONLImporter()
         importer.warn = { warnings.append($0) }

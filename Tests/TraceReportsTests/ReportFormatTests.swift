@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import TraceAnalysis
 import TraceFormat
+
+@testable import TraceAnalysis
 @testable import TraceReports
 
 /// Markdown, JUnit and OpenMetrics reports: golden files from simulated scenarios (re-record with
@@ -72,7 +73,9 @@ import TraceFormat
     func result(gapNs: [UInt64], latencies: [UInt64]) throws -> AnalysisResult {
         // Build through the analyzer's JSON shape so the test does not depend on internals.
         var r = try AnalysisOutputTests.analyze(.safe, seed: 1)
-        r.gaps = gapNs.map { TrapGap(device: "d", region: 0, offset: 0, length: 1, startNs: 0, endNs: $0, durationNs: $0, cause: "state:PRE_COPY", trappedAccesses: 0) }
+        r.gaps = gapNs.map {
+            TrapGap(device: "d", region: 0, offset: 0, length: 1, startNs: 0, endNs: $0, durationNs: $0, cause: "state:PRE_COPY", trappedAccesses: 0)
+        }
         var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as! [String: Any]
         var remap = json["remapLatency"] as! [String: Any]
         let sorted = latencies.sorted()

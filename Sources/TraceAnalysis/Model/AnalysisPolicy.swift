@@ -20,8 +20,10 @@ public struct AnalysisPolicy: Sendable, Codable, Equatable {
         v1TrapBits: ["SAVING"], v2TrapStates: ["PRE_COPY", "PRE_COPY_P2P", "STOP_COPY"], regions: nil,
         reevaluateIrqIndices: [5], maxGapNs: nil, maxRemapP99Ns: nil)
 
-    public init(v1TrapBits: [String], v2TrapStates: [String], regions: [UInt32]?, reevaluateIrqIndices: [UInt32],
-                maxGapNs: UInt64?, maxRemapP99Ns: UInt64?) {
+    public init(
+        v1TrapBits: [String], v2TrapStates: [String], regions: [UInt32]?, reevaluateIrqIndices: [UInt32],
+        maxGapNs: UInt64?, maxRemapP99Ns: UInt64?
+    ) {
         self.v1TrapBits = v1TrapBits
         self.v2TrapStates = v2TrapStates
         self.regions = regions
@@ -57,7 +59,9 @@ public struct AnalysisPolicy: Sendable, Codable, Equatable {
     func resolvedV1Mask() throws(Invalid) -> UInt32 {
         var mask: UInt32 = 0
         for name in v1TrapBits {
-            if let v = Self.v1Names[name.uppercased()] ?? UInt32(name) { mask |= v } else {
+            if let v = Self.v1Names[name.uppercased()] ?? UInt32(name) {
+                mask |= v
+            } else {
                 throw Invalid(description: "v1TrapBits: unknown bit '\(name)' (use RUNNING, SAVING, RESUMING or a number)")
             }
         }

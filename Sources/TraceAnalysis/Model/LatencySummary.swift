@@ -34,7 +34,8 @@ struct LatencyRecorder {
         guard count > 0 else { return .empty }
         // Percentiles come from the histogram (within 0.1 %), clamped to the exact extremes.
         func p(_ q: Double) -> UInt64 { Swift.min(maxValue, Swift.max(minValue, histogram.valueAtPercentile(q))) }
-        return LatencySummary(count: count, minNs: minValue, p50Ns: p(50), p90Ns: p(90), p99Ns: p(99), p999Ns: p(99.9),
-                              maxNs: maxValue, meanNs: sum / Double(count))
+        return LatencySummary(
+            count: count, minNs: minValue, p50Ns: p(50), p90Ns: p(90), p99Ns: p(99), p999Ns: p(99.9),
+            maxNs: maxValue, meanNs: sum / Double(count))
     }
 }

@@ -54,8 +54,9 @@ final class ScenarioBuilder {
         self.writer = writer
         rng = SplitMix64(seed: seed)
         self.listLimit = listLimit
-        truth = ScenarioTruth(scenario: scenario, seed: seed, events: 0, complete: true, gaps: [], triggers: [], restores: [],
-                              findings: [], summary: .init())
+        truth = ScenarioTruth(
+            scenario: scenario, seed: seed, events: 0, complete: true, gaps: [], triggers: [], restores: [],
+            findings: [], summary: .init())
     }
 
     // MARK: - Emitting
@@ -89,8 +90,10 @@ final class ScenarioBuilder {
                 try call(.ioctl(GenericIoctl(fd: 20 + tid - pid, target: .kvmVCPU, request: 0xAE80)), tid: tid, duration: rng.range(1_000, 20_000))
             case 1:
                 let d = devices[Int(rng.next() % UInt64(devices.count))]
-                try call(.regionAccess(RegionAccess(operation: .read, fd: d.deviceFd, device: d.name, region: 7, offset: 4, length: 4, value: 0x0010_0007)),
-                         tid: tid, result: 4)
+                try call(
+                    .regionAccess(
+                        RegionAccess(operation: .read, fd: d.deviceFd, device: d.name, region: 7, offset: 4, length: 4, value: 0x0010_0007)),
+                    tid: tid, result: 4)
             default:
                 let d = devices[Int(rng.next() % UInt64(devices.count))]
                 if d.msiEventfd >= 0 {
@@ -168,8 +171,10 @@ final class ScenarioBuilder {
             truth.complete = false
             return
         }
-        truth.gaps.append(TrapGap(device: d.name, region: 0, offset: 0, length: d.barSize, startNs: start, endNs: end,
-                                  durationNs: duration, cause: d.gapCause, trappedAccesses: d.gapAccesses))
+        truth.gaps.append(
+            TrapGap(
+                device: d.name, region: 0, offset: 0, length: d.barSize, startNs: start, endNs: end,
+                durationNs: duration, cause: d.gapCause, trappedAccesses: d.gapAccesses))
     }
 
     /// The device became reachable again at `t` after leaving the saving state at `d.restoreSince`.
@@ -179,7 +184,9 @@ final class ScenarioBuilder {
         d.restoreSince = nil
         truth.summary.restoreCount += 1
         truth.summary.restoreSumNs += t - since
-        if truth.restores.count < listLimit { truth.restores.append(RestoreEvent(device: d.name, timeNs: since, latencyNs: t - since)) } else {
+        if truth.restores.count < listLimit {
+            truth.restores.append(RestoreEvent(device: d.name, timeNs: since, latencyNs: t - since))
+        } else {
             truth.complete = false
         }
     }

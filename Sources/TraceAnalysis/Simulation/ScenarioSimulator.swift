@@ -23,8 +23,10 @@ public enum Scenario: String, CaseIterable, Sendable {
 /// Writes scenario traces and their truth.
 public enum ScenarioSimulator {
     /// Writes the scenario to `output` and returns the truth (the caller writes `output.truth.json`).
-    public static func run(_ scenario: Scenario, seed: UInt64, events: UInt64? = nil, output: String,
-                           progress: ((UInt64) -> Void)? = nil) throws -> ScenarioTruth {
+    public static func run(
+        _ scenario: Scenario, seed: UInt64, events: UInt64? = nil, output: String,
+        progress: ((UInt64) -> Void)? = nil
+    ) throws -> ScenarioTruth {
         var header = TraceHeader.forThisHost(source: "simulate", command: ["simulate", scenario.rawValue, "seed=\(seed)"], pids: [5000])
         header.startClock = ClockSample(monotonicNs: 10_000_000_000, realtimeNs: 1_780_000_000_000_000_000)
         let writer = try TraceWriter(path: output, header: header)
@@ -99,12 +101,18 @@ struct SimulatedVMM {
         try b.call(.fd(FdChange(operation: .open, fd: group, kind: .vfioGroup, path: "/dev/vfio/\(40 + d.index)")), result: Int64(group))
         d.deviceFd = b.allocateFd()
         try b.call(.deviceOpen(DeviceOpen(fd: d.deviceFd, groupFd: group, device: d.name)), result: Int64(d.deviceFd))
-        try b.call(.vfioIoctl(VFIOIoctl(fd: d.deviceFd, target: .vfioDevice, device: d.name, request: 0x3B6B,
-                                        argument: [24, 0, 0, 0, 0x83, 0, 0, 0, 10, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])))
+        try b.call(
+            .vfioIoctl(
+                VFIOIoctl(
+                    fd: d.deviceFd, target: .vfioDevice, device: d.name, request: 0x3B6B,
+                    argument: [24, 0, 0, 0, 0x83, 0, 0, 0, 10, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])))
         _ = try regionInfo(d, areas: fullLayout(d))
         if d.protocolV1 {
-            try b.call(.regionInfo(RegionInfo(fd: d.deviceFd, device: d.name, index: 9, flags: 0xB, size: 0x1000, offset: 9 << 40,
-                                              regionType: .init(type: 3, subtype: 1), sparseAreas: nil)))
+            try b.call(
+                .regionInfo(
+                    RegionInfo(
+                        fd: d.deviceFd, device: d.name, index: 9, flags: 0xB, size: 0x1000, offset: 9 << 40,
+                        regionType: .init(type: 3, subtype: 1), sparseAreas: nil)))
         }
         d.reevalEventfd = b.allocateFd()
         try b.call(.eventfd(EventfdOp(operation: .create, fd: d.reevalEventfd, value: 0, flags: 0o2000000)), result: Int64(d.reevalEventfd))
@@ -112,8 +120,9 @@ struct SimulatedVMM {
         try b.call(.eventfd(EventfdOp(operation: .create, fd: d.msiEventfd, value: 0, flags: 0o2000000)), result: Int64(d.msiEventfd))
         if lostSignal {
             b.wait(10_000, 50_000)
-            let t = try b.call(.marker(Marker(source: "driver", name: "irq.signal", device: d.name, fields: [.init("index", "5")])),
-                               tid: b.driverTid, duration: 0)
+            let t = try b.call(
+                .marker(Marker(source: "driver", name: "irq.signal", device: d.name, fields: [.init("index", "5")])),
+                tid: b.driverTid, duration: 0)
             b.expect("lost-signal", d, at: t)
             // The device now wants its mappings re-evaluated, and will never be asked about: any mapping is a gap.
             d.gapCause = "signal:irq5(lost)"
@@ -128,18 +137,24 @@ struct SimulatedVMM {
     var lastSlotAdd: UInt64 { b.lastTime }
 
     func mapAndAddSlot(_ d: Device) throws {
-        try b.call(.mapping(MappingChange(operation: .mmap, fd: d.deviceFd, device: d.name, region: 0, regionOffset: 0, address: 0,
-                                          length: d.barSize, prot: 3, flags: 1, fileOffset: 0)),
-                   result: Int64(bitPattern: d.address))
+        try b.call(
+            .mapping(
+                MappingChange(
+                    operation: .mmap, fd: d.deviceFd, device: d.name, region: 0, regionOffset: 0, address: 0,
+                    length: d.barSize, prot: 3, flags: 1, fileOffset: 0)),
+            result: Int64(bitPattern: d.address))
         let t = try b.call(.memslot(Memslot(vmFd: 5, slot: d.slot, guestPhys: d.gpa, size: d.barSize, userAddress: d.address)))
         b.restored(d, at: t)
     }
 
     func setState(_ d: Device, _ state: UInt32, result: Int64 = 0) throws -> UInt64 {
         let p: DeviceStateChange.MigrationProtocol = d.protocolV1 ? .v1 : .v2
-        return try b.call(.deviceState(DeviceStateChange(fd: d.deviceFd, device: d.name, migrationProtocol: p, requested: state,
-                                                         resulting: result == 0 ? state : 0, dataFd: result == 0 && !d.protocolV1 && (state == 6 || state == 3) ? 90 : -1)),
-                          result: result, duration: b.rng.range(20_000, 120_000))
+        return try b.call(
+            .deviceState(
+                DeviceStateChange(
+                    fd: d.deviceFd, device: d.name, migrationProtocol: p, requested: state,
+                    resulting: result == 0 ? state : 0, dataFd: result == 0 && !d.protocolV1 && (state == 6 || state == 3) ? 90 : -1)),
+            result: result, duration: b.rng.range(20_000, 120_000))
     }
 
     func stateName(_ d: Device, _ s: UInt32) -> String { MigrationStateNames.name(s, protocol: d.protocolV1 ? .v1 : .v2) }
@@ -156,7 +171,8 @@ struct SimulatedVMM {
     }
 
     func driverSignal(_ d: Device, exposed: Bool) throws {
-        let t = try b.call(.eventfd(EventfdOp(operation: .write, fd: d.reevalEventfd, value: 1)), tid: b.driverTid, result: 8, duration: b.rng.range(500, 3_000))
+        let t = try b.call(
+            .eventfd(EventfdOp(operation: .write, fd: d.reevalEventfd, value: 1)), tid: b.driverTid, result: 8, duration: b.rng.range(500, 3_000))
         if exposed { b.triggerWhileExposed(d, kind: "signal", at: t) } else { b.triggerAfterUnmap(d, kind: "signal", at: t) }
     }
 
@@ -172,8 +188,9 @@ struct SimulatedVMM {
 
     func trappedAccess(_ d: Device) throws {
         let tid = b.pid + 1 + Int32(b.rng.next() % 4)
-        try b.call(.regionAccess(RegionAccess(operation: .write, fd: d.deviceFd, device: d.name, region: 0, offset: 0x60, length: 4, value: 1)),
-                   tid: tid, result: 4)
+        try b.call(
+            .regionAccess(RegionAccess(operation: .write, fd: d.deviceFd, device: d.name, region: 0, offset: 0x60, length: 4, value: 1)),
+            tid: tid, result: 4)
         if d.gapStart != nil { d.gapAccesses += 1 }
     }
 
@@ -215,11 +232,19 @@ struct SimulatedVMM {
     func racySteps(_ d: Device, p2p: Bool) -> [Step] {
         [
             { try enterSaving(d, exposed: true) },
-            { b.wait(5_000, 200_000); try driverSignal(d, exposed: true) },
+            {
+                b.wait(5_000, 200_000); try driverSignal(d, exposed: true)
+            },
             { try trappedAccess(d) },
-            { b.wait(5_000, 300_000); try wake(d) },
-            { b.wait(2_000, 80_000); try reread(d, areas: []) },
-            { b.wait(5_000, 500_000); let t = try deleteSlot(d); b.remapped(d, at: t); try unmap(d) },
+            {
+                b.wait(5_000, 300_000); try wake(d)
+            },
+            {
+                b.wait(2_000, 80_000); try reread(d, areas: [])
+            },
+            {
+                b.wait(5_000, 500_000); let t = try deleteSlot(d); b.remapped(d, at: t); try unmap(d)
+            },
             { try leaveSaving(d, p2p: p2p) },
             { try restore(d, p2p: p2p) },
         ]
@@ -228,10 +253,18 @@ struct SimulatedVMM {
     /// Safe: unreachable first, then the state change and the (now harmless) signal.
     func safeSteps(_ d: Device) -> [Step] {
         [
-            { let t = try deleteSlot(d); d.unreachableSince = t; try unmap(d) },
-            { b.wait(5_000, 200_000); try enterSaving(d, exposed: false) },
-            { b.wait(5_000, 200_000); try driverSignal(d, exposed: false) },
-            { b.wait(5_000, 300_000); try wake(d) },
+            {
+                let t = try deleteSlot(d); d.unreachableSince = t; try unmap(d)
+            },
+            {
+                b.wait(5_000, 200_000); try enterSaving(d, exposed: false)
+            },
+            {
+                b.wait(5_000, 200_000); try driverSignal(d, exposed: false)
+            },
+            {
+                b.wait(5_000, 300_000); try wake(d)
+            },
             { try reread(d, areas: []) },
             { try leaveSaving(d, p2p: false) },
             { try restore(d, p2p: false) },
@@ -242,7 +275,9 @@ struct SimulatedVMM {
         [
             { try enterSaving(d, exposed: true) },
             { try trappedAccess(d) },
-            { b.wait(50_000, 500_000); _ = try setState(d, 3) },
+            {
+                b.wait(50_000, 500_000); _ = try setState(d, 3)
+            },
             { _ = try setState(d, 1) },
         ]
     }
@@ -250,10 +285,16 @@ struct SimulatedVMM {
     func slowUserspaceSteps(_ d: Device) -> [Step] {
         [
             { try enterSaving(d, exposed: true) },
-            { b.wait(5_000, 200_000); try driverSignal(d, exposed: true); b.expect("no-region-info-reread", d, at: b.lastTime) },
-            { b.wait(5_000, 300_000); try wake(d) },
+            {
+                b.wait(5_000, 200_000); try driverSignal(d, exposed: true); b.expect("no-region-info-reread", d, at: b.lastTime)
+            },
+            {
+                b.wait(5_000, 300_000); try wake(d)
+            },
             { try trappedAccess(d) },
-            { b.wait(50_000, 500_000); _ = try setState(d, 3) },
+            {
+                b.wait(50_000, 500_000); _ = try setState(d, 3)
+            },
             { _ = try setState(d, 1) },
         ]
     }

@@ -153,8 +153,11 @@ package final class SyscallDecoder {
         case .munmap:
             guard !r.failed else { return [] }
             return unmap(p, r.args[0]..<(r.args[0] &+ r.args[1])).map { piece in
-                event(.mapping(MappingChange(operation: .munmap, device: piece.device, region: piece.region, regionOffset: piece.regionOffset,
-                                             address: piece.user.lowerBound, length: UInt64(piece.user.count))))
+                event(
+                    .mapping(
+                        MappingChange(
+                            operation: .munmap, device: piece.device, region: piece.region, regionOffset: piece.regionOffset,
+                            address: piece.user.lowerBound, length: UInt64(piece.user.count))))
             }
         case .mremap:
             guard !r.failed else { return [] }
@@ -163,11 +166,18 @@ package final class SyscallDecoder {
             guard let first = moved.first else { return [] }
             _ = unmap(p, old)
             let newAddress = UInt64(bitPattern: r.result)
-            p.mappings.append(DeviceMapping(user: newAddress..<(newAddress &+ r.args[2]), device: first.device, region: first.region,
-                                            regionOffset: first.regionOffset + (old.lowerBound > first.user.lowerBound ? old.lowerBound - first.user.lowerBound : 0)))
-            return [event(.mapping(MappingChange(operation: .mremap, device: first.device, region: first.region, regionOffset: first.regionOffset,
-                                                 address: r.args[0], length: r.args[1], newAddress: newAddress, newLength: r.args[2],
-                                                 flags: UInt32(truncatingIfNeeded: r.args[3]))))]
+            p.mappings.append(
+                DeviceMapping(
+                    user: newAddress..<(newAddress &+ r.args[2]), device: first.device, region: first.region,
+                    regionOffset: first.regionOffset + (old.lowerBound > first.user.lowerBound ? old.lowerBound - first.user.lowerBound : 0)))
+            return [
+                event(
+                    .mapping(
+                        MappingChange(
+                            operation: .mremap, device: first.device, region: first.region, regionOffset: first.regionOffset,
+                            address: r.args[0], length: r.args[1], newAddress: newAddress, newLength: r.args[2],
+                            flags: UInt32(truncatingIfNeeded: r.args[3]))))
+            ]
         case .pread64, .pwrite64, .preadv, .pwritev, .preadv2, .pwritev2:
             return regionAccess(r, p, memory: memory, event: event)
         default:
@@ -195,16 +205,20 @@ package final class SyscallDecoder {
         case (.vfioDevice, VFIOLayout.deviceGetRegionInfo):
             guard let info = regionInfo(r.pid, fd: fd, device: device, at: arg, memory: memory) else { break }
             if !r.failed {
-                p.regions[device, default: [:]][info.index] = RegionEntry(offset: info.offset, size: info.size,
-                                                                           migrationV1: info.regionType?.isMigrationV1 ?? false)
+                p.regions[device, default: [:]][info.index] = RegionEntry(
+                    offset: info.offset, size: info.size,
+                    migrationV1: info.regionType?.isMigrationV1 ?? false)
             }
             return [event(.regionInfo(info))]
         case (.vfioDevice, VFIOLayout.deviceSetIrqs):
-            guard let h = memory.read(pid: r.pid, address: arg, count: VFIOLayout.irqSetHeaderSize), h.count == VFIOLayout.irqSetHeaderSize else { break }
+            guard let h = memory.read(pid: r.pid, address: arg, count: VFIOLayout.irqSetHeaderSize), h.count == VFIOLayout.irqSetHeaderSize else {
+                break
+            }
             let flags = le32(h, 4), index = le32(h, 8), start = le32(h, 12), count = le32(h, 16)
             var fds: [Int32] = []
             if flags & VFIOLayout.irqSetDataEventfd != 0 && count <= 2048,
-               let data = memory.read(pid: r.pid, address: arg + UInt64(VFIOLayout.irqSetHeaderSize), count: Int(count) * 4) {
+                let data = memory.read(pid: r.pid, address: arg + UInt64(VFIOLayout.irqSetHeaderSize), count: Int(count) * 4)
+            {
                 fds = stride(from: 0, to: data.count - 3, by: 4).map { Int32(bitPattern: le32(data, $0)) }
             }
             return [event(.irqBinding(IrqBinding(fd: fd, device: device, index: index, start: start, count: count, flags: flags, eventfds: fds)))]
@@ -216,17 +230,32 @@ package final class SyscallDecoder {
                 let dataFd = Int32(bitPattern: le32(h, 12))
                 if flags & VFIOLayout.featureSet != 0 {
                     if !r.failed && dataFd >= 0 { p.fds[dataFd] = FdTable.Entry(kind: .migrationData, device: device, cloexec: true) }
-                    return [event(.deviceState(DeviceStateChange(fd: fd, device: device, migrationProtocol: .v2, operation: .set,
-                                                                 requested: state, resulting: r.failed ? 0 : state, dataFd: r.failed ? -1 : dataFd)))]
+                    return [
+                        event(
+                            .deviceState(
+                                DeviceStateChange(
+                                    fd: fd, device: device, migrationProtocol: .v2, operation: .set,
+                                    requested: state, resulting: r.failed ? 0 : state, dataFd: r.failed ? -1 : dataFd)))
+                    ]
                 }
-                return [event(.deviceState(DeviceStateChange(fd: fd, device: device, migrationProtocol: .v2, operation: .get,
-                                                             requested: 0, resulting: r.failed ? 0 : state)))]
+                return [
+                    event(
+                        .deviceState(
+                            DeviceStateChange(
+                                fd: fd, device: device, migrationProtocol: .v2, operation: .get,
+                                requested: 0, resulting: r.failed ? 0 : state)))
+                ]
             }
         default:
             break
         }
-        return [event(.vfioIoctl(VFIOIoctl(fd: fd, target: entry.kind, device: device, request: request,
-                                           argument: argumentBytes(r.pid, request: request, kind: entry.kind, at: arg, memory: memory))))]
+        return [
+            event(
+                .vfioIoctl(
+                    VFIOIoctl(
+                        fd: fd, target: entry.kind, device: device, request: request,
+                        argument: argumentBytes(r.pid, request: request, kind: entry.kind, at: arg, memory: memory))))
+        ]
     }
 
     /// The bytes worth keeping for a raw VFIO ioctl: by-value arguments have none; others are argsz-bounded.
@@ -272,8 +301,10 @@ package final class SyscallDecoder {
         return info
     }
 
-    private func kvmIoctl(_ r: SyscallRecord, _ p: Process, fd: Int32, kind: FdKind, request: UInt32, memory: any TraceeMemory,
-                          event: (EventPayload) -> TraceEvent) -> [TraceEvent] {
+    private func kvmIoctl(
+        _ r: SyscallRecord, _ p: Process, fd: Int32, kind: FdKind, request: UInt32, memory: any TraceeMemory,
+        event: (EventPayload) -> TraceEvent
+    ) -> [TraceEvent] {
         switch request {
         case VFIOLayout.kvmCreateVM:
             if !r.failed { p.fds[Int32(truncatingIfNeeded: r.result)] = FdTable.Entry(kind: .kvmVM, cloexec: true) }
@@ -282,11 +313,22 @@ package final class SyscallDecoder {
             if !r.failed { p.fds[Int32(truncatingIfNeeded: r.result)] = FdTable.Entry(kind: .kvmVCPU, cloexec: true) }
             return [event(.ioctl(GenericIoctl(fd: fd, target: kind, request: request, argument: r.args[2])))]
         case VFIOLayout.kvmSetUserMemoryRegion, VFIOLayout.kvmSetUserMemoryRegion2:
-            guard let b = memory.read(pid: r.pid, address: r.args[2], count: VFIOLayout.memoryRegionSize), b.count == VFIOLayout.memoryRegionSize else { return [] }
-            return [event(.memslot(Memslot(vmFd: fd, slot: le32(b, 0), flags: le32(b, 4), guestPhys: le64(b, 8), size: le64(b, 16), userAddress: le64(b, 24))))]
+            guard let b = memory.read(pid: r.pid, address: r.args[2], count: VFIOLayout.memoryRegionSize), b.count == VFIOLayout.memoryRegionSize
+            else { return [] }
+            return [
+                event(
+                    .memslot(
+                        Memslot(vmFd: fd, slot: le32(b, 0), flags: le32(b, 4), guestPhys: le64(b, 8), size: le64(b, 16), userAddress: le64(b, 24))))
+            ]
         case VFIOLayout.kvmIrqfd:
             guard let b = memory.read(pid: r.pid, address: r.args[2], count: 16), b.count == 16 else { return [] }
-            return [event(.irqfd(Irqfd(vmFd: fd, fd: Int32(bitPattern: le32(b, 0)), gsi: le32(b, 4), flags: le32(b, 8), resampleFd: Int32(bitPattern: le32(b, 12)))))]
+            return [
+                event(
+                    .irqfd(
+                        Irqfd(
+                            vmFd: fd, fd: Int32(bitPattern: le32(b, 0)), gsi: le32(b, 4), flags: le32(b, 8),
+                            resampleFd: Int32(bitPattern: le32(b, 12)))))
+            ]
         case VFIOLayout.kvmRun:
             return [event(.ioctl(GenericIoctl(fd: fd, target: kind, request: request)))]
         default:
@@ -312,15 +354,22 @@ package final class SyscallDecoder {
         let user = address..<(address &+ length)
         // A new mapping replaces whatever device mapping was there (MAP_FIXED over a BAR).
         var events = unmap(p, user).map { piece in
-            event(.mapping(MappingChange(operation: .munmap, device: piece.device, region: piece.region, regionOffset: piece.regionOffset,
-                                         address: piece.user.lowerBound, length: UInt64(piece.user.count))))
+            event(
+                .mapping(
+                    MappingChange(
+                        operation: .munmap, device: piece.device, region: piece.region, regionOffset: piece.regionOffset,
+                        address: piece.user.lowerBound, length: UInt64(piece.user.count))))
         }
         guard let entry = p.fds[fd], entry.kind == .vfioDevice else { return events }
         let (region, offset) = regionOf(p, device: entry.device, fileOffset: r.args[5])
         p.mappings.append(DeviceMapping(user: user, device: entry.device, region: region, regionOffset: offset))
-        events.append(event(.mapping(MappingChange(operation: .mmap, fd: fd, device: entry.device, region: region, regionOffset: offset,
-                                                   address: r.args[0], length: length, prot: UInt32(truncatingIfNeeded: r.args[2]),
-                                                   flags: UInt32(truncatingIfNeeded: r.args[3]), fileOffset: r.args[5]))))
+        events.append(
+            event(
+                .mapping(
+                    MappingChange(
+                        operation: .mmap, fd: fd, device: entry.device, region: region, regionOffset: offset,
+                        address: r.args[0], length: length, prot: UInt32(truncatingIfNeeded: r.args[2]),
+                        flags: UInt32(truncatingIfNeeded: r.args[3]), fileOffset: r.args[5]))))
         return events
     }
 
@@ -337,9 +386,13 @@ package final class SyscallDecoder {
             let lo = max(m.user.lowerBound, range.lowerBound)
             let hi = min(m.user.upperBound, range.upperBound)
             removed.append(DeviceMapping(user: lo..<hi, device: m.device, region: m.region, regionOffset: m.regionOffset + (lo - m.user.lowerBound)))
-            if m.user.lowerBound < lo { kept.append(DeviceMapping(user: m.user.lowerBound..<lo, device: m.device, region: m.region, regionOffset: m.regionOffset)) }
+            if m.user.lowerBound < lo {
+                kept.append(DeviceMapping(user: m.user.lowerBound..<lo, device: m.device, region: m.region, regionOffset: m.regionOffset))
+            }
             if hi < m.user.upperBound {
-                kept.append(DeviceMapping(user: hi..<m.user.upperBound, device: m.device, region: m.region, regionOffset: m.regionOffset + (hi - m.user.lowerBound)))
+                kept.append(
+                    DeviceMapping(
+                        user: hi..<m.user.upperBound, device: m.device, region: m.region, regionOffset: m.regionOffset + (hi - m.user.lowerBound)))
             }
         }
         p.mappings = kept
@@ -368,12 +421,22 @@ package final class SyscallDecoder {
         let (region, offset) = regionOf(p, device: entry.device, fileOffset: position)
         if offset == 0 && length == 4 && region >= 0, p.regions[entry.device]?[UInt32(region)]?.migrationV1 == true {
             // device_state of the v1 migration region (struct vfio_device_migration_info at offset 0).
-            return [event(.deviceState(DeviceStateChange(fd: fd, device: entry.device, migrationProtocol: .v1,
-                                                         operation: isWrite ? .set : .get, requested: isWrite ? UInt32(truncatingIfNeeded: value) : 0,
-                                                         resulting: r.failed ? 0 : UInt32(truncatingIfNeeded: value))))]
+            return [
+                event(
+                    .deviceState(
+                        DeviceStateChange(
+                            fd: fd, device: entry.device, migrationProtocol: .v1,
+                            operation: isWrite ? .set : .get, requested: isWrite ? UInt32(truncatingIfNeeded: value) : 0,
+                            resulting: r.failed ? 0 : UInt32(truncatingIfNeeded: value))))
+            ]
         }
-        return [event(.regionAccess(RegionAccess(operation: isWrite ? .write : .read, fd: fd, device: entry.device, region: region,
-                                                 offset: offset, length: r.failed ? length : UInt64(r.result), value: value)))]
+        return [
+            event(
+                .regionAccess(
+                    RegionAccess(
+                        operation: isWrite ? .write : .read, fd: fd, device: entry.device, region: region,
+                        offset: offset, length: r.failed ? length : UInt64(r.result), value: value)))
+        ]
     }
 }
 

@@ -1,6 +1,7 @@
 import CSyscallShim
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One ptrace stop (or end) reported by waitpid, already classified.

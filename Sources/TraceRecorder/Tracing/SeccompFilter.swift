@@ -15,8 +15,10 @@ package struct SeccompFilter {
     package static let retAllow: UInt32 = 0x7FFF_0000
     package static let retTrace: UInt32 = 0x7FF0_0000
     /// KVM requests that stop in launch mode.
-    package static let kvmRequests: [UInt32] = [VFIOLayout.kvmCreateVM, VFIOLayout.kvmCreateVCPU, VFIOLayout.kvmSetUserMemoryRegion,
-                                                VFIOLayout.kvmSetUserMemoryRegion2, VFIOLayout.kvmIrqfd]
+    package static let kvmRequests: [UInt32] = [
+        VFIOLayout.kvmCreateVM, VFIOLayout.kvmCreateVCPU, VFIOLayout.kvmSetUserMemoryRegion,
+        VFIOLayout.kvmSetUserMemoryRegion2, VFIOLayout.kvmIrqfd,
+    ]
 
     package let instructions: [Instruction]
 
@@ -28,9 +30,9 @@ package struct SeccompFilter {
         func op(_ code: UInt16, _ k: UInt32, _ jt: Target = .next, _ jf: Target = .next) { program.append((code, k, jt, jf)) }
 
         let ioctl = table.number(of: .ioctl).map { UInt32($0) } ?? UInt32.max
-        op(ldW, 4)                                   // seccomp_data.arch
-        op(jeq, table.auditArch, .next, .allow)      // another ABI: never trap
-        op(ldW, 0)                                   // seccomp_data.nr
+        op(ldW, 4)  // seccomp_data.arch
+        op(jeq, table.auditArch, .next, .allow)  // another ABI: never trap
+        op(ldW, 0)  // seccomp_data.nr
         // ioctl first: it is by far the most frequent call of a VMM (KVM_RUN), so it takes the shortest path.
         op(jeq, ioctl, .ioctl, .next)
         for n in syscalls.filter({ $0 != .ioctl }).compactMap({ table.number(of: $0) }).sorted() {
@@ -38,10 +40,10 @@ package struct SeccompFilter {
         }
         op(ret, Self.retAllow)
         let ioctlBlock = program.count
-        op(ldW, 24)                                  // args[1] (the request), low 32 bits
-        op(jeq, VFIOLayout.kvmRun, .allow, .next)    // KVM_RUN: out at once
+        op(ldW, 24)  // args[1] (the request), low 32 bits
+        op(jeq, VFIOLayout.kvmRun, .allow, .next)  // KVM_RUN: out at once
         op(and, 0xFF00)
-        op(jeq, 0x3B00, .trace, .next)               // VFIO type byte ';'
+        op(jeq, 0x3B00, .trace, .next)  // VFIO type byte ';'
         op(ldW, 24)
         for r in Self.kvmRequests { op(jeq, r, .trace, .next) }
         let allow = program.count
@@ -77,7 +79,10 @@ package struct SeccompFilter {
         while pc < instructions.count {
             let ins = instructions[pc]
             switch ins.code {
-            case 0x20: acc = UInt32(data[Int(ins.k)]) | UInt32(data[Int(ins.k) + 1]) << 8 | UInt32(data[Int(ins.k) + 2]) << 16 | UInt32(data[Int(ins.k) + 3]) << 24
+            case 0x20:
+                acc =
+                    UInt32(data[Int(ins.k)]) | UInt32(data[Int(ins.k) + 1]) << 8 | UInt32(data[Int(ins.k) + 2]) << 16 | UInt32(data[Int(ins.k) + 3])
+                    << 24
             case 0x54: acc &= ins.k
             case 0x15:
                 pc += Int(acc == ins.k ? ins.jt : ins.jf)

@@ -1,6 +1,7 @@
 package import TraceFormat
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The tracer's state machine: pairs syscall entries with exits per thread, follows threads, forks
@@ -44,8 +45,10 @@ package final class Tracer {
     package private(set) var launchedPid: Int32?
     package private(set) var syscallStops: UInt64 = 0
 
-    package init(boundary: any PtraceBoundary, decoder: SyscallDecoder, memory: any TraceeMemory, table: SyscallTable = .native,
-                 mode: Mode, threadFilter: Set<Int32>? = nil, emit: @escaping (TraceEvent) -> Void) {
+    package init(
+        boundary: any PtraceBoundary, decoder: SyscallDecoder, memory: any TraceeMemory, table: SyscallTable = .native,
+        mode: Mode, threadFilter: Set<Int32>? = nil, emit: @escaping (TraceEvent) -> Void
+    ) {
         self.boundary = boundary
         self.decoder = decoder
         self.memory = memory
@@ -59,7 +62,9 @@ package final class Tracer {
 
     private func lifecycle(_ op: ProcessChange.Operation, pid: Int32, tid: Int32, target: Int32, status: Int32 = 0, command: String = "") {
         let t = boundary.now()
-        emit(TraceEvent(time: t, pid: pid, tid: tid, payload: .process(ProcessChange(operation: op, target: target, status: status, command: command))))
+        emit(
+            TraceEvent(time: t, pid: pid, tid: tid, payload: .process(ProcessChange(operation: op, target: target, status: status, command: command)))
+        )
     }
 
     /// Attach mode: seize every thread of `pid`, adopt its open fds. Returns the threads seized.
@@ -183,8 +188,9 @@ package final class Tracer {
     }
 
     private func complete(tid: Int32, pid: Int32, _ p: Pending, result: Int64) {
-        let record = SyscallRecord(pid: pid, tid: tid, syscall: p.syscall, number: p.number, args: p.args, result: result,
-                                   entryNs: p.entryNs, exitNs: boundary.now())
+        let record = SyscallRecord(
+            pid: pid, tid: tid, syscall: p.syscall, number: p.number, args: p.args, result: result,
+            entryNs: p.entryNs, exitNs: boundary.now())
         for e in decoder.decode(record, memory: memory) { emit(e) }
     }
 

@@ -80,7 +80,9 @@ final class EventQueue: @unchecked Sendable {
             do {
                 for e in batch { try writer.append(e) }
                 if let l = lostNow {
-                    try writer.append(TraceEvent(time: l.from, endTime: l.to, pid: 0, tid: 0, payload: .lost(LostEvents(count: l.count, fromNs: l.from, toNs: l.to))))
+                    try writer.append(
+                        TraceEvent(
+                            time: l.from, endTime: l.to, pid: 0, tid: 0, payload: .lost(LostEvents(count: l.count, fromNs: l.from, toNs: l.to))))
                 }
                 try writer.sealIfDue()
             } catch {
@@ -94,8 +96,9 @@ final class EventQueue: @unchecked Sendable {
             if let status, now - lastStatus >= 500_000_000 {
                 lastStatus = now
                 let secs = Double(now - started) / 1e9
-                status("\(writer.eventsWritten + UInt64(writer.pendingEvents)) events, \(writer.bytesWritten) bytes written, "
-                       + "\(Int(Double(writer.eventsWritten) / max(secs, 0.001))) events/s, \(dropped) lost")
+                status(
+                    "\(writer.eventsWritten + UInt64(writer.pendingEvents)) events, \(writer.bytesWritten) bytes written, "
+                        + "\(Int(Double(writer.eventsWritten) / max(secs, 0.001))) events/s, \(dropped) lost")
             }
             if finished { break }
         }

@@ -24,10 +24,15 @@ public struct AnalysisComparison: Sendable {
             rows.append(Row(metric: metric, base: b, new: n, change: change, regressed: n > b * (1 + tolerance) && n > b))
         }
         add("trap gaps", Double(base.gaps.count), Double(new.gaps.count), tolerance: 0)
-        add("gaps still open at end", Double(base.gaps.filter { $0.endNs == nil }.count), Double(new.gaps.filter { $0.endNs == nil }.count), tolerance: 0)
-        add("total gap time (ns)", Double(base.gaps.reduce(0) { $0 + $1.durationNs }), Double(new.gaps.reduce(0) { $0 + $1.durationNs }),
+        add(
+            "gaps still open at end", Double(base.gaps.filter { $0.endNs == nil }.count), Double(new.gaps.filter { $0.endNs == nil }.count),
+            tolerance: 0)
+        add(
+            "total gap time (ns)", Double(base.gaps.reduce(0) { $0 + $1.durationNs }), Double(new.gaps.reduce(0) { $0 + $1.durationNs }),
             tolerance: maxRegression)
-        add("error findings", Double(base.findings.filter { $0.severity == .error }.count), Double(new.findings.filter { $0.severity == .error }.count),
+        add(
+            "error findings", Double(base.findings.filter { $0.severity == .error }.count),
+            Double(new.findings.filter { $0.severity == .error }.count),
             tolerance: 0)
         let b = base.remapLatency, n = new.remapLatency
         if b.count > 0 || n.count > 0 {

@@ -19,11 +19,15 @@ public enum JUnitReport {
             let protocolFailures = r.findings.filter { $0.kind != .trapGap && $0.device == dev.device && $0.severity == .error }
                 .map { "\($0.kind.rawValue): \($0.message)" }
             _ = gaps
-            suites.append((dev.device, [
-                Case(name: "trap gaps", failures: gapFailures),
-                Case(name: "remap latency", failures: latency),
-                Case(name: "migration protocol", failures: protocolFailures),
-            ]))
+            suites.append(
+                (
+                    dev.device,
+                    [
+                        Case(name: "trap gaps", failures: gapFailures),
+                        Case(name: "remap latency", failures: latency),
+                        Case(name: "migration protocol", failures: protocolFailures),
+                    ]
+                ))
         }
         let traceWide = r.findings.filter { $0.device == nil && $0.severity == .error }.map { "\($0.kind.rawValue): \($0.message)" }
         suites.append(("trace", [Case(name: "trace integrity and thresholds", failures: traceWide)]))
@@ -39,7 +43,8 @@ public enum JUnitReport {
                 if c.failures.isEmpty {
                     out += "/>\n"
                 } else {
-                    out += ">\n      <failure message=\"\(xml(c.failures[0]))\">\(xml(c.failures.joined(separator: "\n")))</failure>\n    </testcase>\n"
+                    out +=
+                        ">\n      <failure message=\"\(xml(c.failures[0]))\">\(xml(c.failures.joined(separator: "\n")))</failure>\n    </testcase>\n"
                 }
             }
             out += "  </testsuite>\n"

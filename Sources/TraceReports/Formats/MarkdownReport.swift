@@ -24,7 +24,9 @@ public enum MarkdownReport {
         out += "| device | count | min | p50 | p90 | p99 | p99.9 | max | lead times | never remapped |\n|---|---|---|---|---|---|---|---|---|---|\n"
         func row(_ name: String, _ l: AnalysisResult.Remap) -> String {
             let s = l.total
-            let stats = s.count == 0 ? "| - | - | - | - | - | - " : "| \(d(s.minNs)) | \(d(s.p50Ns)) | \(d(s.p90Ns)) | \(d(s.p99Ns)) | \(d(s.p999Ns)) | \(d(s.maxNs)) "
+            let stats =
+                s.count == 0
+                ? "| - | - | - | - | - | - " : "| \(d(s.minNs)) | \(d(s.p50Ns)) | \(d(s.p90Ns)) | \(d(s.p99Ns)) | \(d(s.p999Ns)) | \(d(s.maxNs)) "
             return "| \(name) | \(s.count) " + stats + "| \(l.leadTime.count) | \(l.unresolved) |\n"
         }
         for dev in r.devices { out += row(cell(dev.device), dev.remapLatency) }

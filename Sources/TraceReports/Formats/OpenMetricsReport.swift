@@ -22,10 +22,12 @@ public enum OpenMetricsReport {
                 out += "\(name)_sum{\(label)} \(number(mine.reduce(0, +)))\n"
             }
         }
-        histogram("vfiotrace_remap_latency_seconds", "Trigger to the VMM making the device unreachable.",
-                  r.triggers.compactMap { t in t.latencyNs.flatMap { $0 >= 0 ? (t.device, UInt64($0)) : nil } })
-        histogram("vfiotrace_restore_latency_seconds", "Leaving the saving state to the device being reachable again.",
-                  r.restores.compactMap { e in e.latencyNs.map { (e.device, $0) } })
+        histogram(
+            "vfiotrace_remap_latency_seconds", "Trigger to the VMM making the device unreachable.",
+            r.triggers.compactMap { t in t.latencyNs.flatMap { $0 >= 0 ? (t.device, UInt64($0)) : nil } })
+        histogram(
+            "vfiotrace_restore_latency_seconds", "Leaving the saving state to the device being reachable again.",
+            r.restores.compactMap { e in e.latencyNs.map { (e.device, $0) } })
         out += "# TYPE vfiotrace_trap_gaps counter\n# HELP vfiotrace_trap_gaps Trap gaps found.\n"
         for dev in r.devices { out += "vfiotrace_trap_gaps_total{device=\"\(escape(dev.device))\"} \(dev.gaps)\n" }
         out += "# TYPE vfiotrace_trap_gap_seconds counter\n# UNIT vfiotrace_trap_gap_seconds seconds\n"

@@ -22,7 +22,8 @@ public enum PerfettoReport {
         var out: [StateChange] = []
         try TraceReader(path: path).forEachEvent { e in
             if case .deviceState(let s) = e.payload, s.operation == .set, !e.failed {
-                out.append(StateChange(device: s.device, timeNs: e.endTime, state: MigrationStateNames.name(s.requested, protocol: s.migrationProtocol)))
+                out.append(
+                    StateChange(device: s.device, timeNs: e.endTime, state: MigrationStateNames.name(s.requested, protocol: s.migrationProtocol)))
             }
         }
         return out
@@ -53,13 +54,17 @@ public enum PerfettoReport {
             let mine = states.filter { $0.device == dev }
             for (j, s) in mine.enumerated() {
                 let until = j + 1 < mine.count ? mine[j + 1].timeNs : end
-                add([("ph", q("X")), ("name", q(s.state)), ("cat", q("state")), ("pid", pid), ("tid", "1"), ("ts", us(s.timeNs)),
-                     ("dur", us(t0 + (until >= s.timeNs ? until - s.timeNs : 0)))])
+                add([
+                    ("ph", q("X")), ("name", q(s.state)), ("cat", q("state")), ("pid", pid), ("tid", "1"), ("ts", us(s.timeNs)),
+                    ("dur", us(t0 + (until >= s.timeNs ? until - s.timeNs : 0))),
+                ])
             }
             for g in r.gaps where g.device == dev {
-                add([("ph", q("X")), ("name", q("TRAP GAP region \(g.region)")), ("cat", q("gap")), ("pid", pid), ("tid", "2"),
-                     ("ts", us(g.startNs)), ("dur", us(t0 + g.durationNs)),
-                     ("args", "{\"cause\":\(q(g.cause)),\"open_at_end\":\(g.endNs == nil),\"trapped_accesses\":\(g.trappedAccesses)}")])
+                add([
+                    ("ph", q("X")), ("name", q("TRAP GAP region \(g.region)")), ("cat", q("gap")), ("pid", pid), ("tid", "2"),
+                    ("ts", us(g.startNs)), ("dur", us(t0 + g.durationNs)),
+                    ("args", "{\"cause\":\(q(g.cause)),\"open_at_end\":\(g.endNs == nil),\"trapped_accesses\":\(g.trappedAccesses)}"),
+                ])
             }
             for (k, t) in r.triggers.enumerated() where t.device == dev {
                 add([("ph", q("i")), ("name", q(t.kind)), ("cat", q("trigger")), ("pid", pid), ("tid", "4"), ("ts", us(t.timeNs)), ("s", q("t"))])
@@ -73,8 +78,10 @@ public enum PerfettoReport {
                 // Flow arrow from the trigger to the moment the remap took effect.
                 let done = t.timeNs + UInt64(latency)
                 add([("ph", q("s")), ("name", q("remap")), ("cat", q("flow")), ("id", "\(k + 1)"), ("pid", pid), ("tid", "4"), ("ts", us(t.timeNs))])
-                add([("ph", q("f")), ("bp", q("e")), ("name", q("remap")), ("cat", q("flow")), ("id", "\(k + 1)"), ("pid", pid), ("tid", "3"),
-                     ("ts", us(done))])
+                add([
+                    ("ph", q("f")), ("bp", q("e")), ("name", q("remap")), ("cat", q("flow")), ("id", "\(k + 1)"), ("pid", pid), ("tid", "3"),
+                    ("ts", us(done)),
+                ])
             }
         }
         return "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n" + events.joined(separator: ",\n") + "\n]}\n"

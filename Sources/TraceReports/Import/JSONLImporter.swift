@@ -98,8 +98,11 @@ public struct JSONLImporter {
             guard !device.isEmpty, let p = Self.uint(o["protocol"]), p == 1 || p == 2, let s = Self.uint(o["state"]), s <= UInt64(UInt32.max) else {
                 throw fail("device_state needs \"device\", \"protocol\" (1 or 2) and \"state\"")
             }
-            return TraceEvent(time: t, pid: pid, tid: tid, payload: .deviceState(DeviceStateChange(
-                fd: -1, device: device, migrationProtocol: p == 1 ? .v1 : .v2, requested: UInt32(s), resulting: UInt32(s))))
+            return TraceEvent(
+                time: t, pid: pid, tid: tid,
+                payload: .deviceState(
+                    DeviceStateChange(
+                        fd: -1, device: device, migrationProtocol: p == 1 ? .v1 : .v2, requested: UInt32(s), resulting: UInt32(s))))
         default:
             throw fail("unknown kind \"\(kind)\" (trap.on, trap.off, irq.signal, marker, device_state)")
         }

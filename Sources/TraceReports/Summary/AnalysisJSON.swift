@@ -81,7 +81,8 @@ public enum AnalysisJSON {
     static func finding(_ f: Finding) -> String {
         var s = "{"
         if let d = f.device { s += "\"device\":\(JSONText.quote(d))," }
-        s += "\"kind\":\(JSONText.quote(f.kind.rawValue)),\"message\":\(JSONText.quote(f.message)),\"severity\":\(JSONText.quote(f.severity.rawValue))"
+        s +=
+            "\"kind\":\(JSONText.quote(f.kind.rawValue)),\"message\":\(JSONText.quote(f.message)),\"severity\":\(JSONText.quote(f.severity.rawValue))"
         if let t = f.timeNs { s += ",\"timeNs\":\(t)" }
         return s + "}"
     }

@@ -41,7 +41,8 @@ public enum AnalysisText {
                 }
             }
             if dev.restoreLatency.count > 0 {
-                out += "  restore latency (left saving state -> reachable again): p50 \(duration(dev.restoreLatency.p50Ns)), max \(duration(dev.restoreLatency.maxNs))\n"
+                out +=
+                    "  restore latency (left saving state -> reachable again): p50 \(duration(dev.restoreLatency.p50Ns)), max \(duration(dev.restoreLatency.maxNs))\n"
             }
         }
         let others = r.findings.filter { $0.kind != .trapGap }

@@ -16,7 +16,8 @@ struct Demo: ParsableCommand {
             """)
 
     @Option(help: "Directory for the traces (default: a new temporary directory).") var outputDir: String?
-    @Option(help: "How long the racy VMM waits after the signal before re-reading the layout.") var delay: DurationArgument = DurationArgument(nanoseconds: 2_000_000)
+    @Option(help: "How long the racy VMM waits after the signal before re-reading the layout.") var delay: DurationArgument = DurationArgument(
+        nanoseconds: 2_000_000)
 
     func run() throws {
         let exe = URL(fileURLWithPath: ProcFS.readlink("/proc/self/exe") ?? CommandLine.arguments[0])
@@ -36,7 +37,9 @@ struct Demo: ParsableCommand {
             out.write("   \(summary.events) events, \(summary.bytes) bytes, \(summary.lost) lost\n")
             let result = try TraceAnalyzer.analyze(paths: [trace])
             results.append((scenario, result))
-            out.write(AnalysisText.render(result).split(separator: "\n", omittingEmptySubsequences: false).map { "   " + $0 }.joined(separator: "\n") + "\n")
+            out.write(
+                AnalysisText.render(result).split(separator: "\n", omittingEmptySubsequences: false).map { "   " + $0 }.joined(separator: "\n") + "\n"
+            )
         }
         out.write("== comparison\n")
         out.write("   protocol  verdict  gaps  longest gap   remap p50    wake-up p50  lead time p50\n")
@@ -44,12 +47,14 @@ struct Demo: ParsableCommand {
             let longest = r.gaps.map(\.durationNs).max() ?? 0
             func col(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(1, w - s.count)) }
             let lead = r.remapLatency.leadTime.count > 0 ? AnalysisText.duration(r.remapLatency.leadTime.p50Ns) : "-"
-            out.write("   " + col(name, 10) + col(r.verdict.uppercased(), 9) + col("\(r.gaps.count)", 6)
-                      + col(longest > 0 ? AnalysisText.duration(longest) : "-", 14)
-                      + col(r.remapLatency.count > 0 ? AnalysisText.duration(r.remapLatency.p50Ns) : "-", 13)
-                      + col(r.remapLatency.phases["wakeup"].map { $0.count > 0 ? AnalysisText.duration($0.p50Ns) : "-" } ?? "-", 13) + lead + "\n")
+            out.write(
+                "   " + col(name, 10) + col(r.verdict.uppercased(), 9) + col("\(r.gaps.count)", 6)
+                    + col(longest > 0 ? AnalysisText.duration(longest) : "-", 14)
+                    + col(r.remapLatency.count > 0 ? AnalysisText.duration(r.remapLatency.p50Ns) : "-", 13)
+                    + col(r.remapLatency.phases["wakeup"].map { $0.count > 0 ? AnalysisText.duration($0.p50Ns) : "-" } ?? "-", 13) + lead + "\n")
         }
-        out.write("""
+        out.write(
+            """
 
                racy: the device needed traps from the moment PRE_COPY completed, but the guest could reach BAR0
                      until the VMM woke up, re-read the sparse-mmap layout and deleted the memslot: a trap gap.

@@ -51,8 +51,9 @@ struct Record: ParsableCommand {
         if summary.lost > 0 { line += "; \(summary.lost) events LOST (queue full; marked in the trace)" }
         err.write(line + "\n")
         if let f = summary.writeFailure {
-            throw CommandFailure("stopped recording: \(f); the traced process was left running and everything written before is readable",
-                                 exitCode: 1)
+            throw CommandFailure(
+                "stopped recording: \(f); the traced process was left running and everything written before is readable",
+                exitCode: 1)
         }
         if let status = summary.childStatus, status != 0 { terminate(status) }
     }

@@ -49,8 +49,9 @@ struct Report: ParsableCommand {
             try AnalysisJSON.write(result) { text += $0 }
             return text
         }
-        FileHandleStream.standardError.write("vfiotrace: \(result.verdict.uppercased()): \(result.gaps.count) trap gaps, "
-                                             + "\(result.findings.filter { $0.severity == .error }.count) errors\n")
+        FileHandleStream.standardError.write(
+            "vfiotrace: \(result.verdict.uppercased()): \(result.gaps.count) trap gaps, "
+                + "\(result.findings.filter { $0.severity == .error }.count) errors\n")
         if !result.passed { terminate(1) }
     }
 }

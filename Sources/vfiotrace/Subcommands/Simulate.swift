@@ -30,6 +30,7 @@ struct Simulate: ParsableCommand {
             throw CommandFailure("cannot write \(truthPath)")
         }
         FileHandleStream.standardOutput.write(
-            "\(output): \(truth.events) events, \(truth.summary.gapCount) planted gaps, \(truth.summary.triggerCount) triggers; truth in \(truthPath)\n")
+            "\(output): \(truth.events) events, \(truth.summary.gapCount) planted gaps, \(truth.summary.triggerCount) triggers; truth in \(truthPath)\n"
+        )
     }
 }
