@@ -60,6 +60,8 @@ let package = Package(
             name: "vfiotrace",
             dependencies: [
                 "TraceFormat", "TraceRecorder", "TraceAnalysis", "TraceReports",
+                // Built alongside (not linked) so `swift run vfiotrace demo` finds the test VMM next to it.
+                "vfio-testvmm",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming
