@@ -73,7 +73,8 @@ import TraceFormat
 @Suite struct QEMUTraceImportTests {
     @Test("lines parse into pid, wall-clock ns, event and arguments; non-trace lines are rejected")
     func parse() throws {
-        let l = try #require(QEMUTraceImporter.parse("3839@1795584655.871493:qemu_mutex_lock waiting on mutex 0x55db118eb5a0 (../../softmmu/runstate.c:247)"))
+        let l = try #require(
+            QEMUTraceImporter.parse("3839@1795584655.871493:qemu_mutex_lock waiting on mutex 0x55db118eb5a0 (../../softmmu/runstate.c:247)"))
         #expect(l.pid == 3839)
         #expect(l.timeNs == 1_795_584_655_871_493_000)
         #expect(l.event == "qemu_mutex_lock")
@@ -89,14 +90,14 @@ import TraceFormat
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try """
-            100@10.000001:vfio_region_mmap Region 0000:00:05.0 BAR 0 mmaps[0] [0x0 - 0xfffff]
-            100@10.000002:vfio_intx_interrupt  (0000:00:05.0) Pin A
-            100@10.000003:vfio_region_mmaps_set_enabled Region 0000:00:05.0 BAR 0 mmaps enabled: 0
-            not a trace line
-            100@10.000004:vfio_msi_interrupt  (0000:00:05.0) vector 3 0xfee00000/0x4021
-            100@10.000005:vfio_migration_set_state  (0000:00:05.0) new state STOP_COPY, recover state ERROR
-            100@10.000006:vfio_intx_eoi  (0000:00:05.0) EOI
-            """.write(toFile: dir + "/q.log", atomically: true, encoding: .utf8)
+        100@10.000001:vfio_region_mmap Region 0000:00:05.0 BAR 0 mmaps[0] [0x0 - 0xfffff]
+        100@10.000002:vfio_intx_interrupt  (0000:00:05.0) Pin A
+        100@10.000003:vfio_region_mmaps_set_enabled Region 0000:00:05.0 BAR 0 mmaps enabled: 0
+        not a trace line
+        100@10.000004:vfio_msi_interrupt  (0000:00:05.0) vector 3 0xfee00000/0x4021
+        100@10.000005:vfio_migration_set_state  (0000:00:05.0) new state STOP_COPY, recover state ERROR
+        100@10.000006:vfio_intx_eoi  (0000:00:05.0) EOI
+        """.write(toFile: dir + "/q.log", atomically: true, encoding: .utf8)
         var warnings: [ImportProblem] = []
         var importer = QEMUTraceImporter()
         importer.warn = { warnings.append($0) }
@@ -108,7 +109,8 @@ import TraceFormat
         #expect(marker(1)?.name == "irq.signal" && marker(1)?.device == "0000:00:05.0" && marker(1)?["index"] == "0")
         #expect(marker(2)?.name == "mmaps.enabled" && marker(2)?["enabled"] == "0" && marker(2)?["region"] == "0")
         #expect(marker(3)?["index"] == "1" && marker(3)?["vector"] == "3")
-        #expect(events[4].payload == .deviceState(DeviceStateChange(fd: -1, device: "0000:00:05.0", migrationProtocol: .v2, requested: 3, resulting: 3)))
+        #expect(
+            events[4].payload == .deviceState(DeviceStateChange(fd: -1, device: "0000:00:05.0", migrationProtocol: .v2, requested: 3, resulting: 3)))
         #expect(marker(5)?.name == "vfio_intx_eoi" && marker(5)?["args"] == "(0000:00:05.0) EOI")
         #expect(events[2].time == 10_000_003_000)
     }
@@ -125,21 +127,109 @@ import TraceFormat
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: qemu)
-        p.arguments = ["-machine", "none", "-nodefaults", "-display", "none", "-msg", "timestamp=on", "-trace", "qemu_mutex_lock",
-                       "-D", dir + "/q.log", "-S"]
+        p.arguments = [
+            "-machine", "none", "-nodefaults", "-display", "none", "-msg", "timestamp=on", "-trace", "qemu_mutex_lock",
+            "-D", dir + "/q.log", "-S",
+        ]
         p.standardInput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        usleep(700_000)
+        // Wait (up to 10 s on a loaded machine) for trace lines, then stop QEMU.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, (try? String(contentsOfFile: dir + "/q.log", encoding: .utf8))?.contains("qemu_mutex_lock") != true {
+            usleep(50_000)
+        }
         // SIGKILL: the test runner's blocked signal mask is inherited, so SIGTERM may never arrive.
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
-        let lines = try String(contentsOfFile: dir + "/q.log", encoding: .utf8).split(separator: "\n").filter { $0.contains("qemu_mutex_lock") }
+        // A line cut by the kill is not a complete trace line: count only newline-terminated ones.
+        let text = try String(contentsOfFile: dir + "/q.log", encoding: .utf8)
+        let complete = text.hasSuffix("\n") ? Substring(text) : text[..<(text.lastIndex(of: "\n").map { text.index(after: $0) } ?? text.startIndex)]
+        let lines = complete.split(separator: "\n").filter { $0.contains("qemu_mutex_lock") }
         try #require(!lines.isEmpty)
         var importer = QEMUTraceImporter()
+        try complete.write(toFile: dir + "/complete.log", atomically: true, encoding: .utf8)
         importer.strict = true
-        #expect(try importer.run(input: dir + "/q.log", output: dir + "/q.vftrace") == lines.count)
+        #expect(try importer.run(input: dir + "/complete.log", output: dir + "/q.vftrace") == lines.count)
         let first = try #require(try TraceReader(path: dir + "/q.vftrace").readAll().first)
         #expect(first.pid == p.processIdentifier)
+    }
+}
+
+/// strace import: a real strace of a real workload, and VFIO lines in strace's output style.
+@Suite(.serialized) struct StraceImportTests {
+    @Test("a real strace -f -ttt -T -y capture of the bench load gives its eventfd traffic")
+    func realStrace() throws {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 where !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("vfio-testvmm").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        let vmm = dir.appendingPathComponent("vfio-testvmm").path
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), FileManager.default.isExecutableFile(atPath: vmm) else {
+            print("skipping: strace or the test VMM missing")
+            return
+        }
+        let tmp = NSTemporaryDirectory() + "strace-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
+        p.arguments = [
+            "-f", "-ttt", "-T", "-y", "-o", tmp + "/s.log", vmm, "--scenario", "bench", "--ioctls", "5", "--eventfd-rounds", "7", "--mmaps", "2",
+        ]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        var importer = StraceImporter()
+        importer.strict = true
+        try importer.run(input: tmp + "/s.log", output: tmp + "/s.vftrace")
+        let events = try TraceReader(path: tmp + "/s.vftrace").readAll()
+        let ops = events.compactMap { e -> (EventfdOp.Operation, UInt64)? in
+            if case .eventfd(let op) = e.payload { return (op.operation, op.value) }
+            return nil
+        }
+        // The bench: one eventfd, then 7 × (write 1, read 1).
+        #expect(ops.map(\.0) == [.create] + Array(repeating: [EventfdOp.Operation.write, .read], count: 7).flatMap { $0 })
+        #expect(ops.dropFirst().allSatisfy { $0.1 == 1 })
+        #expect(events.allSatisfy { $0.endTime > $0.time })  // -T durations
+    }
+
+    @Test("VFIO lines, unfinished/resumed pairs and decoded memslots")
+    func vfioLines() throws {
+        let tmp = NSTemporaryDirectory() + "strace-v-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        try """
+        900 1700000000.000100 openat(AT_FDCWD, "/dev/vfio/vfio", O_RDWR|O_CLOEXEC) = 3 <0.000010>
+        900 1700000000.000200 openat(AT_FDCWD, "/dev/vfio/42", O_RDWR|O_CLOEXEC) = 4 <0.000010>
+        900 1700000000.000300 ioctl(4, VFIO_GROUP_GET_DEVICE_FD, "0000:00:05.0") = 5 <0.000020>
+        901 1700000000.000400 ioctl(5, VFIO_DEVICE_GET_REGION_INFO <unfinished ...>
+        902 1700000000.000450 eventfd2(0, EFD_CLOEXEC) = 6 <0.000005>
+        901 1700000000.000500 <... ioctl resumed>, 0x7ffc0000) = 0 <0.000100>
+        900 1700000000.000600 mmap(NULL, 1048576, PROT_READ|PROT_WRITE, MAP_SHARED, 5, 0) = 0x7f0000000000 <0.000010>
+        900 1700000000.000700 ioctl(7, KVM_SET_USER_MEMORY_REGION, {slot=5, flags=0, guest_phys_addr=0xfe000000, memory_size=1048576, userspace_addr=0x7f0000000000}) = 0 <0.000030>
+        900 1700000000.000800 ioctl(3, 0x3b71, 0x7ffc1000) = -1 EINVAL (Invalid argument) <0.000004>
+        garbage here
+        900 1700000000.000900 +++ exited with 0 +++
+        """.write(toFile: tmp + "/v.log", atomically: true, encoding: .utf8)
+        var warnings: [ImportProblem] = []
+        var importer = StraceImporter()
+        importer.warn = { warnings.append($0) }
+        try importer.run(input: tmp + "/v.log", output: tmp + "/v.vftrace")
+        #expect(warnings.map(\.line) == [10])
+        let events = try TraceReader(path: tmp + "/v.vftrace").readAll()
+        #expect(events.count == 8)
+        #expect(events[2].payload == .deviceOpen(DeviceOpen(fd: 5, groupFd: 4, device: "0000:00:05.0")))
+        // The resumed ioctl keeps its start time and pid, and knows fd 5 is the device.
+        let region = try #require(events.first { if case .vfioIoctl(let v) = $0.payload { return v.request == 0x3B6C } else { return false } })
+        #expect(region.time == 1_700_000_000_000_400_000 && region.pid == 901 && region.endTime == region.time + 100_000)
+        if case .vfioIoctl(let v) = region.payload { #expect(v.target == .vfioDevice && v.device == "0000:00:05.0") }
+        #expect(
+            events.contains {
+                $0.payload == .memslot(Memslot(vmFd: 7, slot: 5, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: 0x7F00_0000_0000))
+            })
+        let failed = try #require(events.last)
+        #expect(failed.result == -22)
+        if case .vfioIoctl(let v) = failed.payload { #expect(IoctlNames.name(request: v.request, target: v.target) == "VFIO_IOMMU_MAP_DMA") }
     }
 }

@@ -25,17 +25,5 @@ struct FdTable {
     mutating func exec() { entries = entries.filter { !$0.value.cloexec } }
 
     /// Classifies a path opened by the tracee (or read from /proc/PID/fd).
-    static func classify(path: String) -> FdKind {
-        if path == "/dev/vfio/vfio" { return .vfioContainer }
-        if path.hasPrefix("/dev/vfio/devices/") { return .vfioDevice }
-        if path.hasPrefix("/dev/vfio/"), UInt32(path.dropFirst("/dev/vfio/".count)) != nil { return .vfioGroup }
-        if path.hasPrefix("/dev/vfio/noiommu-") { return .vfioGroup }
-        if path == "/dev/iommu" { return .iommufd }
-        if path == "/dev/kvm" { return .kvmSystem }
-        if path == "anon_inode:kvm-vm" { return .kvmVM }
-        if path.hasPrefix("anon_inode:kvm-vcpu") { return .kvmVCPU }
-        if path == "anon_inode:[eventfd]" { return .eventfd }
-        if path == "anon_inode:[vfio-device]" || path.hasPrefix("anon_inode:vfio") { return .vfioDevice }
-        return .unknown
-    }
+    static func classify(path: String) -> FdKind { FdKind.classify(path: path) }
 }

@@ -33,7 +33,7 @@ public struct QEMUTraceImporter {
         guard let colon = rest.firstIndex(of: ":") else { return nil }
         let stamp = rest[..<colon]
         guard let dot = stamp.firstIndex(of: "."), let sec = UInt64(stamp[..<dot]), let usec = UInt64(stamp[stamp.index(after: dot)...]),
-              usec < 1_000_000
+            usec < 1_000_000
         else { return nil }
         let body = rest[rest.index(after: colon)...]
         let event = body.prefix { $0 != " " && $0 != "(" }
@@ -52,7 +52,8 @@ public struct QEMUTraceImporter {
     /// The events a line stands for.
     static func events(for l: Line) -> [TraceEvent] {
         func marker(_ name: String, device: String = "", _ fields: [Marker.Field]) -> TraceEvent {
-            TraceEvent(time: l.timeNs, pid: l.pid, tid: l.pid, payload: .marker(Marker(source: "qemu-trace", name: name, device: device, fields: fields)))
+            TraceEvent(
+                time: l.timeNs, pid: l.pid, tid: l.pid, payload: .marker(Marker(source: "qemu-trace", name: name, device: device, fields: fields)))
         }
         let a = l.args
         switch l.event {
@@ -87,10 +88,17 @@ public struct QEMUTraceImporter {
         case "vfio_migration_set_state", "vfio_migration_set_device_state":
             // " (%s) new state %s, recover state %s" / " (%s) state %s"
             guard let dev = parenthesized(a) else { break }
-            let word = a.components(separatedBy: "state ").dropFirst().first?.split(separator: ",").first.map { String($0).trimmingCharacters(in: .whitespaces) }
+            let word = a.components(separatedBy: "state ").dropFirst().first?.split(separator: ",").first.map {
+                String($0).trimmingCharacters(in: .whitespaces)
+            }
             if let word, let state = v2State(word) {
-                return [TraceEvent(time: l.timeNs, pid: l.pid, tid: l.pid, payload: .deviceState(DeviceStateChange(
-                    fd: -1, device: dev, migrationProtocol: .v2, requested: state, resulting: state)))]
+                return [
+                    TraceEvent(
+                        time: l.timeNs, pid: l.pid, tid: l.pid,
+                        payload: .deviceState(
+                            DeviceStateChange(
+                                fd: -1, device: dev, migrationProtocol: .v2, requested: state, resulting: state)))
+                ]
             }
         default:
             break
@@ -105,8 +113,10 @@ public struct QEMUTraceImporter {
     }
 
     static func v2State(_ name: String) -> UInt32? {
-        let names: [String: UInt32] = ["ERROR": 0, "STOP": 1, "RUNNING": 2, "STOP_COPY": 3, "RESUMING": 4, "RUNNING_P2P": 5,
-                                       "PRE_COPY": 6, "PRE_COPY_P2P": 7]
+        let names: [String: UInt32] = [
+            "ERROR": 0, "STOP": 1, "RUNNING": 2, "STOP_COPY": 3, "RESUMING": 4, "RUNNING_P2P": 5,
+            "PRE_COPY": 6, "PRE_COPY_P2P": 7,
+        ]
         return names[name.uppercased()]
     }
 
@@ -122,7 +132,9 @@ public struct QEMUTraceImporter {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }
             guard let parsed = Self.parse(Substring(line)) else {
-                let p = ImportProblem(path: input, line: i + 1, message: "not a QEMU trace line (expected PID@SECONDS.MICROS:event args; run QEMU with -msg timestamp=on)")
+                let p = ImportProblem(
+                    path: input, line: i + 1,
+                    message: "not a QEMU trace line (expected PID@SECONDS.MICROS:event args; run QEMU with -msg timestamp=on)")
                 if strict { throw p }
                 warn(p)
                 continue

@@ -6,7 +6,7 @@ import TraceReports
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert another source's log into a trace (then `vfiotrace merge` it with a recording).",
-        subcommands: [ImportJSONL.self, ImportQEMUTrace.self])
+        subcommands: [ImportStrace.self, ImportQEMUTrace.self, ImportJSONL.self])
 }
 
 /// `vfiotrace import jsonl`: driver-side / kernel-side events in the documented JSON Lines format.
@@ -48,6 +48,33 @@ struct ImportQEMUTrace: ParsableCommand {
 
     func run() throws {
         var importer = QEMUTraceImporter()
+        importer.strict = strict
+        var skipped = 0
+        importer.warn = { problem in
+            skipped += 1
+            if skipped <= 20 { printError("warning: \(problem) (line skipped)") }
+        }
+        do {
+            let n = try importer.run(input: log, output: output)
+            printError("imported \(n) events into \(output)" + (skipped > 0 ? "; \(skipped) lines skipped" : ""))
+        } catch let p as ImportProblem {
+            throw CommandFailure(p.description)
+        }
+    }
+}
+
+/// `vfiotrace import strace`: `strace -f -ttt [-T] [-y] [-X raw]` output.
+struct ImportStrace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "strace",
+        abstract: "Import strace -f -ttt output (-T, -y and -X raw understood; unfinished/resumed pairs joined).")
+
+    @Argument(help: "The strace log (strace -o FILE).") var log: String
+    @Option(name: .shortAndLong, help: "Output trace file.") var output: String
+    @Flag(help: "Reject the whole input at the first malformed line (default: skip it with a warning).") var strict = false
+
+    func run() throws {
+        var importer = StraceImporter()
         importer.strict = strict
         var skipped = 0
         importer.warn = { problem in
