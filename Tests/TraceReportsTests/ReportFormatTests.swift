@@ -126,3 +126,60 @@ import TraceFormat
         try ReportFormatTests.golden("report-racy.perfetto.json", text)
     }
 }
+
+/// The HTML page: golden file, escaping of trace strings, and a real headless Chromium render whose
+/// DOM carries the timeline (skipped where Chromium is not installed).
+@Suite(.serialized) struct HTMLReportTests {
+    static func page(_ s: Scenario) throws -> String {
+        let path = NSTemporaryDirectory() + "html-\(UUID().uuidString).vftrace"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try ScenarioSimulator.run(s, seed: 1, output: path)
+        var r = try TraceAnalyzer.analyze(paths: [path])
+        r.files = ["\(s.rawValue).vftrace"]
+        return HTMLReport.render(r, states: try PerfettoReport.stateChanges(from: path))
+    }
+
+    @Test("HTML matches its golden file and escapes trace strings")
+    func golden() throws {
+        let html = try Self.page(.racy)
+        try ReportFormatTests.golden("report-racy.html", html)
+        #expect(HTMLReport.escape("<img src=x onerror=alert(1)>&\"'") == "&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;")
+        #expect(!html.contains("http://") && !html.contains("https://"), "self-contained: no network references")
+    }
+
+    @Test("headless Chromium renders one timeline per device with the gaps in it")
+    func chromium() throws {
+        guard let browser = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        else {
+            print("skipping: chromium not installed")
+            return
+        }
+        let dir = NSTemporaryDirectory() + "html-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.page(.manyDevices).write(toFile: dir + "/r.html", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: browser)
+        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--screenshot=\(dir)/r.png", "--window-size=1300,1400", "file://\(dir)/r.html"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let png = try #require(FileManager.default.contents(atPath: dir + "/r.png"))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        // The rendered DOM (after the inline script ran) has the four devices' timelines and their gaps.
+        let dump = Process()
+        dump.executableURL = URL(fileURLWithPath: browser)
+        dump.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://\(dir)/r.html"]
+        let out = Pipe()
+        dump.standardOutput = out
+        dump.standardError = FileHandle.nullDevice
+        try dump.run()
+        let dom = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        dump.waitUntilExit()
+        #expect(dom.components(separatedBy: "class=\"timeline\"").count - 1 == 4)
+        #expect(dom.components(separatedBy: "class=\"gap\"").count - 1 == 4)
+        #expect(dom.contains("Device 0000:00:08.0"))
+    }
+}

@@ -7,10 +7,11 @@ import TraceReports
 /// `vfiotrace report FILE…`: the analysis written as Markdown, JUnit XML, JSON and OpenMetrics files.
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the analysis of one or more traces as Markdown, JUnit XML, JSON, OpenMetrics and/or Perfetto files.",
+        abstract: "Write the analysis of one or more traces as HTML, Markdown, JUnit XML, JSON, OpenMetrics and/or Perfetto files.",
         discussion: "Exit status as for analyze: 0 pass, 1 a gap, an error finding or a threshold failed, 2 unreadable input or usage error.")
 
     @Argument(help: "Trace files (.vftrace).") var files: [String]
+    @Option(help: "Self-contained HTML page with per-device SVG timelines, latency histogram and findings.") var html: String?
     @Option(help: "Markdown summary (for CI step summaries).") var markdown: String?
     @Option(help: "JUnit XML: one test case per check per device.") var junit: String?
     @Option(help: "The analysis as JSON (same as analyze --format json).") var json: String?
@@ -21,8 +22,8 @@ struct Report: ParsableCommand {
     @Option(help: "Fail when the remap latency p99 exceeds this.") var maxRemapP99: DurationArgument?
 
     func validate() throws {
-        guard markdown != nil || junit != nil || json != nil || openmetrics != nil || perfetto != nil else {
-            throw ValidationError("name at least one output: --markdown, --junit, --json, --openmetrics or --perfetto")
+        guard html != nil || markdown != nil || junit != nil || json != nil || openmetrics != nil || perfetto != nil else {
+            throw ValidationError("name at least one output: --html, --markdown, --junit, --json, --openmetrics or --perfetto")
         }
     }
 
@@ -43,7 +44,9 @@ struct Report: ParsableCommand {
         try save(markdown) { MarkdownReport.render(result) }
         try save(junit) { JUnitReport.render(result) }
         try save(openmetrics) { OpenMetricsReport.render(result) }
-        try save(perfetto) { PerfettoReport.render(result, states: try files.flatMap { try PerfettoReport.stateChanges(from: $0) }) }
+        let states = (html != nil || perfetto != nil) ? try files.flatMap { try PerfettoReport.stateChanges(from: $0) } : []
+        try save(perfetto) { PerfettoReport.render(result, states: states) }
+        try save(html) { HTMLReport.render(result, states: states) }
         try save(json) {
             var text = ""
             try AnalysisJSON.write(result) { text += $0 }
