@@ -201,7 +201,7 @@ public final class TraceAnalyzer {
             proc.unmap(user)
             if !p.device.isEmpty && p.region >= 0 {
                 let r = UInt32(p.region)
-                proc.map(.init(user: user, device: p.device, region: r, regionOffset: p.regionOffset))
+                proc.map(.init(user: user, device: p.device, region: Int32(r), regionOffset: p.regionOffset))
                 touched.insert(p.device)
                 let d = device(p.device)
                 if let info = d.regions[r], info.sparseAreas != nil {

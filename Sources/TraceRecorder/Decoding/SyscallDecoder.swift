@@ -3,14 +3,6 @@ package import TraceFormat
 /// Turns completed syscalls into events, keeping per-process fd tables, per-device region tables and
 /// device mappings, so every ioctl, mmap and pread is named by what it touches.
 package final class SyscallDecoder {
-    /// A live user mapping of a device region.
-    struct DeviceMapping {
-        var user: Range<UInt64>
-        var device: String
-        var region: Int32
-        var regionOffset: UInt64
-    }
-
     /// What one device's regions are (from GET_REGION_INFO answers).
     struct RegionEntry {
         var offset: UInt64
@@ -21,7 +13,7 @@ package final class SyscallDecoder {
     /// Per-process state (threads share it).
     final class Process {
         var fds = FdTable()
-        var mappings: [DeviceMapping] = []
+        var mappings = DeviceMappingTable()
         var regions: [String: [UInt32: RegionEntry]] = [:]
     }
 
@@ -56,7 +48,7 @@ package final class SyscallDecoder {
     package func processExec(pid: Int32) {
         let p = process(pid)
         p.fds.exec()
-        p.mappings = []
+        p.mappings.removeAll()
     }
 
     package func processExited(pid: Int32) { processes[pid] = nil }
@@ -80,7 +72,7 @@ package final class SyscallDecoder {
     package func adoptMapping(pid: Int32, user: Range<UInt64>, device: String, fileOffset: UInt64) {
         let p = process(pid)
         let (region, offset) = regionOf(p, device: device, fileOffset: fileOffset)
-        p.mappings.append(DeviceMapping(user: user, device: device, region: region, regionOffset: offset))
+        p.mappings.map(.init(user: user, device: device, region: region, regionOffset: offset))
     }
 
     // MARK: - Decoding
@@ -162,14 +154,8 @@ package final class SyscallDecoder {
         case .mremap:
             guard !r.failed else { return [] }
             let old = r.args[0]..<(r.args[0] &+ r.args[1])
-            let moved = p.mappings.filter { $0.user.overlaps(old) }
-            guard let first = moved.first else { return [] }
-            _ = unmap(p, old)
             let newAddress = UInt64(bitPattern: r.result)
-            p.mappings.append(
-                DeviceMapping(
-                    user: newAddress..<(newAddress &+ r.args[2]), device: first.device, region: first.region,
-                    regionOffset: first.regionOffset + (old.lowerBound > first.user.lowerBound ? old.lowerBound - first.user.lowerBound : 0)))
+            guard let first = p.mappings.remap(old: old, newStart: newAddress, newLength: r.args[2]) else { return [] }
             return [
                 event(
                     .mapping(
@@ -362,7 +348,7 @@ package final class SyscallDecoder {
         }
         guard let entry = p.fds[fd], entry.kind == .vfioDevice else { return events }
         let (region, offset) = regionOf(p, device: entry.device, fileOffset: r.args[5])
-        p.mappings.append(DeviceMapping(user: user, device: entry.device, region: region, regionOffset: offset))
+        p.mappings.map(.init(user: user, device: entry.device, region: region, regionOffset: offset))
         events.append(
             event(
                 .mapping(
@@ -374,29 +360,8 @@ package final class SyscallDecoder {
     }
 
     /// Removes [range) from the device mappings; returns the device pieces it covered.
-    private func unmap(_ p: Process, _ range: Range<UInt64>) -> [DeviceMapping] {
-        guard p.mappings.contains(where: { $0.user.overlaps(range) }) else { return [] }
-        var kept: [DeviceMapping] = []
-        var removed: [DeviceMapping] = []
-        for m in p.mappings {
-            guard m.user.overlaps(range) else {
-                kept.append(m)
-                continue
-            }
-            let lo = max(m.user.lowerBound, range.lowerBound)
-            let hi = min(m.user.upperBound, range.upperBound)
-            removed.append(DeviceMapping(user: lo..<hi, device: m.device, region: m.region, regionOffset: m.regionOffset + (lo - m.user.lowerBound)))
-            if m.user.lowerBound < lo {
-                kept.append(DeviceMapping(user: m.user.lowerBound..<lo, device: m.device, region: m.region, regionOffset: m.regionOffset))
-            }
-            if hi < m.user.upperBound {
-                kept.append(
-                    DeviceMapping(
-                        user: hi..<m.user.upperBound, device: m.device, region: m.region, regionOffset: m.regionOffset + (hi - m.user.lowerBound)))
-            }
-        }
-        p.mappings = kept
-        return removed
+    private func unmap(_ p: Process, _ range: Range<UInt64>) -> [DeviceMappingTable.Mapping] {
+        p.mappings.unmap(range)
     }
 
     private func regionAccess(_ r: SyscallRecord, _ p: Process, memory: any TraceeMemory, event: (EventPayload) -> TraceEvent) -> [TraceEvent] {
