@@ -34,13 +34,14 @@ int vft_ptrace_event(int status) { return (status >> 16) & 0xff; }
 pid_t vft_spawn_traced(char *const argv[], const struct sock_filter *filter, unsigned short filter_len) {
     pid_t pid = fork();
     if (pid != 0) return pid;
-    // Child: only async-signal-safe calls until exec.
-    if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0) _exit(126);
+    // Child: only async-signal-safe calls until exec. It stops itself so the parent can PTRACE_SEIZE it
+    // before exec (a seized tracee can be interrupted and detached; a PTRACE_TRACEME one cannot).
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(126);
     if (filter != NULL) {
         struct sock_fprog prog = { .len = filter_len, .filter = (struct sock_filter *)filter };
         if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) _exit(126);
     }
+    raise(SIGSTOP);
     execvp(argv[0], argv);
     _exit(127);
 }
@@ -52,7 +53,7 @@ static volatile int *stop_flag;
 static pthread_t stop_thread;
 
 static void stop_handler(int sig) {
-    if (stop_flag) *stop_flag = 1;
+    if (stop_flag) *stop_flag = sig;
     // Another thread took the signal: forward it so the tracing thread's waitpid returns EINTR.
     if (!pthread_equal(pthread_self(), stop_thread)) pthread_kill(stop_thread, sig);
 }

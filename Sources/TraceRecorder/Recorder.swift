@@ -71,7 +71,7 @@ public enum Recorder {
                     _ = try tracer.attach(pid: pid, threads: ProcFS.threads(of: pid), openFds: ProcFS.openFds(of: pid))
                 }
             case .launch:
-                let pid = try spawn(options.command)
+                let pid = try spawn(options.command, boundary: boundary)
                 tracer.adoptLaunched(pid: pid, command: options.command)
             }
         } catch {
@@ -86,12 +86,27 @@ public enum Recorder {
             setitimer(Int32(ITIMER_REAL.rawValue), &timer, nil)
         }
 
+        // Attach mode ends on a stop request, a write failure or when the tracees are gone, and detaches.
+        // Launch mode never detaches: the command's seccomp filter cannot be removed, and without a tracer
+        // every filtered syscall would fail with ENOSYS. So it records until the command exits; a stop
+        // signal is passed on to the command, and after --duration or a write failure the remaining
+        // stops are served without recording.
         var failure: TraceError?
         while !tracer.isEmpty {
-            if stopRequested != 0 { break }
-            if let f = queue.writeFailure {
+            if stopRequested != 0 {
+                let sig = stopRequested
+                stopRequested = 0
+                if mode == .attach { break }
+                if sig == SIGALRM {
+                    queue.stopRecording()
+                } else if let pid = tracer.launchedPid, tracer.childStatus == nil {
+                    kill(pid, sig)
+                }
+            }
+            if failure == nil, let f = queue.writeFailure {
                 failure = f
-                break
+                if mode == .attach { break }
+                options.status?("stopped recording: \(f); serving the command's syscalls until it exits")
             }
             guard let stop = boundary.wait() else {
                 if errno == ECHILD { break }
@@ -111,8 +126,9 @@ public enum Recorder {
             childStatus: tracer.childStatus, writeFailure: failure ?? closeError)
     }
 
-    /// Forks the command with PTRACE_TRACEME and the seccomp filter, and waits for its post-exec stop.
-    static func spawn(_ command: [String]) throws -> Int32 {
+    /// Forks the command under the seccomp filter, seizes it before its exec and waits for the exec stop.
+    /// Seized (not PTRACE_TRACEME) so its threads and children can be interrupted like attached ones.
+    static func spawn(_ command: [String], boundary: any PtraceBoundary) throws -> Int32 {
         let filter = SeccompFilter()
         var cargs = command.map { strdup($0) }
         cargs.append(nil)
@@ -122,16 +138,30 @@ public enum Recorder {
         }
         guard pid > 0 else { throw RecordingFailed(description: "cannot fork: \(String(cString: strerror(errno)))") }
         var status: Int32 = 0
-        guard waitpid(pid, &status, Int32(bitPattern: 0x4000_0000)) == pid else {
-            throw RecordingFailed(description: "lost the launched process \(pid)")
+        // The child stops itself (SIGSTOP) once its filter is in place, or exits if it could not set it.
+        guard waitpid(pid, &status, WUNTRACED) == pid else { throw RecordingFailed(description: "lost the launched process \(pid)") }
+        if vft_wifexited(status) != 0 { throw RecordingFailed(description: "the seccomp filter could not be installed (status \(vft_wexitstatus(status)))") }
+        let err = boundary.seize(pid, options: PtraceOptions.follow | PtraceOptions.traceSeccomp | PtraceOptions.exitKill)
+        guard err == 0 else {
+            kill(pid, SIGKILL)
+            throw RecordingFailed(description: "cannot trace the launched process: \(errnoName(err))")
         }
-        if vft_wifexited(status) != 0 {
-            let code = vft_wexitstatus(status)
-            throw RecordingFailed(
-                description: code == 127
-                    ? "cannot run '\(command[0])': not found or not executable"
-                    : "'\(command[0])' could not be started under the recorder (status \(code))")
+        kill(pid, SIGCONT)
+        while true {
+            guard waitpid(pid, &status, Int32(bitPattern: 0x4000_0000)) == pid else {
+                throw RecordingFailed(description: "lost the launched process \(pid)")
+            }
+            if vft_wifexited(status) != 0 || vft_wifsignaled(status) != 0 {
+                let code = vft_wifexited(status) != 0 ? vft_wexitstatus(status) : 128 + vft_wtermsig(status)
+                throw RecordingFailed(
+                    description: code == 127
+                        ? "cannot run '\(command[0])': not found or not executable"
+                        : "'\(command[0])' could not be started under the recorder (status \(code))")
+            }
+            let event = vft_ptrace_event(status), sig = vft_wstopsig(status)
+            if event == 4 { return pid }  // PTRACE_EVENT_EXEC: the command is loaded, nothing of it ran yet.
+            // The stops of the SIGSTOP/SIGCONT hand-over: let SIGCONT through, swallow the rest.
+            boundary.resume(pid, .cont, signal: event == 0 && sig == SIGCONT ? sig : 0)
         }
-        return pid
     }
 }

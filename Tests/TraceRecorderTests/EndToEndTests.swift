@@ -206,6 +206,30 @@ import TraceFormat
         #expect(r.damage.contains { $0.code == .truncated })
     }
 
+    @Test("launch mode: SIGTERM to the recorder goes to the command; the recorder returns its status; --duration only ends recording")
+    func launchStopSignals() throws {
+        let trace = Self.temp("term.vftrace")
+        defer { unlink(trace) }
+        let rec = Process()
+        rec.executableURL = URL(fileURLWithPath: Self.vfiotrace)
+        rec.arguments = ["record", "-o", trace, "--", Self.vmm, "--scenario", "bench", "--ioctls", "10", "--eventfd-rounds", "10000000", "--mmaps", "1"]
+        try rec.run()
+        usleep(500_000)
+        kill(rec.processIdentifier, SIGTERM)
+        rec.waitUntilExit()
+        #expect(rec.terminationStatus == 128 + SIGTERM, "the command died of the forwarded SIGTERM")
+        let events = try TraceReader(path: trace).readAll()
+        #expect(events.contains { if case .process(let c) = $0.payload { return c.operation == .exit && c.status == 128 + SIGTERM } else { return false } })
+
+        // --duration in launch mode: recording stops, the command finishes its work, its status is the recorder's.
+        let trace2 = Self.temp("duration.vftrace")
+        defer { unlink(trace2) }
+        let (status, _) = try Self.vfiotraceRun(["record", "-o", trace2, "--duration", "200ms", "--", Self.vmm, "--scenario", "bench", "--ioctls", "10", "--eventfd-rounds", "20000", "--mmaps", "1"])
+        #expect(status == 0)
+        let reads = try TraceReader(path: trace2).readAll().filter { if case .eventfd = $0.payload { return true } else { return false } }
+        #expect(reads.count > 0 && reads.count < 40_000, "recording stopped part-way: \(reads.count) of 40000 eventfd calls")
+    }
+
     @Test("differential: the same workload under strace -f and under vfiotrace agrees on eventfd calls and results")
     func versusStrace() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strace") else {
@@ -243,5 +267,82 @@ import TraceFormat
         }
         #expect(straceSeq.count == 61)
         #expect(ours == straceSeq)
+    }
+}
+
+/// A full disk stops the recording cleanly: clear message, exit 1, a readable file, and the VMM unharmed.
+@Suite(.serialized) struct DiskFullTests {
+    /// Mounts a 64 KiB tmpfs for `body`; nil (the test says why and returns) where mounting is not allowed.
+    static func withFullDisk(_ body: (String) throws -> Void) throws {
+        let dir = NSTemporaryDirectory() + "vfiotrace-full-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { rmdir(dir) }
+        guard mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 else {
+            print("skipping: cannot mount a tmpfs here (\(String(cString: strerror(errno))))")
+            return
+        }
+        defer { umount(dir) }
+        try body(dir)
+    }
+
+    /// The file holds whole chunks up to the failure and says it was cut short.
+    static func expectReadableAndTruncated(_ path: String) throws {
+        let r = try TraceReader(path: path)
+        let events = try r.readAll()
+        #expect(!events.isEmpty)
+        #expect(r.damage.contains { $0.code == .truncated })
+    }
+
+    @Test("launch mode: the command runs on to its end under the recorder (its seccomp filter needs a tracer)")
+    func launch() throws {
+        try Self.withFullDisk { dir in
+            let out = EndToEndTests.temp("vmm.out")
+            defer { unlink(out) }
+            let (status, err) = try EndToEndTests.vfiotraceRun([
+                "record", "-o", dir + "/t.vftrace", "--", "/bin/sh", "-c",
+                "\(EndToEndTests.vmm) --scenario bench --ioctls 10 --eventfd-rounds 60000 --mmaps 1 > \(out)",
+            ])
+            #expect(status == 1)
+            #expect(err.contains("No space left on device"), "\(err)")
+            #expect(err.contains("ran on under the recorder until it exited (status 0)"), "\(err)")
+            // Every one of its eventfd calls still succeeded after the recording stopped.
+            #expect((try? String(contentsOfFile: out, encoding: .utf8))?.contains("60000 eventfd round trips") == true)
+            try Self.expectReadableAndTruncated(dir + "/t.vftrace")
+        }
+    }
+
+    @Test("attach mode: the recorder detaches and the VMM, not stopped and not traced, finishes its work")
+    func attach() throws {
+        try Self.withFullDisk { dir in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: EndToEndTests.vmm)
+            p.arguments = ["--scenario", "bench", "--ioctls", "10", "--eventfd-rounds", "100000", "--mmaps", "1", "--wait-signal"]
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            try p.run()
+            let ready = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+            let pid = try #require(Int32(ready.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines)), "VMM said: \(ready)")
+            let rec = Process()
+            rec.executableURL = URL(fileURLWithPath: EndToEndTests.vfiotrace)
+            rec.arguments = ["record", "-p", "\(pid)", "-o", dir + "/t.vftrace", "--duration", "60s"]
+            let err = Pipe()
+            rec.standardError = err
+            try rec.run()
+            usleep(300_000)
+            kill(pid, SIGUSR1)
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            rec.waitUntilExit()
+            #expect(rec.terminationStatus == 1)
+            #expect(text.contains("No space left on device"), "\(text)")
+            #expect(text.contains("left running"), "\(text)")
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            #expect(status.contains("TracerPid:\t0"), "\(status)")
+            #expect(!status.contains("State:\tT"), "the VMM must not be left stopped: \(status)")
+            let rest = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+            #expect(rest.contains("100000 eventfd round trips"), "\(rest)")
+            try Self.expectReadableAndTruncated(dir + "/t.vftrace")
+        }
     }
 }

@@ -13,7 +13,6 @@ final class ScriptedPtrace: PtraceBoundary {
     var tgids: [Int32: Int32] = [:]
 
     func seize(_ tid: Int32, options: Int) -> Int32 { 0 }
-    func setOptions(_ tid: Int32, options: Int) -> Int32 { 0 }
     func interrupt(_ tid: Int32) {}
     func wait() -> TraceeStop? { stops.isEmpty ? nil : stops.removeFirst() }
     func syscallInfo(_ tid: Int32) -> SyscallInfo { infos[tid]?.isEmpty == false ? infos[tid]!.removeFirst() : .none }

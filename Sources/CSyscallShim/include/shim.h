@@ -35,15 +35,15 @@ int vft_wstopsig(int status);
 // The PTRACE_EVENT_* in bits 16..23 of a stop status.
 int vft_ptrace_event(int status);
 
-// Fork a child that asks to be traced (PTRACE_TRACEME), sets no_new_privs, installs `filter` (if
-// non-NULL) with seccomp, and execs argv[0] from PATH. Returns the child's pid or -1. The child exits
-// with status 127 if exec fails.
+// Fork a child that sets no_new_privs, installs `filter` (if non-NULL) with seccomp, stops itself with
+// SIGSTOP (for the parent to PTRACE_SEIZE and continue it) and execs argv[0] from PATH. Returns the
+// child's pid or -1. The child exits with status 127 if exec fails, 126 if the filter cannot be set.
 pid_t vft_spawn_traced(char *const argv[], const struct sock_filter *filter, unsigned short filter_len);
 
 // Raw syscall(2) for calls without a glibc wrapper.
 long vft_syscall6(long nr, long a, long b, long c, long d, long e, long f);
 
-// Installs handlers for SIGINT, SIGTERM and SIGALRM (no SA_RESTART) that set *flag to 1 and make
+// Installs handlers for SIGINT, SIGTERM and SIGALRM (no SA_RESTART) that set *flag to the signal's number and make
 // sure the calling (tracing) thread's blocking call returns EINTR, whichever thread got the signal.
 void vft_install_stop_handlers(volatile int *flag);
 // Restores the default actions.

@@ -42,7 +42,6 @@ package enum ResumeMode: Sendable {
 package protocol PtraceBoundary: AnyObject {
     /// PTRACE_SEIZE with options; returns 0 or errno.
     func seize(_ tid: Int32, options: Int) -> Int32
-    func setOptions(_ tid: Int32, options: Int) -> Int32
     func interrupt(_ tid: Int32)
     /// Blocks for the next stop of any tracee; nil on EINTR (a signal to the recorder) or when none are left.
     func wait() -> TraceeStop?
@@ -70,17 +69,13 @@ package enum PtraceOptions {
 /// The real kernel interface, through the C shim.
 package final class LinuxPtrace: PtraceBoundary {
     // Request numbers from <sys/ptrace.h>.
-    static let cont: Int32 = 7, detachRequest: Int32 = 17, syscallRequest: Int32 = 24, setOptionsRequest: Int32 = 0x4200
+    static let cont: Int32 = 7, detachRequest: Int32 = 17, syscallRequest: Int32 = 24
     static let getEventMsg: Int32 = 0x4201, seizeRequest: Int32 = 0x4206, interruptRequest: Int32 = 0x4207
 
     package init() {}
 
     package func seize(_ tid: Int32, options: Int) -> Int32 {
         vft_ptrace(Self.seizeRequest, tid, 0, UInt(options)) == 0 ? 0 : errno
-    }
-
-    package func setOptions(_ tid: Int32, options: Int) -> Int32 {
-        vft_ptrace(Self.setOptionsRequest, tid, 0, UInt(options)) == 0 ? 0 : errno
     }
 
     package func interrupt(_ tid: Int32) { _ = vft_ptrace(Self.interruptRequest, tid, 0, 0) }

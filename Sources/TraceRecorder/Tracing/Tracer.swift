@@ -90,11 +90,10 @@ package final class Tracer {
         return seized
     }
 
-    /// Launch mode: the child stopped at its exec (PTRACE_TRACEME); set options and let it run.
+    /// Launch mode: the child, seized with its options, stopped at its exec; let it run.
     package func adoptLaunched(pid: Int32, command: [String]) {
         launchedPid = pid
         threads[pid] = Thread(pid: pid, started: true)
-        _ = boundary.setOptions(pid, options: PtraceOptions.follow | PtraceOptions.traceSeccomp | PtraceOptions.exitKill)
         lifecycle(.spawn, pid: pid, tid: pid, target: pid, command: command.joined(separator: " "))
         boundary.resume(pid, resumeMode, signal: 0)
     }

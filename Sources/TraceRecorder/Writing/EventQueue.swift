@@ -17,6 +17,8 @@ final class EventQueue: @unchecked Sendable {
     private var thread: Thread?
     private let status: ((String) -> Void)?
     private var done = false
+    /// Cleared by `stopRecording`: later events are neither written nor counted as lost.
+    private var recording = true
 
     // Statistics, read under the lock.
     private(set) var enqueued: UInt64 = 0
@@ -39,7 +41,8 @@ final class EventQueue: @unchecked Sendable {
     /// Called on the tracing thread; never blocks on I/O.
     func push(_ e: TraceEvent) {
         condition.lock()
-        if buffer.count >= capacity || failure != nil {
+        if !recording {
+        } else if buffer.count >= capacity || failure != nil {
             dropped += 1
             if var l = lost {
                 l.count += 1
@@ -55,6 +58,13 @@ final class EventQueue: @unchecked Sendable {
             // on the tracing path. Only a filling queue calls it early.
             if buffer.count == capacity / 2 { condition.signal() }
         }
+        condition.unlock()
+    }
+
+    /// Ends the recording (e.g. --duration in launch mode) while the tracer goes on serving stops.
+    func stopRecording() {
+        condition.lock()
+        recording = false
         condition.unlock()
     }
 

@@ -15,7 +15,10 @@ struct Record: ParsableCommand {
                      --threads limits recording to the threads that matter (e.g. the main loop and the VFIO thread).
             Launch:  vfiotrace record -o FILE -- CMD ARGS…
                      A seccomp-bpf filter makes only VFIO ioctls, KVM memslot/irqfd/VM ioctls and the fd, eventfd, mmap and
-                     pread/pwrite calls stop; KVM_RUN and all other calls run at full speed.
+                     pread/pwrite calls stop; KVM_RUN and all other calls run at full speed. The recorder stays with the
+                     command until it exits (a seccomp filter cannot be removed, and its filtered calls need a tracer):
+                     Ctrl-C and SIGTERM are passed on to the command; after --duration or a full disk the command runs
+                     on, unrecorded. If the recorder is killed, the kernel kills the command too (PTRACE_O_EXITKILL).
             Exit status: launch mode returns the command's status; 1 when the file could not be written; 2 usage errors.
             """)
 
@@ -51,9 +54,10 @@ struct Record: ParsableCommand {
         if summary.lost > 0 { line += "; \(summary.lost) events LOST (queue full; marked in the trace)" }
         err.write(line + "\n")
         if let f = summary.writeFailure {
-            throw CommandFailure(
-                "stopped recording: \(f); the traced process was left running and everything written before is readable",
-                exitCode: 1)
+            let fate =
+                summary.childStatus.map { "the command ran on under the recorder until it exited (status \($0))" }
+                ?? "the traced process was left running"
+            throw CommandFailure("stopped recording: \(f); \(fate); everything written before is readable", exitCode: 1)
         }
         if let status = summary.childStatus, status != 0 { terminate(status) }
     }
