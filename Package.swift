@@ -71,6 +71,11 @@ let package = Package(
             name: "vfio-testvmm",
             path: "Fixtures/TestVMM"
         ),
+        // A real VFIO user for the guest rig (Scripts/vfio-guest.sh): drives QEMU's edu device through vfio-pci.
+        .executableTarget(
+            name: "vfio-client",
+            path: "Fixtures/VFIOClient"
+        ),
         // `swift run -c release vfiotrace-format-bench`: encode / decode throughput and bytes per event (BENCHMARKS.md).
         .executableTarget(
             name: "vfiotrace-format-bench",

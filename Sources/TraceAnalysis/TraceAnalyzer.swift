@@ -160,10 +160,30 @@ public final class TraceAnalyzer {
         case .read:
             guard let b = proc.eventfdBindings[p.fd], policy.reevaluateIrqIndices.contains(b.index) else { return }
             let d = device(b.device)
-            d.pendingSignals.removeAll()
-            for i in d.pendingTriggers where triggers[i].wakeupNs == nil && wakeMarks[i] == nil {
-                wakeMarks[i] = t
-            }
+            d.readsAwaitingHandled[b.index, default: 0] += 1
+            consumed(d, at: t)
+        }
+    }
+
+    /// The VMM took the pending signals in (the wake-up phase ends here).
+    private func consumed(_ d: DeviceTimeline, at t: UInt64) {
+        d.pendingSignals.removeAll()
+        for i in d.pendingTriggers where triggers[i].wakeupNs == nil && wakeMarks[i] == nil {
+            wakeMarks[i] = t
+        }
+    }
+
+    /// The VMM's own report that it handled an interrupt (QEMU's vfio_intx_interrupt, logged right after
+    /// it read the eventfd): the read itself when the syscall was not recorded, and the signal too when
+    /// nothing else saw it (a QEMU log alone). Never a second signal for one interrupt.
+    private func handled(_ d: DeviceTimeline, index: UInt32, at t: UInt64) {
+        if let reads = d.readsAwaitingHandled[index], reads > 0 {
+            d.readsAwaitingHandled[index] = reads - 1
+        } else if !d.pendingSignals.isEmpty {
+            consumed(d, at: t)
+        } else {
+            signal(d, index: index, at: t)
+            consumed(d, at: t)
         }
     }
 
@@ -371,6 +391,9 @@ public final class TraceAnalyzer {
             } else {
                 signal(d, index: index, at: t)
             }
+        case "irq.handled":
+            guard let index = m["index"].flatMap({ UInt32($0) }), policy.reevaluateIrqIndices.contains(index) else { return }
+            handled(device(m.device), index: index, at: t)
         case "mmaps.enabled":
             guard let r = m["region"].flatMap({ UInt32($0) }) else { return }
             let d = device(m.device)

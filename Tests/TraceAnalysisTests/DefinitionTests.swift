@@ -93,6 +93,32 @@ import TraceFormat
         #expect(r.gaps.first?.cause == "marker:trap.on")
     }
 
+    /// QEMU's own report of handling an interrupt (`irq.handled`, from vfio_intx_interrupt) next to the other
+    /// sources of the same interrupt: one trigger, never two. BAR0 under a memslot; QEMU disables its mmaps at 160.
+    @Test(
+        "irq.handled is the signal, the read, or neither, depending on what else saw the interrupt",
+        arguments: [
+            ("QEMU log alone: handled at 100 is signal and wake-up", [false, false], UInt64(100), UInt64(0)),
+            ("kernel signal at 100, eventfd read at 130, handled at 135", [true, true], UInt64(100), UInt64(30)),
+            ("kernel signal at 100, no syscalls, handled at 135", [true, false], UInt64(100), UInt64(35)),
+        ])
+    func handledMarker(name: String, sources: [Bool], triggerAt: UInt64, wakeup: UInt64) throws {
+        let (kernelSignal, eventfdRead) = (sources[0], sources[1])
+        var events = setup() + [ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base)))]
+        if kernelSignal { events.append(ev(100, .marker(Marker(source: "ftrace", name: "irq.signal", device: dev, fields: [.init("index", "5")])))) }
+        if eventfdRead { events.append(ev(130, .eventfd(EventfdOp(operation: .read, fd: 8, value: 1)), result: 8)) }
+        let handledAt: UInt64 = kernelSignal ? 135 : 100
+        events.append(ev(handledAt, .marker(Marker(source: "qemu-trace", name: "irq.handled", device: dev, fields: [.init("index", "5")]))))
+        events.append(ev(160, .marker(Marker(source: "qemu-trace", name: "mmaps.enabled", device: dev, fields: [.init("region", "0"), .init("enabled", "0")]))))
+        let r = try analyze(events)
+        #expect(r.triggers.count == 1, "\(name)")
+        #expect(r.triggers.first?.timeNs == triggerAt)
+        #expect(r.triggers.first?.latencyNs == Int64(160 - triggerAt))
+        #expect(r.triggers.first?.wakeupNs == wakeup)
+        #expect(r.gaps.count == 1 && r.gaps.first?.startNs == triggerAt && r.gaps.first?.endNs == 160)
+        #expect(!r.findings.contains { $0.kind == .signalNeverConsumed })
+    }
+
     @Test("the safe protocol gives a negative latency (lead time) and no gap")
     func leadTime() throws {
         let events =

@@ -106,7 +106,7 @@ import TraceFormat
         let events = try TraceReader(path: dir + "/q.vftrace").readAll()
         func marker(_ i: Int) -> Marker? { if case .marker(let m) = events[i].payload { return m } else { return nil } }
         #expect(marker(0)?.name == "vfio_region_mmap" && marker(0)?["region"] == "0" && marker(0)?["end"] == "0xfffff")
-        #expect(marker(1)?.name == "irq.signal" && marker(1)?.device == "0000:00:05.0" && marker(1)?["index"] == "0")
+        #expect(marker(1)?.name == "irq.handled" && marker(1)?.device == "0000:00:05.0" && marker(1)?["index"] == "0")
         #expect(marker(2)?.name == "mmaps.enabled" && marker(2)?["enabled"] == "0" && marker(2)?["region"] == "0")
         #expect(marker(3)?["index"] == "1" && marker(3)?["vector"] == "3")
         #expect(

@@ -17,6 +17,8 @@ final class DeviceTimeline {
     var layoutAfterSignal: [UInt32: RegionInfo] = [:]
     /// Signal times not yet consumed by an eventfd read.
     var pendingSignals: [UInt64] = []
+    /// Per irq index: eventfd reads of a re-evaluate signal not yet matched by the VMM's own `irq.handled` report.
+    var readsAwaitingHandled: [UInt32: Int] = [:]
     /// Time of the latest signal not followed by a region info re-read.
     var signalAwaitingReread: UInt64?
     /// Driver-side trap requests (imported markers).

@@ -79,12 +79,12 @@ public struct QEMUTraceImporter {
             // " (%s) Pin %c"
             guard let dev = parenthesized(a) else { break }
             let pin = a.components(separatedBy: "Pin ").last ?? ""
-            return [marker("irq.signal", device: dev, [.init("index", "0"), .init("pin", pin)])]
+            return [marker("irq.handled", device: dev, [.init("index", "0"), .init("pin", pin)])]
         case "vfio_msi_interrupt":
             // " (%s) vector %d 0x%"PRIx64"/0x%x"
             guard let dev = parenthesized(a) else { break }
             let vector = a.components(separatedBy: "vector ").last?.split(separator: " ").first.map(String.init) ?? ""
-            return [marker("irq.signal", device: dev, [.init("index", "1"), .init("vector", vector)])]
+            return [marker("irq.handled", device: dev, [.init("index", "1"), .init("vector", vector)])]
         case "vfio_migration_set_state", "vfio_migration_set_device_state":
             // " (%s) new state %s, recover state %s" / " (%s) state %s"
             guard let dev = parenthesized(a) else { break }

@@ -6,7 +6,28 @@ import TraceReports
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert another source's log into a trace (then `vfiotrace merge` it with a recording).",
-        subcommands: [ImportStrace.self, ImportQEMUTrace.self, ImportJSONL.self])
+        subcommands: [ImportStrace.self, ImportQEMUTrace.self, ImportJSONL.self, ImportFtrace.self])
+}
+
+/// What every importer shares: the log, the output and --strict.
+struct ImportOptions: ParsableArguments {
+    @Argument(help: "The log to import.") var log: String
+    @Option(name: .shortAndLong, help: "Output trace file.") var output: String
+    @Flag(help: "Reject the whole input at the first malformed line (default: skip it with a warning).") var strict = false
+
+    /// Runs `body` with a warning sink (the first 20 skipped lines are printed), then reports the count.
+    func run(_ body: (_ warn: @escaping (ImportProblem) -> Void) throws -> Int) throws {
+        var skipped = 0
+        do {
+            let n = try body { problem in
+                skipped += 1
+                if skipped <= 20 { printError("warning: \(problem) (line skipped)") }
+            }
+            printError("imported \(n) events into \(output)" + (skipped > 0 ? "; \(skipped) malformed lines skipped" : ""))
+        } catch let p as ImportProblem {
+            throw CommandFailure(p.description)
+        }
+    }
 }
 
 /// `vfiotrace import jsonl`: driver-side / kernel-side events in the documented JSON Lines format.
@@ -15,23 +36,14 @@ struct ImportJSONL: ParsableCommand {
         commandName: "jsonl",
         abstract: "Import driver-side and kernel-side events (trap on/off, signals, markers, device_state) from JSON Lines (docs/IMPORT.md).")
 
-    @Argument(help: "The JSON Lines file.") var log: String
-    @Option(name: .shortAndLong, help: "Output trace file.") var output: String
-    @Flag(help: "Reject the whole input at the first malformed line (default: skip it with a warning).") var strict = false
+    @OptionGroup var options: ImportOptions
 
     func run() throws {
-        var importer = JSONLImporter()
-        importer.strict = strict
-        var skipped = 0
-        importer.warn = { problem in
-            skipped += 1
-            if skipped <= 20 { printError("warning: \(problem) (line skipped)") }
-        }
-        do {
-            let n = try importer.run(input: log, output: output)
-            printError("imported \(n) events into \(output)" + (skipped > 0 ? "; \(skipped) malformed lines skipped" : ""))
-        } catch let p as ImportProblem {
-            throw CommandFailure(p.description)
+        try options.run { warn in
+            var importer = JSONLImporter()
+            importer.strict = options.strict
+            importer.warn = warn
+            return try importer.run(input: options.log, output: options.output)
         }
     }
 }
@@ -42,23 +54,14 @@ struct ImportQEMUTrace: ParsableCommand {
         commandName: "qemu-trace",
         abstract: "Import QEMU's trace log (-trace 'vfio_*' -msg timestamp=on): mmaps enabled/disabled, interrupts, migration states.")
 
-    @Argument(help: "The QEMU trace log.") var log: String
-    @Option(name: .shortAndLong, help: "Output trace file.") var output: String
-    @Flag(help: "Reject the whole input at the first malformed line (default: skip it with a warning).") var strict = false
+    @OptionGroup var options: ImportOptions
 
     func run() throws {
-        var importer = QEMUTraceImporter()
-        importer.strict = strict
-        var skipped = 0
-        importer.warn = { problem in
-            skipped += 1
-            if skipped <= 20 { printError("warning: \(problem) (line skipped)") }
-        }
-        do {
-            let n = try importer.run(input: log, output: output)
-            printError("imported \(n) events into \(output)" + (skipped > 0 ? "; \(skipped) lines skipped" : ""))
-        } catch let p as ImportProblem {
-            throw CommandFailure(p.description)
+        try options.run { warn in
+            var importer = QEMUTraceImporter()
+            importer.strict = options.strict
+            importer.warn = warn
+            return try importer.run(input: options.log, output: options.output)
         }
     }
 }
@@ -69,23 +72,43 @@ struct ImportStrace: ParsableCommand {
         commandName: "strace",
         abstract: "Import strace -f -ttt output (-T, -y and -X raw understood; unfinished/resumed pairs joined).")
 
-    @Argument(help: "The strace log (strace -o FILE).") var log: String
-    @Option(name: .shortAndLong, help: "Output trace file.") var output: String
-    @Flag(help: "Reject the whole input at the first malformed line (default: skip it with a warning).") var strict = false
+    @OptionGroup var options: ImportOptions
 
     func run() throws {
-        var importer = StraceImporter()
-        importer.strict = strict
-        var skipped = 0
-        importer.warn = { problem in
-            skipped += 1
-            if skipped <= 20 { printError("warning: \(problem) (line skipped)") }
+        try options.run { warn in
+            var importer = StraceImporter()
+            importer.strict = options.strict
+            importer.warn = warn
+            return try importer.run(input: options.log, output: options.output)
         }
-        do {
-            let n = try importer.run(input: log, output: output)
-            printError("imported \(n) events into \(output)" + (skipped > 0 ? "; \(skipped) lines skipped" : ""))
-        } catch let p as ImportProblem {
-            throw CommandFailure(p.description)
+    }
+}
+
+/// `vfiotrace import ftrace`: the kernel's ftrace text, with vfio-pci's interrupt handlers as signals.
+struct ImportFtrace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ftrace",
+        abstract: "Import the kernel's ftrace output (trace_clock mono): vfio-pci interrupt handlers become kernel-side signals.",
+        discussion: """
+            Record with:  cd /sys/kernel/tracing; echo mono > trace_clock; echo 1 > events/irq/irq_handler_entry/enable
+            irq_handler_entry lines of vfio-intx(BDF), vfio-msi[N](BDF) and vfio-msix[N](BDF) become irq.signal
+            markers of that device; other lines become markers. ftrace's mono clock is the host's CLOCK_MONOTONIC,
+            so the trace takes the clock pair of --clock-from, a recording made on the same host.
+            """)
+
+    @OptionGroup var options: ImportOptions
+    @Option(help: "A vfiotrace recording made on the same host (its clock pair places the ftrace times).") var clockFrom: String
+
+    func run() throws {
+        let clock: ClockSample
+        do { clock = try TraceReader(path: clockFrom).header.startClock } catch {
+            throw CommandFailure("--clock-from \(clockFrom): \(error)")
+        }
+        try options.run { warn in
+            var importer = FtraceImporter(clock: clock)
+            importer.strict = options.strict
+            importer.warn = warn
+            return try importer.run(input: options.log, output: options.output)
         }
     }
 }

@@ -1,0 +1,89 @@
+#!/bin/sh
+# Runs inside the guest of Scripts/vfio-guest.sh (edu bound to vfio-pci): records a real VFIO user and a real
+# QEMU with vfiotrace, leaving every trace and log in $VFIO_OUT. Usage: real-vfio.sh BUILD_PRODUCTS_DIR
+#
+#   client.*   the bundled VFIO client (Fixtures/VFIOClient) in launch mode, with its own account (client.jsonl)
+#   launch.*   QEMU with -device vfio-pci in launch mode; INTx raised from outside through sysfs resource0
+#              while QEMU runs: QEMU's trace log (qemu-launch.log) and the kernel's ftrace of interrupt handlers
+#              (ftrace.txt: irq_handler_entry, trace_clock mono); SIGTERM to the recorder is passed on to QEMU
+#   attach.*   QEMU started without the device, the recorder attached, the device hot-plugged over the
+#              monitor, the recorder stopped with SIGINT; QEMU must still answer afterwards
+set -u
+bin=$1
+out=$VFIO_OUT
+bdf=$VFIO_BDF
+qemu="qemu-system-x86_64 -accel tcg -m 64 -nodefaults -no-user-config -display none -S"
+tracing=/sys/kernel/tracing
+
+# Waits up to $2 seconds for the extended regex $1 in file $3.
+await() {
+    i=0
+    while ! grep -Eq "$1" "$3" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt $(($2 * 10)) ] && { echo "timed out waiting for /$1/ in $3"; return 1; }
+        sleep 0.1
+    done
+}
+
+# 1. The VFIO client.
+"$bin/vfiotrace" record -o "$out/client.vftrace" -- "$bin/vfio-client" --group "$VFIO_GROUP" --device "$bdf" --log "$out/client.jsonl" \
+    > "$out/client.txt" 2>&1
+echo $? > "$out/client.status"
+
+# 2. QEMU in launch mode, and a real INTx.
+cd /tmp && rm -f mon.in mon.out && mkfifo mon.in mon.out
+"$bin/vfiotrace" record -o "$out/launch.vftrace" -- $qemu -machine q35 -device "vfio-pci,host=$bdf,id=d0" -monitor pipe:/tmp/mon \
+    -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-launch.log" > "$out/launch.txt" 2>&1 &
+rec=$!
+exec 3>/tmp/mon.in
+cat /tmp/mon.out > "$out/launch-monitor.txt" &
+await 'vfio_listener_region_add_ram' 60 "$out/qemu-launch.log"
+sleep 0.5
+if [ -d $tracing ]; then
+    echo 0 > $tracing/tracing_on
+    echo mono > $tracing/trace_clock
+    echo > $tracing/trace
+    # Only vfio's handlers: writing the trace out over 9p raises interrupts of its own.
+    echo 'name ~ "vfio*"' > $tracing/events/irq/irq_handler_entry/filter
+    echo 1 > $tracing/events/irq/irq_handler_entry/enable
+    echo 1 > $tracing/tracing_on
+fi
+"$bin/vfio-client" poke "/sys/bus/pci/devices/$bdf/resource0" 0x60 1 > "$out/poke.txt"
+await 'mmaps enabled: 0' 20 "$out/qemu-launch.log"
+sleep 0.2
+if [ -d $tracing ]; then
+    echo 0 > $tracing/tracing_on
+    echo 0 > $tracing/events/irq/irq_handler_entry/enable
+    cat $tracing/trace > /tmp/ftrace.txt
+    cp /tmp/ftrace.txt "$out/ftrace.txt"
+fi
+kill -TERM $rec
+wait $rec
+echo $? > "$out/launch.status"
+exec 3>&-
+
+# 3. QEMU in attach mode: the device is hot-plugged while the recorder is attached.
+rm -f mon.in mon.out && mkfifo mon.in mon.out
+$qemu -machine pc -monitor pipe:/tmp/mon -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-attach.log" > "$out/attach-qemu.txt" 2>&1 &
+q=$!
+exec 3>/tmp/mon.in
+cat /tmp/mon.out > "$out/attach-monitor.txt" &
+await 'QEMU' 30 "$out/attach-monitor.txt"
+"$bin/vfiotrace" record -p $q -o "$out/attach.vftrace" > "$out/attach.txt" 2>&1 &
+rec=$!
+await '.' 30 "$out/attach.vftrace"
+sleep 1
+echo "device_add vfio-pci,host=$bdf,id=d1" >&3
+await 'mmaps enabled: 1' 60 "$out/qemu-attach.log"
+sleep 0.5
+kill -INT $rec
+wait $rec
+echo $? > "$out/attach.status"
+if kill -0 $q 2>/dev/null; then echo alive > "$out/attach-after.txt"; else echo gone > "$out/attach-after.txt"; fi
+echo "info pci" >&3
+await 'id "d1"' 20 "$out/attach-monitor.txt" && echo answered >> "$out/attach-after.txt"
+echo quit >&3
+wait $q
+echo $? > "$out/attach-qemu.status"
+exec 3>&-
+echo done

@@ -1,0 +1,129 @@
+import Foundation
+public import TraceFormat
+
+/// Imports the kernel's ftrace text output (`/sys/kernel/tracing/trace` or `trace_pipe`) into a trace, so
+/// the moment the *kernel* signalled a device interrupt lines up with the VMM's reaction.
+///
+/// `irq_handler_entry` lines of vfio-pci's handlers name the device and the interrupt:
+/// `vfio-intx(BDF)` (INTx, index 0), `vfio-msi[V](BDF)` (MSI, index 1), `vfio-msix[V](BDF)` (MSI-X,
+/// index 2); they become `irq.signal` markers. Every other event or function-tracer line is kept as a
+/// marker named after the event or function. Times must come from `trace_clock` `mono` (CLOCK_MONOTONIC):
+/// the trace takes the clock pair of a recording made on the same host, so `merge` puts both on one timeline.
+public struct FtraceImporter {
+    public var strict = false
+    public var warn: (ImportProblem) -> Void = { _ in }
+    /// The (monotonic, realtime) pair of the host the ftrace log comes from (from a recording made there).
+    public var clock: ClockSample
+
+    public init(clock: ClockSample) { self.clock = clock }
+
+    /// One parsed line.
+    struct Line: Equatable {
+        var task: String
+        var pid: Int32
+        var timeNs: UInt64
+        /// Tracepoint name, or the traced function.
+        var event: String
+        var args: String
+    }
+
+    /// Parses `TASK-PID [CPU] [FLAGS] SECONDS.FRACTION: EVENT: ARGS` or `…: FUNCTION <-CALLER`; nil otherwise.
+    static func parse(_ text: Substring) -> Line? {
+        guard let open = text.firstIndex(of: "["), let close = text[open...].firstIndex(of: "]"),
+            text[text.index(after: open)..<close].allSatisfy(\.isNumber)
+        else { return nil }
+        let taskPid = text[..<open].trimmingCharacters(in: .whitespaces)
+        guard let dash = taskPid.lastIndex(of: "-"), let pid = Int32(taskPid[taskPid.index(after: dash)...]) else { return nil }
+        // After the CPU: optional flags, then the timestamp ending in ':'.
+        var rest = text[text.index(after: close)...].drop { $0 == " " }
+        var timeNs: UInt64?
+        while !rest.isEmpty {
+            let token = rest.prefix { $0 != " " }
+            rest = rest.dropFirst(token.count).drop { $0 == " " }
+            if token.hasSuffix(":") {
+                timeNs = seconds(token.dropLast())
+                break
+            }
+        }
+        guard let timeNs else { return nil }
+        if let colon = rest.firstIndex(of: ":"), rest[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), colon > rest.startIndex {
+            return Line(
+                task: String(taskPid[..<dash]), pid: pid, timeNs: timeNs, event: String(rest[..<colon]),
+                args: rest[rest.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        let function = rest.prefix { $0 != " " }
+        guard !function.isEmpty else { return nil }
+        return Line(
+            task: String(taskPid[..<dash]), pid: pid, timeNs: timeNs, event: String(function),
+            args: rest.dropFirst(function.count).trimmingCharacters(in: .whitespaces))
+    }
+
+    /// "123.456789" -> ns (up to 9 fraction digits).
+    static func seconds(_ s: Substring) -> UInt64? {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let sec = UInt64(parts[0]), parts[1].count <= 9, !parts[1].isEmpty, let frac = UInt64(parts[1]) else { return nil }
+        var ns = frac
+        for _ in parts[1].count..<9 { ns *= 10 }
+        return sec * 1_000_000_000 + ns
+    }
+
+    /// "vfio-msix[3](0000:00:05.0)" -> (device, irq index, vector).
+    static func vfioHandler(_ name: String) -> (device: String, index: Int, vector: Int?)? {
+        guard name.hasPrefix("vfio-"), let o = name.lastIndex(of: "("), name.hasSuffix(")") else { return nil }
+        let device = String(name[name.index(after: o)..<name.index(before: name.endIndex)])
+        var kind = name[name.index(name.startIndex, offsetBy: 5)..<o]
+        var vector: Int?
+        if let b = kind.firstIndex(of: "["), kind.hasSuffix("]") {
+            vector = Int(kind[kind.index(after: b)..<kind.index(before: kind.endIndex)])
+            kind = kind[..<b]
+        }
+        switch kind {
+        case "intx": return (device, 0, nil)
+        case "msi": return (device, 1, vector)
+        case "msix": return (device, 2, vector)
+        default: return nil
+        }
+    }
+
+    /// The event a line stands for.
+    static func event(for l: Line) -> TraceEvent {
+        var marker = Marker(source: "ftrace", name: l.event, fields: [.init("task", l.task), .init("args", l.args)])
+        if l.event == "irq_handler_entry", let name = l.args.split(separator: " ").first(where: { $0.hasPrefix("name=") })?.dropFirst(5),
+            let h = vfioHandler(String(name))
+        {
+            var fields: [Marker.Field] = [.init("index", "\(h.index)")]
+            if let v = h.vector { fields.append(.init("vector", "\(v)")) }
+            fields.append(.init("task", l.task))
+            marker = Marker(source: "ftrace", name: "irq.signal", device: h.device, fields: fields)
+        }
+        return TraceEvent(time: l.timeNs, pid: l.pid, tid: l.pid, payload: .marker(marker))
+    }
+
+    /// Reads `input`, writes `output`; returns the number of events.
+    @discardableResult
+    public func run(input: String, output: String) throws -> Int {
+        guard let data = FileManager.default.contents(atPath: input) else {
+            throw ImportProblem(path: input, line: 0, message: "cannot read the file")
+        }
+        var events: [TraceEvent] = []
+        for (i, raw) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let parsed = Self.parse(Substring(line)) else {
+                let p = ImportProblem(path: input, line: i + 1, message: "not an ftrace line (expected TASK-PID [CPU] FLAGS SECONDS: EVENT ARGS)")
+                if strict { throw p }
+                warn(p)
+                continue
+            }
+            events.append(Self.event(for: parsed))
+        }
+        events.sort { $0.time < $1.time }
+        var header = TraceHeader.forThisHost(source: "import-ftrace", command: ["import", "ftrace", input])
+        header.startClock = clock
+        header.pids = Array(Set(events.map(\.pid))).sorted()
+        let writer = try TraceWriter(path: output, header: header)
+        for e in events { try writer.append(e) }
+        try writer.close(closeClock: clock)
+        return events.count
+    }
+}
