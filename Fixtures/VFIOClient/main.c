@@ -91,7 +91,7 @@ static int poke(const char *path, unsigned long offset, uint32_t value) {
     volatile uint8_t *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)base);
     if (p == MAP_FAILED) { perror("mmap"); return 1; }
     *(volatile uint32_t *)(p + (offset - base)) = value;
-    printf("poke %s+0x%lx = 0x%x at %" PRIu64 "\n", path, offset, value, now_ns());
+    printf("poke %s+0x%lx = 0x%x at %" PRIu64 " (command register 0x%04x)\n", path, offset, value, now_ns(), cmd);
     munmap((void *)p, (size_t)page);
     close(fd);
     return 0;

@@ -37,8 +37,10 @@ cd /tmp && rm -f mon.in mon.out && mkfifo mon.in mon.out
 rec=$!
 exec 3>/tmp/mon.in
 cat /tmp/mon.out > "$out/launch-monitor.txt" &
+# The monitor answers once QEMU has realized the device and reset the machine.
 await 'vfio_listener_region_add_ram' 60 "$out/qemu-launch.log"
-sleep 0.5
+echo "info pci" >&3
+await 'id "d0"' 60 "$out/launch-monitor.txt"
 if [ -d $tracing ]; then
     echo 0 > $tracing/tracing_on
     echo mono > $tracing/trace_clock
@@ -48,8 +50,12 @@ if [ -d $tracing ]; then
     echo 1 > $tracing/events/irq/irq_handler_entry/enable
     echo 1 > $tracing/tracing_on
 fi
-"$bin/vfio-client" poke "/sys/bus/pci/devices/$bdf/resource0" 0x60 1 > "$out/poke.txt"
-await 'mmaps enabled: 0' 20 "$out/qemu-launch.log"
+# edu raises INTx on a write to 0x60 and lowers it on a write to 0x64; try again if the first is missed.
+for attempt in 1 2 3; do
+    "$bin/vfio-client" poke "/sys/bus/pci/devices/$bdf/resource0" 0x60 1 >> "$out/poke.txt"
+    await 'mmaps enabled: 0' 10 "$out/qemu-launch.log" && break
+    "$bin/vfio-client" poke "/sys/bus/pci/devices/$bdf/resource0" 0x64 1 >> "$out/poke.txt"
+done
 sleep 0.2
 if [ -d $tracing ]; then
     echo 0 > $tracing/tracing_on
