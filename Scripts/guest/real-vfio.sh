@@ -9,7 +9,7 @@
 #   attach.*   QEMU started without the device, the recorder attached, the device hot-plugged over the
 #              monitor, the recorder stopped with SIGINT; QEMU must still answer afterwards
 set -u
-bin=$1
+bin=$(cd "$1" && pwd)
 out=$VFIO_OUT
 bdf=$VFIO_BDF
 qemu="qemu-system-x86_64 -accel tcg -m 64 -nodefaults -no-user-config -display none -S"

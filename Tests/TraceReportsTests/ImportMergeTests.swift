@@ -97,11 +97,13 @@ import TraceFormat
         100@10.000004:vfio_msi_interrupt  (0000:00:05.0) vector 3 0xfee00000/0x4021
         100@10.000005:vfio_migration_set_state  (0000:00:05.0) new state STOP_COPY, recover state ERROR
         100@10.000006:vfio_intx_eoi  (0000:00:05.0) EOI
+        100@10.000007:vfio_populate_device_config Device 0000:00:05.0 config:
+          size: 0x100, offset: 0x70000000000, flags: 0x3
         """.write(toFile: dir + "/q.log", atomically: true, encoding: .utf8)
         var warnings: [ImportProblem] = []
         var importer = QEMUTraceImporter()
         importer.warn = { warnings.append($0) }
-        #expect(try importer.run(input: dir + "/q.log", output: dir + "/q.vftrace") == 6)
+        #expect(try importer.run(input: dir + "/q.log", output: dir + "/q.vftrace") == 7)
         #expect(warnings.map(\.line) == [4])
         let events = try TraceReader(path: dir + "/q.vftrace").readAll()
         func marker(_ i: Int) -> Marker? { if case .marker(let m) = events[i].payload { return m } else { return nil } }
@@ -112,6 +114,8 @@ import TraceFormat
         #expect(
             events[4].payload == .deviceState(DeviceStateChange(fd: -1, device: "0000:00:05.0", migrationProtocol: .v2, requested: 3, resulting: 3)))
         #expect(marker(5)?.name == "vfio_intx_eoi" && marker(5)?["args"] == "(0000:00:05.0) EOI")
+        // A two-line event (Debian's QEMU 7.2 prints vfio_populate_device_config so) stays one event.
+        #expect(marker(6)?["args"] == "Device 0000:00:05.0 config: size: 0x100, offset: 0x70000000000, flags: 0x3")
         #expect(events[2].time == 10_000_003_000)
     }
 
@@ -237,6 +241,56 @@ import TraceFormat
 }
 
 /// Importers never crash on garbage: random bytes and mutated valid lines are skipped with line numbers.
+/// The kernel's ftrace text: vfio-pci's handlers become signals of their device; times and the clock pair as given.
+@Suite struct FtraceImportTests {
+    @Test(
+        "lines parse with and without the flags column; vfio handler names give device, index and vector",
+        arguments: [
+            ("     vfio-client-140     [000] d.h..    17.727642: irq_handler_entry: irq=23 name=vfio-intx(0000:00:03.0)",
+             "irq.signal", "0000:00:03.0", "0", nil as String?, UInt64(17_727_642_000), Int32(140)),
+            ("  qemu-system-x86-130     [001] d.h1.  5.000000123: irq_handler_entry: irq=40 name=vfio-msix[3](0000:00:05.0)",
+             "irq.signal", "0000:00:05.0", "2", "3", 5_000_000_123, 130),
+            ("          <idle>-0     [000] 2.5: irq_handler_entry: irq=41 name=vfio-msi[0](0000:00:06.0)",
+             "irq.signal", "0000:00:06.0", "1", "0", 2_500_000_000, 0),
+            ("     vfio-client-140     [000] d.h..    9.818014: vfio_intx_handler <-__handle_irq_event_percpu",
+             "vfio_intx_handler", "", nil, nil, 9_818_014_000, 140),
+            ("          <idle>-0       [000] d.h1.   294.862397: irq_handler_entry: irq=28 name=virtio1-requests",
+             "irq_handler_entry", "", nil, nil, 294_862_397_000, 0),
+        ])
+    func line(text: String, name: String, device: String, index: String?, vector: String?, time: UInt64, pid: Int32) throws {
+        let l = try #require(FtraceImporter.parse(Substring(text)))
+        let e = FtraceImporter.event(for: l)
+        guard case .marker(let m) = e.payload else { Issue.record("not a marker"); return }
+        #expect(m.name == name && m.device == device && m.source == "ftrace")
+        #expect(m["index"] == index && m["vector"] == vector)
+        #expect(e.time == time && e.pid == pid)
+    }
+
+    @Test("comments are skipped, malformed lines named by number, the clock pair is the one given")
+    func file() throws {
+        let dir = NSTemporaryDirectory() + "ftrace-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+        # tracer: nop
+        #           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION
+             vfio-client-140     [000] d.h..    17.727642: irq_handler_entry: irq=23 name=vfio-intx(0000:00:03.0)
+        garbage here
+             vfio-client-140     [000] d.h..    17.700000: irq_handler_entry: irq=23 name=vfio-intx(0000:00:03.0)
+        """.write(toFile: dir + "/t.txt", atomically: true, encoding: .utf8)
+        var warned: [Int] = []
+        var k = FtraceImporter(clock: ClockSample(monotonicNs: 7, realtimeNs: 1_000_007))
+        k.warn = { warned.append($0.line) }
+        #expect(try k.run(input: dir + "/t.txt", output: dir + "/k.vftrace") == 2)
+        #expect(warned == [4])
+        let r = try TraceReader(path: dir + "/k.vftrace")
+        #expect(r.header.startClock == ClockSample(monotonicNs: 7, realtimeNs: 1_000_007))
+        #expect(try r.readAll().map(\.time) == [17_700_000_000, 17_727_642_000])
+        k.strict = true
+        #expect(throws: ImportProblem.self) { try k.run(input: dir + "/t.txt", output: dir + "/k2.vftrace") }
+    }
+}
+
 @Suite struct ImporterFuzzTests {
     @Test("random and mutated lines", arguments: [1, 2, 3] as [UInt64])
     func fuzz(seed: UInt64) throws {
@@ -246,6 +300,7 @@ import TraceFormat
             "901 1700000000.000500 <... ioctl resumed>, 0x7ffc0000) = 0 <0.000100>",
             "100@10.000003:vfio_region_mmaps_set_enabled Region 0000:00:05.0 BAR 0 mmaps enabled: 0",
             "{\"t\": 1100, \"kind\": \"trap.on\", \"device\": \"dev\", \"region\": 0}",
+            "     vfio-client-140     [000] d.h..    17.727642: irq_handler_entry: irq=23 name=vfio-intx(0000:00:03.0)",
         ]
         var lines: [String] = []
         for _ in 0..<400 {
@@ -273,10 +328,13 @@ import TraceFormat
         var j = JSONLImporter()
         j.warn = { counts.append($0.line) }
         _ = try j.run(input: dir + "/in.txt", output: dir + "/c.vftrace")
+        var k = FtraceImporter(clock: ClockSample(monotonicNs: 0, realtimeNs: 0))
+        k.warn = { counts.append($0.line) }
+        _ = try k.run(input: dir + "/in.txt", output: dir + "/d.vftrace")
         #expect(!counts.isEmpty)
         #expect(counts.allSatisfy { $0 >= 1 && $0 <= lines.count })
         // Whatever survived is a well-formed, cleanly closed trace.
-        for f in ["a", "b", "c"] {
+        for f in ["a", "b", "c", "d"] {
             let r = try TraceReader(path: dir + "/\(f).vftrace")
             _ = try r.readAll()
             #expect(r.isIntact)

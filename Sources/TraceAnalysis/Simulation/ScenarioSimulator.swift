@@ -1,4 +1,4 @@
-public import TraceFormat
+import TraceFormat
 
 /// The synthetic scenarios `vfiotrace simulate` can write, each with its ground truth.
 public enum Scenario: String, CaseIterable, Sendable {

@@ -1,5 +1,5 @@
 public import TraceAnalysis
-public import TraceFormat
+import TraceFormat
 
 /// Chrome trace-event JSON (loads in ui.perfetto.dev): per device a process with tracks for the
 /// migration state, trap gaps and remap phases; signals as instants with flow arrows to the remap

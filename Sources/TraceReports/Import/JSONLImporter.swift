@@ -1,5 +1,5 @@
 import Foundation
-public import TraceFormat
+import TraceFormat
 
 /// Imports driver-side and kernel-side events written as JSON Lines (format: docs/IMPORT.md) into a trace.
 public struct JSONLImporter {

@@ -1,5 +1,5 @@
 import Foundation
-public import TraceFormat
+import TraceFormat
 
 /// Imports QEMU's `log` trace backend output (`-trace 'vfio_*'`, with `-msg timestamp=on` for the
 /// `PID@SECONDS.MICROS:` prefix) into a trace. Under TCG, QEMU switches a BAR between mmap and trapped
@@ -128,9 +128,18 @@ public struct QEMUTraceImporter {
         }
         let text = String(decoding: data, as: UTF8.self)
         var events: [TraceEvent] = []
+        // Some events print over several lines (vfio_populate_device_config: "…config:\n  size: …"): an
+        // indented line continues the event before it.
+        var held: Line?
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }
+            if raw.first == " " || raw.first == "\t", held != nil {
+                held!.args += " " + line
+                continue
+            }
+            if let h = held { events += Self.events(for: h) }
+            held = nil
             guard let parsed = Self.parse(Substring(line)) else {
                 let p = ImportProblem(
                     path: input, line: i + 1,
@@ -139,8 +148,9 @@ public struct QEMUTraceImporter {
                 warn(p)
                 continue
             }
-            events += Self.events(for: parsed)
+            held = parsed
         }
+        if let h = held { events += Self.events(for: h) }
         events.sort { $0.time < $1.time }
         var header = TraceHeader.forThisHost(source: "import-qemu-trace", command: ["import", "qemu-trace", input])
         header.startClock = ClockSample(monotonicNs: 0, realtimeNs: 0)

@@ -1,5 +1,5 @@
 import Foundation
-public import TraceFormat
+import TraceFormat
 
 /// Imports `strace -f -ttt` output (also with `-T`, `-y`, `-X raw`) into the events the recorder would
 /// have written, for rigs that already capture with strace. Times are strace's wall-clock stamps, so

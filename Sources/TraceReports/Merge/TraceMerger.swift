@@ -1,4 +1,4 @@
-public import TraceFormat
+import TraceFormat
 
 /// Merges traces from several sources onto the first file's CLOCK_MONOTONIC timeline.
 ///
