@@ -26,17 +26,15 @@ mount -t devtmpfs dev /host/dev
 mkdir -p /host/dev/pts /host/dev/shm
 mount -t devpts devpts /host/dev/pts
 mount -t tmpfs shm /host/dev/shm
-mount -t tmpfs tmp /host/tmp
 mount -t tmpfs run /host/run
 outdir=$(cat /out/.guest-outdir)
-mkdir -p "/host$outdir" 2>/dev/null
 mount --bind /out "/host$outdir"
 
-cat > /host/tmp/.guest-run <<RUN
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp TMPDIR=/tmp
+cat > /host/run/.guest-run <<RUN
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/run TMPDIR=/run
 export VFIO_BDF=$bdf VFIO_GROUP=$group VFIO_OUT=$outdir
 cd "\$(cat $outdir/.guest-cwd)" 2>/dev/null || cd /
 . $outdir/.guest-command
 RUN
-chroot /host /bin/sh /tmp/.guest-run > /out/.guest-output 2>&1
+chroot /host /bin/sh /run/.guest-run > /out/.guest-output 2>&1
 finish $?

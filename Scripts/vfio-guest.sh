@@ -8,15 +8,17 @@
 # `run` boots Debian's kernel under QEMU (q35, TCG, an emulated Intel IOMMU) with QEMU's `edu` PCI device
 # (1234:11e8: BAR0 of 1 MiB, interrupt on a write to 0x60), binds edu to vfio-pci, mounts this host's root
 # read-only over 9p and runs the command in a chroot of it, so this project's build and Debian's QEMU run
-# inside unchanged. In the chroot: /tmp is a tmpfs, DIR (default: a new temporary folder) is this host's
-# DIR, writable, and the environment has VFIO_BDF (edu's PCI address), VFIO_GROUP (its IOMMU group
-# number) and VFIO_OUT (DIR). The command's output is printed here; its exit status is the script's.
+# inside unchanged. In the chroot everything is this host's, read-only, except DIR (default: a new
+# temporary folder), which is this host's DIR, writable, and /run (a tmpfs, also TMPDIR and HOME); the
+# environment has VFIO_BDF (edu's PCI address), VFIO_GROUP (its IOMMU group number) and VFIO_OUT (DIR).
+# The command's output is printed here; its exit status is the script's.
 # Exit 3: the guest cannot run on this machine (the message says why). Exit 4: the guest timed out.
 #
 # Cache: $VFIOTRACE_GUEST_CACHE, default .cache/guest in this repository (not committed).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+start=$PWD
 cache=${VFIOTRACE_GUEST_CACHE:-$here/.cache/guest}
 qemu=${QEMU:-qemu-system-x86_64}
 
@@ -31,10 +33,10 @@ modules=(
 )
 
 prepare() {
+    command -v cpio >/dev/null || cannot "cpio not found (Debian: apt-get install cpio)"
     [ -f "$cache/ready" ] && return 0
     command -v "$qemu" >/dev/null || cannot "$qemu not found (Debian: apt-get install qemu-system-x86)"
     command -v apt-get >/dev/null || cannot "apt-get not found: the guest is built from Debian's packages"
-    command -v cpio >/dev/null || cannot "cpio not found (Debian: apt-get install cpio)"
     rm -rf "$cache.tmp" && mkdir -p "$cache.tmp/debs" "$cache.tmp/x" && cd "$cache.tmp/debs"
     local image
     image=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
@@ -50,23 +52,34 @@ prepare() {
     cd ..
     local kver
     kver=$(ls x/lib/modules)
-    mkdir -p initramfs/bin initramfs/lib/modules
-    cp x/bin/busybox initramfs/bin/busybox
+    mkdir -p modules
     for m in "${modules[@]}"; do
         local ko
         ko=$(find "x/lib/modules/$kver" -name "$m.ko" | head -n 1)
         [ -n "$ko" ] || cannot "module $m not in $image"
-        cp "$ko" initramfs/lib/modules/
+        cp "$ko" modules/
     done
-    printf '%s\n' "${modules[@]}" > initramfs/lib/modules/order
-    cp "$here/Scripts/vfio-guest-init.sh" initramfs/init
-    chmod +x initramfs/init initramfs/bin/busybox
-    (cd initramfs && find . | cpio -o -H newc --quiet | gzip -1) > initramfs.gz
+    cp x/bin/busybox busybox
     cp x/boot/vmlinuz-* vmlinuz
     echo "$image" > kernel-package
-    rm -rf x debs initramfs
+    rm -rf x debs
     rm -rf "$cache" && mv "$cache.tmp" "$cache"
     touch "$cache/ready"
+}
+
+# The initramfs: busybox, the modules and this repository's init; rebuilt whenever the init changes.
+initramfs() {
+    cmp -s "$here/Scripts/vfio-guest-init.sh" "$cache/init.sh" && [ -f "$cache/initramfs.gz" ] && return 0
+    local root="$cache/initramfs.tmp"
+    rm -rf "$root" && mkdir -p "$root/bin" "$root/lib/modules"
+    cp "$cache/busybox" "$root/bin/busybox"
+    cp "$cache"/modules/*.ko "$root/lib/modules/"
+    printf '%s\n' "${modules[@]}" > "$root/lib/modules/order"
+    cp "$here/Scripts/vfio-guest-init.sh" "$root/init"
+    chmod +x "$root/init" "$root/bin/busybox"
+    (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$cache/initramfs.gz"
+    rm -rf "$root"
+    cp "$here/Scripts/vfio-guest-init.sh" "$cache/init.sh"
 }
 
 run() {
@@ -81,12 +94,14 @@ run() {
     done
     [ $# -ge 1 ] || { say "usage: $0 run [-o DIR] [-t SECONDS] -- 'COMMAND'"; exit 2; }
     prepare
+    initramfs
+    cd "$start"
     [ -n "$out" ] || out=$(mktemp -d /tmp/vfio-guest-XXXXXX)
     mkdir -p "$out"
     out=$(cd "$out" && pwd)
     # The guest reads the command and its working folder from the shared folder and leaves its status there.
     printf '%s\n' "$*" > "$out/.guest-command"
-    printf '%s\n' "$PWD" > "$out/.guest-cwd"
+    printf '%s\n' "$start" > "$out/.guest-cwd"
     printf '%s\n' "$out" > "$out/.guest-outdir"
     rm -f "$out/.guest-status" "$out/.guest-output"
     local status=0
@@ -106,10 +121,10 @@ run() {
 }
 
 case "${1:-}" in
-    prepare) prepare; say "ready: $(cat "$cache/kernel-package")" ;;
+    prepare) prepare; initramfs; say "ready: $(cat "$cache/kernel-package")" ;;
     check)
         command -v "$qemu" >/dev/null || cannot "$qemu not found (Debian: apt-get install qemu-system-x86)"
-        prepare; say "ready: $(cat "$cache/kernel-package") under $("$qemu" --version | head -n 1)" ;;
+        prepare; initramfs; say "ready: $(cat "$cache/kernel-package") under $("$qemu" --version | head -n 1)" ;;
     run) shift; run "$@" ;;
-    *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -31,12 +31,12 @@ await() {
 echo $? > "$out/client.status"
 
 # 2. QEMU in launch mode, and a real INTx.
-cd /tmp && rm -f mon.in mon.out && mkfifo mon.in mon.out
-"$bin/vfiotrace" record -o "$out/launch.vftrace" -- $qemu -machine q35 -device "vfio-pci,host=$bdf,id=d0" -monitor pipe:/tmp/mon \
+cd "$TMPDIR" && rm -f mon.in mon.out && mkfifo mon.in mon.out
+"$bin/vfiotrace" record -o "$out/launch.vftrace" -- $qemu -machine q35 -device "vfio-pci,host=$bdf,id=d0" -monitor pipe:$TMPDIR/mon \
     -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-launch.log" > "$out/launch.txt" 2>&1 &
 rec=$!
-exec 3>/tmp/mon.in
-cat /tmp/mon.out > "$out/launch-monitor.txt" &
+exec 3>$TMPDIR/mon.in
+cat $TMPDIR/mon.out > "$out/launch-monitor.txt" &
 # The monitor answers once QEMU has realized the device and reset the machine.
 await 'vfio_listener_region_add_ram' 60 "$out/qemu-launch.log"
 echo "info pci" >&3
@@ -60,8 +60,8 @@ sleep 0.2
 if [ -d $tracing ]; then
     echo 0 > $tracing/tracing_on
     echo 0 > $tracing/events/irq/irq_handler_entry/enable
-    cat $tracing/trace > /tmp/ftrace.txt
-    cp /tmp/ftrace.txt "$out/ftrace.txt"
+    cat $tracing/trace > $TMPDIR/ftrace.txt
+    cp $TMPDIR/ftrace.txt "$out/ftrace.txt"
 fi
 kill -TERM $rec
 wait $rec
@@ -70,10 +70,10 @@ exec 3>&-
 
 # 3. QEMU in attach mode: the device is hot-plugged while the recorder is attached.
 rm -f mon.in mon.out && mkfifo mon.in mon.out
-$qemu -machine pc -monitor pipe:/tmp/mon -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-attach.log" > "$out/attach-qemu.txt" 2>&1 &
+$qemu -machine pc -monitor pipe:$TMPDIR/mon -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-attach.log" > "$out/attach-qemu.txt" 2>&1 &
 q=$!
-exec 3>/tmp/mon.in
-cat /tmp/mon.out > "$out/attach-monitor.txt" &
+exec 3>$TMPDIR/mon.in
+cat $TMPDIR/mon.out > "$out/attach-monitor.txt" &
 await 'QEMU' 30 "$out/attach-monitor.txt"
 "$bin/vfiotrace" record -p $q -o "$out/attach.vftrace" > "$out/attach.txt" 2>&1 &
 rec=$!
