@@ -17,8 +17,16 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
 ioctls_only=(--scenario bench --ioctls 1000000 --eventfd-rounds 0 --mmaps 0)
 mixed=(--scenario bench --ioctls 1000000 --eventfd-rounds 10000 --mmaps 1000)
 strace_mixed=(--scenario bench --ioctls "$strace_ioctls" --eventfd-rounds 10000 --mmaps 1000)
-a=(); b=(); c=(); d=(); e=(); f=()
+# Real KVM_RUN exits (a guest looping on port I/O), where /dev/kvm works: what a vCPU thread really does.
+kvm_only=(--scenario bench --kvm-exits 200000 --ioctls 0 --eventfd-rounds 0 --mmaps 0)
+has_kvm=0
+$bin/vfio-testvmm --scenario bench --kvm-exits 1 --ioctls 0 --eventfd-rounds 0 --mmaps 0 >/dev/null 2>&1 && has_kvm=1
+a=(); b=(); c=(); d=(); e=(); f=(); k=(); l=()
 for i in $(seq "$runs"); do
+    if [ $has_kvm = 1 ]; then
+        k+=($(t $bin/vfio-testvmm "${kvm_only[@]}"))
+        l+=($(t $bin/vfiotrace record -o "$out/k.vftrace" -- $bin/vfio-testvmm "${kvm_only[@]}"))
+    fi
     a+=($(t $bin/vfio-testvmm "${ioctls_only[@]}"))
     b+=($(t $bin/vfiotrace record -o "$out/a.vftrace" -- $bin/vfio-testvmm "${ioctls_only[@]}"))
     c+=($(t $bin/vfio-testvmm "${mixed[@]}"))
@@ -31,6 +39,12 @@ lost=$($bin/vfiotrace stats --format json "$out/b.vftrace" | sed 's/.*"lostEvent
 ma=$(median "${a[@]}"); mb=$(median "${b[@]}"); mc=$(median "${c[@]}"); md=$(median "${d[@]}"); me=$(median "${e[@]}"); mf=$(median "${f[@]}")
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); runs: $runs (medians)"
 echo "1M non-VFIO ioctls:  untraced $ma s, vfiotrace launch $mb s -> $(echo "scale=3; $mb / $ma" | bc)x"
+if [ $has_kvm = 1 ]; then
+    mk=$(median "${k[@]}"); ml=$(median "${l[@]}")
+    echo "200k real KVM_RUN exits: untraced $mk s, vfiotrace launch $ml s -> $(echo "scale=3; $ml / $mk" | bc)x"
+else
+    echo "200k real KVM_RUN exits: skipped (/dev/kvm does not work here)"
+fi
 echo "mixed load:          untraced $mc s, vfiotrace launch $md s -> $(echo "scale=2; $md / $mc" | bc)x; $events events recorded, $lost lost"
 echo "strace --seccomp-bpf, same mix with $strace_ioctls ioctls: $me s (untraced $mf s)"
 echo "  strace per ioctl stop: $(echo "scale=2; ($me - $mf) * 1000000 / ($strace_ioctls + 20000 + 2000)" | bc) us"

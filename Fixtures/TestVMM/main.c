@@ -472,9 +472,45 @@ static uint32_t st_running(void) { return use_v1 ? 1 : VFIO_DEVICE_STATE_RUNNING
 
 // A VMM-like load for the recorder benchmark: ioctls that are not VFIO (standing in for KVM_RUN),
 // eventfd round trips and mmap/munmap pairs. No emulated device.
-static long bench_ioctls = 1000000, bench_rounds = 10000, bench_mmaps = 1000;
+static long bench_ioctls = 1000000, bench_rounds = 10000, bench_mmaps = 1000, bench_kvm_exits = 0;
+
+// Real KVM_RUN exits: a one-vCPU real-mode guest looping on `out 0x10, al`, so every KVM_RUN returns
+// with KVM_EXIT_IO, as a VMM's vCPU thread does on emulated port I/O.
+static void bench_kvm(long exits) {
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0) die("bench: /dev/kvm");
+    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+    if (vm < 0) die("bench: KVM_CREATE_VM");
+    uint8_t *mem = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) die("bench: guest memory");
+    static const uint8_t code[] = {0xE6, 0x10, 0xEB, 0xFC};  // out 0x10, al; jmp back to it
+    memcpy(mem + 0x1000, code, sizeof code);
+    struct kvm_userspace_memory_region r = {.slot = 0, .guest_phys_addr = 0, .memory_size = 0x2000, .userspace_addr = (uint64_t)(uintptr_t)mem};
+    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r) < 0) die("bench: KVM_SET_USER_MEMORY_REGION");
+    int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+    int size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (vcpu < 0 || size <= 0) die("bench: KVM_CREATE_VCPU");
+    struct kvm_run *run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+    if (run == MAP_FAILED) die("bench: kvm_run");
+    struct kvm_sregs sregs;
+    if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0) die("bench: KVM_GET_SREGS");
+    sregs.cs.base = 0;
+    sregs.cs.selector = 0;
+    if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0) die("bench: KVM_SET_SREGS");
+    struct kvm_regs regs = {.rip = 0x1000, .rflags = 2};
+    if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0) die("bench: KVM_SET_REGS");
+    for (long i = 0; i < exits; i++) {
+        if (ioctl(vcpu, KVM_RUN, 0) < 0 || run->exit_reason != KVM_EXIT_IO) die("bench: KVM_RUN");
+    }
+    munmap(run, (size_t)size);
+    close(vcpu);
+    close(vm);
+    close(kvm);
+    munmap(mem, 0x2000);
+}
 
 static int bench(void) {
+    if (bench_kvm_exits > 0) bench_kvm(bench_kvm_exits);
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int efd = eventfd(0, EFD_CLOEXEC);
     if (null < 0 || efd < 0) die("bench setup");
@@ -489,7 +525,8 @@ static int bench(void) {
         if (p == MAP_FAILED) die("mmap");
         munmap(p, 65536);
     }
-    printf("bench: %ld ioctls, %ld eventfd round trips, %ld mmap/munmap\n", bench_ioctls, bench_rounds, bench_mmaps);
+    printf("bench: %ld KVM_RUN exits, %ld ioctls, %ld eventfd round trips, %ld mmap/munmap\n", bench_kvm_exits, bench_ioctls, bench_rounds,
+           bench_mmaps);
     return 0;
 }
 
@@ -505,8 +542,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--ioctls") && i + 1 < argc) bench_ioctls = atol(argv[++i]);
         else if (!strcmp(argv[i], "--eventfd-rounds") && i + 1 < argc) bench_rounds = atol(argv[++i]);
         else if (!strcmp(argv[i], "--mmaps") && i + 1 < argc) bench_mmaps = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--kvm-exits") && i + 1 < argc) bench_kvm_exits = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: vfio-testvmm --scenario safe|racy|lost-signal|v1|v2|bench [--delay-us N] [--log FILE] [--wait-signal] [--no-kvm] [--v1] [--ioctls N --eventfd-rounds N --mmaps N]\n");
+            fprintf(stderr, "usage: vfio-testvmm --scenario safe|racy|lost-signal|v1|v2|bench [--delay-us N] [--log FILE] [--wait-signal] [--no-kvm] [--v1] [--kvm-exits N --ioctls N --eventfd-rounds N --mmaps N]\n");
             return 2;
         }
     }
