@@ -83,14 +83,21 @@ let package = Package(
             path: "Benchmarks/FormatBenchmark",
             swiftSettings: upcoming
         ),
+        // Helpers shared by the test targets (where the built executables are; recorded calls as logs state them).
+        .target(
+            name: "TestSupport",
+            dependencies: ["TraceFormat"],
+            path: "Tests/TestSupport",
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "TraceFormatTests",
-            dependencies: ["TraceFormat"],
+            dependencies: ["TraceFormat", "TestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "TraceRecorderTests",
-            dependencies: ["TraceRecorder", "TraceFormat"],
+            dependencies: ["TraceRecorder", "TraceFormat", "TestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(
@@ -102,7 +109,7 @@ let package = Package(
         // where the guest cannot run.
         .testTarget(
             name: "RealVFIOTests",
-            dependencies: ["TraceFormat"],
+            dependencies: ["TraceFormat", "TestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(

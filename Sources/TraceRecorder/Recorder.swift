@@ -140,7 +140,9 @@ public enum Recorder {
         var status: Int32 = 0
         // The child stops itself (SIGSTOP) once its filter is in place, or exits if it could not set it.
         guard waitpid(pid, &status, WUNTRACED) == pid else { throw RecordingFailed(description: "lost the launched process \(pid)") }
-        if vft_wifexited(status) != 0 { throw RecordingFailed(description: "the seccomp filter could not be installed (status \(vft_wexitstatus(status)))") }
+        if vft_wifexited(status) != 0 {
+            throw RecordingFailed(description: "the seccomp filter could not be installed (status \(vft_wexitstatus(status)))")
+        }
         let err = boundary.seize(pid, options: PtraceOptions.follow | PtraceOptions.traceSeccomp | PtraceOptions.exitKill)
         guard err == 0 else {
             kill(pid, SIGKILL)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import TraceFormat
 
 /// One run of `Scripts/guest/real-vfio.sh` in the guest rig (`Scripts/vfio-guest.sh`), shared by the tests:
@@ -8,14 +9,7 @@ enum GuestRun {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let script = repository.appendingPathComponent("Scripts/vfio-guest.sh").path
 
-    static var products: URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 where !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("vfiotrace").path) {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir
-    }
-    static var vfiotrace: String { products.appendingPathComponent("vfiotrace").path }
+    static var vfiotrace: String { BuildProducts.path("vfiotrace") }
 
     /// Whether the rig can run here; when not, prints why (the check's own words) so the skip is explained.
     static let available: Bool = {
@@ -28,7 +22,7 @@ enum GuestRun {
     static let outcome: Result<String, GuestFailure> = {
         let out = NSTemporaryDirectory() + "vfiotrace-guest-\(UUID().uuidString)"
         let guest = repository.appendingPathComponent("Scripts/guest/real-vfio.sh").path
-        let (status, output) = run(script, ["run", "-o", out, "-t", "600", "--", "sh '\(guest)' '\(products.path)'"])
+        let (status, output) = run(script, ["run", "-o", out, "-t", "600", "--", "sh '\(guest)' '\(BuildProducts.directory.path)'"])
         guard status == 0, output.contains("done") else { return .failure(GuestFailure(status: status, output: output, folder: out)) }
         return .success(out)
     }()

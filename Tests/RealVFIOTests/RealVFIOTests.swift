@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import TraceFormat
 
@@ -7,19 +8,6 @@ import TraceFormat
 /// exchange: the client's own log, QEMU's trace log, the kernel's ftrace.
 @Suite(.serialized, .enabled(if: GuestRun.available, "the guest rig cannot run here: see `Scripts/vfio-guest.sh check`"))
 struct RealVFIOTests {
-    /// The VFIO ioctl names and results the recording decoded, in order.
-    static func decodedIoctls(_ events: [TraceEvent]) -> [String] {
-        events.compactMap { e -> String? in
-            switch e.payload {
-            case .vfioIoctl(let io): return "\(IoctlNames.name(request: io.request, target: io.target)) \(e.result)"
-            case .deviceOpen(let d) where d.groupFd >= 0: return "VFIO_GROUP_GET_DEVICE_FD \(e.result)"
-            case .regionInfo: return "VFIO_DEVICE_GET_REGION_INFO \(e.result)"
-            case .irqBinding: return "VFIO_DEVICE_SET_IRQS \(e.result)"
-            default: return nil
-            }
-        }
-    }
-
     @Test("real driver: every call of the VFIO client is decoded as the client itself logged it")
     func client() throws {
         let dir = try GuestRun.folder()
@@ -31,7 +19,7 @@ struct RealVFIOTests {
         // The ioctls, by name, with their results, in order.
         let logged = log.filter { $0["op"] as? String == "ioctl" }.map { "\($0["name"]!) \($0["ret"]!)" }
         #expect(logged.count == 12)  // GET_API_VERSION … SET_IRQS, counted in Fixtures/VFIOClient/main.c
-        #expect(Self.decodedIoctls(events) == logged)
+        #expect(RecordedCalls.vfioIoctls(events) == logged)
 
         // The device fd came from GROUP_GET_DEVICE_FD with the device's name.
         let opened = events.compactMap { e -> DeviceOpen? in if case .deviceOpen(let d) = e.payload, d.groupFd >= 0 { return d } else { return nil } }
@@ -39,7 +27,9 @@ struct RealVFIOTests {
         #expect(opened.map(\.device) == [bdf])
 
         // Region info: size, offset and flags as the kernel returned them to the client.
-        let loggedRegions = log.filter { $0["op"] as? String == "region_info" }.map { "\($0["index"]!) \($0["size"]!) \($0["offset"]!) \($0["flags"]!)" }
+        let loggedRegions = log.filter { $0["op"] as? String == "region_info" }.map {
+            "\($0["index"]!) \($0["size"]!) \($0["offset"]!) \($0["flags"]!)"
+        }
         let regions = events.compactMap { e -> String? in
             if case .regionInfo(let r) = e.payload { return "\(r.index) \(r.size) \(r.offset) \(r.flags)" } else { return nil }
         }
@@ -54,7 +44,9 @@ struct RealVFIOTests {
 
         // The BAR0 mapping (address, length, region) and its munmap.
         let loggedMap = try #require(log.first { $0["op"] as? String == "mmap" })
-        let maps = events.compactMap { e -> (MappingChange, Int64)? in if case .mapping(let m) = e.payload, !m.device.isEmpty { return (m, e.result) } else { return nil } }
+        let maps = events.compactMap { e -> (MappingChange, Int64)? in
+            if case .mapping(let m) = e.payload, !m.device.isEmpty { return (m, e.result) } else { return nil }
+        }
         #expect(maps.count == 2)
         #expect(maps.first?.0.operation == .mmap && maps.first?.0.region == 0 && maps.first?.0.device == bdf)
         #expect(maps.first.map { UInt64(bitPattern: $0.1) } == loggedMap["addr"] as? UInt64)
@@ -63,14 +55,20 @@ struct RealVFIOTests {
 
         // The interrupt the kernel signalled, as the client read it from the eventfd.
         let loggedRead = try #require(log.first { $0["op"] as? String == "eventfd_read" })
-        let reads = events.compactMap { e -> EventfdOp? in if case .eventfd(let op) = e.payload, op.operation == .read { return op } else { return nil } }
+        let reads = events.compactMap { e -> EventfdOp? in
+            if case .eventfd(let op) = e.payload, op.operation == .read { return op } else { return nil }
+        }
         #expect(reads.map(\.value) == [loggedRead["value"] as! UInt64])
         #expect(reads.map(\.fd) == [Int32(loggedRead["fd"] as! Int)])
 
         // Trap-path accesses: the config-space command register, then BAR0 reads and writes, with their values.
         let loggedAccesses = log.filter { ["pread", "pwrite"].contains($0["op"] as? String) }.map { "\($0["op"]!) \($0["len"]!) \($0["value"]!)" }
         let accesses = events.compactMap { e -> String? in
-            if case .regionAccess(let a) = e.payload { return "\(a.operation == .write ? "pwrite" : "pread") \(a.length) \(a.value)" } else { return nil }
+            if case .regionAccess(let a) = e.payload {
+                return "\(a.operation == .write ? "pwrite" : "pread") \(a.length) \(a.value)"
+            } else {
+                return nil
+            }
         }
         #expect(accesses == loggedAccesses)
     }
@@ -81,7 +79,7 @@ struct RealVFIOTests {
         #expect(GuestRun.text(dir, "launch.status").hasPrefix("0"), "\(GuestRun.text(dir, "launch.txt"))")
         #expect(GuestRun.text(dir, "launch.txt").contains("terminating on signal 15"))
         let events = try TraceReader(path: dir + "/launch.vftrace").readAll()
-        let names = Self.decodedIoctls(events).map { $0.split(separator: " ")[0] }
+        let names = RecordedCalls.vfioIoctls(events).map { $0.split(separator: " ")[0] }
         // QEMU's vfio-pci realize, in this order (hw/vfio/common.c and pci.c).
         let setup = [
             "VFIO_GROUP_GET_STATUS", "VFIO_GET_API_VERSION", "VFIO_CHECK_EXTENSION", "VFIO_GROUP_SET_CONTAINER", "VFIO_SET_IOMMU",
@@ -99,7 +97,10 @@ struct RealVFIOTests {
         // BAR0: 1 MiB, mmappable, mapped by QEMU; INTx bound to an eventfd.
         let bar0 = events.compactMap { e -> RegionInfo? in if case .regionInfo(let r) = e.payload, r.index == 0 { return r } else { return nil } }
         #expect(bar0.first?.size == 0x10_0000 && (bar0.first.map { $0.flags & 0x4 != 0 } ?? false))
-        #expect(events.contains { if case .mapping(let m) = $0.payload { return m.operation == .mmap && m.region == 0 && m.length == 0x10_0000 } else { return false } })
+        #expect(
+            events.contains {
+                if case .mapping(let m) = $0.payload { return m.operation == .mmap && m.region == 0 && m.length == 0x10_0000 } else { return false }
+            })
         #expect(events.contains { if case .irqBinding(let b) = $0.payload { return b.index == 0 && b.eventfds.count == 1 } else { return false } })
         #expect(events.contains { if case .process(let p) = $0.payload { return p.operation == .exit && p.status == 0 } else { return false } })
     }
@@ -111,10 +112,14 @@ struct RealVFIOTests {
         #expect(GuestRun.text(dir, "attach-after.txt") == "alive\nanswered\n")
         #expect(GuestRun.text(dir, "attach-qemu.status").hasPrefix("0"))
         let events = try TraceReader(path: dir + "/attach.vftrace").readAll()
-        let ops = events.compactMap { e -> ProcessChange.Operation? in if case .process(let p) = e.payload { return p.operation } else { return nil } }
+        let ops = events.compactMap { e -> ProcessChange.Operation? in if case .process(let p) = e.payload { return p.operation } else { return nil }
+        }
         #expect(ops.first == .attach && ops.last == .detach)
-        let names = Set(Self.decodedIoctls(events).map { $0.split(separator: " ")[0] })
-        for name in ["VFIO_GROUP_SET_CONTAINER", "VFIO_SET_IOMMU", "VFIO_IOMMU_MAP_DMA", "VFIO_GROUP_GET_DEVICE_FD", "VFIO_DEVICE_GET_REGION_INFO", "VFIO_DEVICE_SET_IRQS"] {
+        let names = Set(RecordedCalls.vfioIoctls(events).map { $0.split(separator: " ")[0] })
+        for name in [
+            "VFIO_GROUP_SET_CONTAINER", "VFIO_SET_IOMMU", "VFIO_IOMMU_MAP_DMA", "VFIO_GROUP_GET_DEVICE_FD", "VFIO_DEVICE_GET_REGION_INFO",
+            "VFIO_DEVICE_SET_IRQS",
+        ] {
             #expect(names.contains(Substring(name)), "\(name) not recorded during the hot-plug")
         }
     }
@@ -136,9 +141,16 @@ struct RealVFIOTests {
         // docs/IMPORT.md: a wall-clock time t lands at t - (realtime - monotonic) of the recording.
         let disabledNs = UInt64(disabledWallNs - (Int64(bitPattern: clock.realtimeNs) - Int64(bitPattern: clock.monotonicNs)))
         let events = try recording.readAll()
-        let intxFds = Set(events.compactMap { e -> Int32? in if case .irqBinding(let b) = e.payload, b.index == 0 { return b.eventfds.first } else { return nil } })
+        let intxFds = Set(
+            events.compactMap { e -> Int32? in if case .irqBinding(let b) = e.payload, b.index == 0 { return b.eventfds.first } else { return nil } })
         let read = try #require(
-            events.first { e in if case .eventfd(let op) = e.payload { return op.operation == .read && intxFds.contains(op.fd) && e.time > kernelNs } else { return false } })
+            events.first { e in
+                if case .eventfd(let op) = e.payload {
+                    return op.operation == .read && intxFds.contains(op.fd) && e.time > kernelNs
+                } else {
+                    return false
+                }
+            })
         #expect(kernelNs < read.endTime && read.endTime < disabledNs, "the kernel signals, QEMU wakes, then disables the mmaps")
 
         try GuestRun.vfiotrace(["import", "ftrace", dir + "/ftrace.txt", "--clock-from", dir + "/launch.vftrace", "-o", dir + "/kernel.vftrace"])

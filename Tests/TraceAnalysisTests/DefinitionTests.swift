@@ -109,7 +109,8 @@ import TraceFormat
         if eventfdRead { events.append(ev(130, .eventfd(EventfdOp(operation: .read, fd: 8, value: 1)), result: 8)) }
         let handledAt: UInt64 = kernelSignal ? 135 : 100
         events.append(ev(handledAt, .marker(Marker(source: "qemu-trace", name: "irq.handled", device: dev, fields: [.init("index", "5")]))))
-        events.append(ev(160, .marker(Marker(source: "qemu-trace", name: "mmaps.enabled", device: dev, fields: [.init("region", "0"), .init("enabled", "0")]))))
+        events.append(
+            ev(160, .marker(Marker(source: "qemu-trace", name: "mmaps.enabled", device: dev, fields: [.init("region", "0"), .init("enabled", "0")]))))
         let r = try analyze(events)
         #expect(r.triggers.count == 1, "\(name)")
         #expect(r.triggers.first?.timeNs == triggerAt)

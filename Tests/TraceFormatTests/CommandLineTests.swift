@@ -1,18 +1,13 @@
 import Foundation
+import TestSupport
 import Testing
 import TraceFormat
 
 /// Runs the built `vfiotrace` binary: exit codes and messages users and CI scripts depend on.
 @Suite(.serialized) struct CommandLineTests {
-    /// The products directory holding the test bundle also holds the `vfiotrace` executable.
     static var binary: String? {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("vfiotrace").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
+        let path = BuildProducts.path("vfiotrace")
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }
 
     static func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {

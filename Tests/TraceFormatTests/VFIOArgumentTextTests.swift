@@ -24,8 +24,10 @@ import Testing
             (.vfioGroup, 0x3B68, "0b000000", "[11]"),
             (.vfioDevice, 0x3B6B, "1400000002000000090000000500000000000000", "{flags=PCI, num_regions=9, num_irqs=5}"),
             (.vfioDevice, 0x3B6D, "10000000090000000100000001000000", "{index=1 (MSI), flags=EVENTFD|NORESIZE, count=1}"),
-            (.vfioContainer, 0x3B71, "20000000030000000000a0c4237f000000000000000000000000000400000000",
-             "{flags=READ|WRITE, vaddr=0x7f23c4a00000, iova=0x0, size=0x4000000}"),
+            (
+                .vfioContainer, 0x3B71, "20000000030000000000a0c4237f000000000000000000000000000400000000",
+                "{flags=READ|WRITE, vaddr=0x7f23c4a00000, iova=0x0, size=0x4000000}"
+            ),
             (.vfioContainer, 0x3B72, "180000000000000000000000000000000000000400000000", "{flags=0x0, iova=0x0, size=0x4000000}"),
             (.vfioContainer, 0x3B70, "7400000003000000001020400000000000000000", "{flags=PGSIZES|CAPS, iova_pgsizes=0x40201000}"),
             // 0x3b71 on a device fd is VFIO_DEVICE_PCI_HOT_RESET, not MAP_DMA: raw.

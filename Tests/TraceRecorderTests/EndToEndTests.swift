@@ -1,19 +1,13 @@
 import Foundation
+import TestSupport
 import Testing
 import TraceFormat
 
 /// Real ptrace and seccomp against real processes: the test VMM (emulated VFIO device, real mmaps,
 /// eventfds and KVM memslots), the recorder binary, and strace as the peer.
 @Suite(.serialized) struct EndToEndTests {
-    static var products: URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 where !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("vfiotrace").path) {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir
-    }
-    static var vmm: String { products.appendingPathComponent("vfio-testvmm").path }
-    static var vfiotrace: String { products.appendingPathComponent("vfiotrace").path }
+    static var vmm: String { BuildProducts.path("vfio-testvmm") }
+    static var vfiotrace: String { BuildProducts.path("vfiotrace") }
 
     static func temp(_ name: String) -> String { NSTemporaryDirectory() + "vfiotrace-e2e-\(UUID().uuidString)-\(name)" }
 
@@ -84,15 +78,7 @@ import TraceFormat
         // Every VFIO ioctl the VMM made, in order, with its result.
         let loggedIoctls = log.filter { $0["op"] as? String == "ioctl" && ($0["name"] as? String)?.hasPrefix("VFIO") == true }
             .map { "\($0["name"]!) \($0["ret"]!)" }
-        let recorded = events.compactMap { e -> String? in
-            switch e.payload {
-            case .vfioIoctl(let io): return "\(IoctlNames.name(request: io.request, target: io.target)) \(e.result)"
-            case .deviceOpen(let d) where d.groupFd >= 0: return "VFIO_GROUP_GET_DEVICE_FD \(e.result)"
-            case .regionInfo: return "VFIO_DEVICE_GET_REGION_INFO \(e.result)"
-            case .irqBinding: return "VFIO_DEVICE_SET_IRQS \(e.result)"
-            default: return nil
-            }
-        }
+        let recorded = RecordedCalls.vfioIoctls(events)
         // (device_state sets are logged as device_state by the VMM, and are device_state events in ours.)
         #expect(recorded == loggedIoctls)
 
@@ -212,19 +198,27 @@ import TraceFormat
         defer { unlink(trace) }
         let rec = Process()
         rec.executableURL = URL(fileURLWithPath: Self.vfiotrace)
-        rec.arguments = ["record", "-o", trace, "--", Self.vmm, "--scenario", "bench", "--ioctls", "10", "--eventfd-rounds", "10000000", "--mmaps", "1"]
+        rec.arguments = [
+            "record", "-o", trace, "--", Self.vmm, "--scenario", "bench", "--ioctls", "10", "--eventfd-rounds", "10000000", "--mmaps", "1",
+        ]
         try rec.run()
         usleep(500_000)
         kill(rec.processIdentifier, SIGTERM)
         rec.waitUntilExit()
         #expect(rec.terminationStatus == 128 + SIGTERM, "the command died of the forwarded SIGTERM")
         let events = try TraceReader(path: trace).readAll()
-        #expect(events.contains { if case .process(let c) = $0.payload { return c.operation == .exit && c.status == 128 + SIGTERM } else { return false } })
+        #expect(
+            events.contains {
+                if case .process(let c) = $0.payload { return c.operation == .exit && c.status == 128 + SIGTERM } else { return false }
+            })
 
         // --duration in launch mode: recording stops, the command finishes its work, its status is the recorder's.
         let trace2 = Self.temp("duration.vftrace")
         defer { unlink(trace2) }
-        let (status, _) = try Self.vfiotraceRun(["record", "-o", trace2, "--duration", "200ms", "--", Self.vmm, "--scenario", "bench", "--ioctls", "10", "--eventfd-rounds", "20000", "--mmaps", "1"])
+        let (status, _) = try Self.vfiotraceRun([
+            "record", "-o", trace2, "--duration", "200ms", "--", Self.vmm, "--scenario", "bench", "--ioctls", "10", "--eventfd-rounds", "20000",
+            "--mmaps", "1",
+        ])
         #expect(status == 0)
         let reads = try TraceReader(path: trace2).readAll().filter { if case .eventfd = $0.payload { return true } else { return false } }
         #expect(reads.count > 0 && reads.count < 40_000, "recording stopped part-way: \(reads.count) of 40000 eventfd calls")

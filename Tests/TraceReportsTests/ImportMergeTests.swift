@@ -246,16 +246,26 @@ import TraceFormat
     @Test(
         "lines parse with and without the flags column; vfio handler names give device, index and vector",
         arguments: [
-            ("     vfio-client-140     [000] d.h..    17.727642: irq_handler_entry: irq=23 name=vfio-intx(0000:00:03.0)",
-             "irq.signal", "0000:00:03.0", "0", nil as String?, UInt64(17_727_642_000), Int32(140)),
-            ("  qemu-system-x86-130     [001] d.h1.  5.000000123: irq_handler_entry: irq=40 name=vfio-msix[3](0000:00:05.0)",
-             "irq.signal", "0000:00:05.0", "2", "3", 5_000_000_123, 130),
-            ("          <idle>-0     [000] 2.5: irq_handler_entry: irq=41 name=vfio-msi[0](0000:00:06.0)",
-             "irq.signal", "0000:00:06.0", "1", "0", 2_500_000_000, 0),
-            ("     vfio-client-140     [000] d.h..    9.818014: vfio_intx_handler <-__handle_irq_event_percpu",
-             "vfio_intx_handler", "", nil, nil, 9_818_014_000, 140),
-            ("          <idle>-0       [000] d.h1.   294.862397: irq_handler_entry: irq=28 name=virtio1-requests",
-             "irq_handler_entry", "", nil, nil, 294_862_397_000, 0),
+            (
+                "     vfio-client-140     [000] d.h..    17.727642: irq_handler_entry: irq=23 name=vfio-intx(0000:00:03.0)",
+                "irq.signal", "0000:00:03.0", "0", nil as String?, UInt64(17_727_642_000), Int32(140)
+            ),
+            (
+                "  qemu-system-x86-130     [001] d.h1.  5.000000123: irq_handler_entry: irq=40 name=vfio-msix[3](0000:00:05.0)",
+                "irq.signal", "0000:00:05.0", "2", "3", 5_000_000_123, 130
+            ),
+            (
+                "          <idle>-0     [000] 2.5: irq_handler_entry: irq=41 name=vfio-msi[0](0000:00:06.0)",
+                "irq.signal", "0000:00:06.0", "1", "0", 2_500_000_000, 0
+            ),
+            (
+                "     vfio-client-140     [000] d.h..    9.818014: vfio_intx_handler <-__handle_irq_event_percpu",
+                "vfio_intx_handler", "", nil, nil, 9_818_014_000, 140
+            ),
+            (
+                "          <idle>-0       [000] d.h1.   294.862397: irq_handler_entry: irq=28 name=virtio1-requests",
+                "irq_handler_entry", "", nil, nil, 294_862_397_000, 0
+            ),
         ])
     func line(text: String, name: String, device: String, index: String?, vector: String?, time: UInt64, pid: Int32) throws {
         let l = try #require(FtraceImporter.parse(Substring(text)))

@@ -15,14 +15,17 @@ struct ImportOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Output trace file.") var output: String
     @Flag(help: "Reject the whole input at the first malformed line (default: skip it with a warning).") var strict = false
 
-    /// Runs `body` with a warning sink (the first 20 skipped lines are printed), then reports the count.
-    func run(_ body: (_ warn: @escaping (ImportProblem) -> Void) throws -> Int) throws {
+    /// Runs `importer` over the log with these options; the first 20 skipped lines are printed, then the count.
+    func run(_ importer: some LogImporter) throws {
+        var importer = importer
         var skipped = 0
+        importer.strict = strict
+        importer.warn = { problem in
+            skipped += 1
+            if skipped <= 20 { printError("warning: \(problem) (line skipped)") }
+        }
         do {
-            let n = try body { problem in
-                skipped += 1
-                if skipped <= 20 { printError("warning: \(problem) (line skipped)") }
-            }
+            let n = try importer.run(input: log, output: output)
             printError("imported \(n) events into \(output)" + (skipped > 0 ? "; \(skipped) malformed lines skipped" : ""))
         } catch let p as ImportProblem {
             throw CommandFailure(p.description)
@@ -39,12 +42,7 @@ struct ImportJSONL: ParsableCommand {
     @OptionGroup var options: ImportOptions
 
     func run() throws {
-        try options.run { warn in
-            var importer = JSONLImporter()
-            importer.strict = options.strict
-            importer.warn = warn
-            return try importer.run(input: options.log, output: options.output)
-        }
+        try options.run(JSONLImporter())
     }
 }
 
@@ -57,12 +55,7 @@ struct ImportQEMUTrace: ParsableCommand {
     @OptionGroup var options: ImportOptions
 
     func run() throws {
-        try options.run { warn in
-            var importer = QEMUTraceImporter()
-            importer.strict = options.strict
-            importer.warn = warn
-            return try importer.run(input: options.log, output: options.output)
-        }
+        try options.run(QEMUTraceImporter())
     }
 }
 
@@ -75,12 +68,7 @@ struct ImportStrace: ParsableCommand {
     @OptionGroup var options: ImportOptions
 
     func run() throws {
-        try options.run { warn in
-            var importer = StraceImporter()
-            importer.strict = options.strict
-            importer.warn = warn
-            return try importer.run(input: options.log, output: options.output)
-        }
+        try options.run(StraceImporter())
     }
 }
 
@@ -104,11 +92,6 @@ struct ImportFtrace: ParsableCommand {
         do { clock = try TraceReader(path: clockFrom).header.startClock } catch {
             throw CommandFailure("--clock-from \(clockFrom): \(error)")
         }
-        try options.run { warn in
-            var importer = FtraceImporter(clock: clock)
-            importer.strict = options.strict
-            importer.warn = warn
-            return try importer.run(input: options.log, output: options.output)
-        }
+        try options.run(FtraceImporter(clock: clock))
     }
 }
