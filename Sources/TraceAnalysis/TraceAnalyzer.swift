@@ -204,6 +204,7 @@ public final class TraceAnalyzer {
     }
 
     private func noReread(_ d: DeviceTimeline, since t: UInt64) {
+        guard policy.expectLayoutReread else { return }
         findings.append(
             Finding(
                 kind: .noRegionInfoReread, severity: .error,

@@ -156,7 +156,7 @@ struct RealVFIOTests {
         try GuestRun.vfiotrace(["import", "ftrace", dir + "/ftrace.txt", "--clock-from", dir + "/launch.vftrace", "-o", dir + "/kernel.vftrace"])
         try GuestRun.vfiotrace(["import", "qemu-trace", dir + "/qemu-launch.log", "-o", dir + "/qemu.vftrace"])
         try GuestRun.vfiotrace(["merge", dir + "/launch.vftrace", dir + "/qemu.vftrace", dir + "/kernel.vftrace", "-o", dir + "/merged.vftrace"])
-        try #"{"reevaluateIrqIndices": [0]}"#.write(toFile: dir + "/intx-policy.json", atomically: true, encoding: .utf8)
+        try #"{"reevaluateIrqIndices": [0], "expectLayoutReread": false}"#.write(toFile: dir + "/intx-policy.json", atomically: true, encoding: .utf8)
         let json = try GuestRun.vfiotrace(["analyze", "--policy", dir + "/intx-policy.json", "--format", "json", dir + "/merged.vftrace"], expect: 1)
         let start = try #require(json.firstIndex(of: "{"))
         let result = try #require(try JSONSerialization.jsonObject(with: Data(json[start...].utf8)) as? [String: Any])

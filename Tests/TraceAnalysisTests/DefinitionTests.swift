@@ -120,6 +120,24 @@ import TraceFormat
         #expect(!r.findings.contains { $0.kind == .signalNeverConsumed })
     }
 
+    @Test("a signal never followed by a region-info re-read is an error only where the policy expects the re-read", arguments: [true, false])
+    func layoutRereadExpectation(expected: Bool) throws {
+        let events =
+            setup() + [
+                ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
+                ev(100, .marker(Marker(source: "qemu-trace", name: "irq.handled", device: dev, fields: [.init("index", "5")]))),
+                ev(
+                    160,
+                    .marker(Marker(source: "qemu-trace", name: "mmaps.enabled", device: dev, fields: [.init("region", "0"), .init("enabled", "0")]))),
+            ]
+        var policy = AnalysisPolicy.default
+        policy.expectLayoutReread = expected
+        let r = try analyze(events, policy: policy)
+        #expect(r.findings.contains { $0.kind == .noRegionInfoReread } == expected)
+        // The gap itself does not depend on it.
+        #expect(r.gaps.count == 1 && r.gaps.first?.startNs == 100 && r.gaps.first?.endNs == 160)
+    }
+
     @Test("the safe protocol gives a negative latency (lead time) and no gap")
     func leadTime() throws {
         let events =
@@ -170,6 +188,7 @@ import TraceFormat
             #expect(expectedError == nil)
             #expect(p.reevaluateIrqIndices == [0])
             #expect(p.v2TrapStates == AnalysisPolicy.default.v2TrapStates)
+            #expect(p.expectLayoutReread)
         } catch {
             let want = try #require(expectedError, "unexpected error: \(error)")
             #expect(error.description.contains(path))

@@ -15,14 +15,18 @@ public struct AnalysisPolicy: Sendable, Codable, Equatable {
     public var maxGapNs: UInt64?
     /// Fail when the remap latency p99 exceeds this (ns).
     public var maxRemapP99Ns: UInt64?
+    /// Whether the VMM is expected to re-read the region info after a re-evaluate signal (the sparse-mmap
+    /// protocol). False for signals the VMM answers otherwise — QEMU's INTx disables a BAR's mmaps
+    /// without re-reading — so their missing re-read is not an error.
+    public var expectLayoutReread: Bool
 
     public static let `default` = AnalysisPolicy(
         v1TrapBits: ["SAVING"], v2TrapStates: ["PRE_COPY", "PRE_COPY_P2P", "STOP_COPY"], regions: nil,
-        reevaluateIrqIndices: [5], maxGapNs: nil, maxRemapP99Ns: nil)
+        reevaluateIrqIndices: [5], maxGapNs: nil, maxRemapP99Ns: nil, expectLayoutReread: true)
 
     public init(
         v1TrapBits: [String], v2TrapStates: [String], regions: [UInt32]?, reevaluateIrqIndices: [UInt32],
-        maxGapNs: UInt64?, maxRemapP99Ns: UInt64?
+        maxGapNs: UInt64?, maxRemapP99Ns: UInt64?, expectLayoutReread: Bool = true
     ) {
         self.v1TrapBits = v1TrapBits
         self.v2TrapStates = v2TrapStates
@@ -30,6 +34,7 @@ public struct AnalysisPolicy: Sendable, Codable, Equatable {
         self.reevaluateIrqIndices = reevaluateIrqIndices
         self.maxGapNs = maxGapNs
         self.maxRemapP99Ns = maxRemapP99Ns
+        self.expectLayoutReread = expectLayoutReread
     }
 
     /// Missing keys take the default's value, so a policy file can say only what it changes.
@@ -42,6 +47,7 @@ public struct AnalysisPolicy: Sendable, Codable, Equatable {
         reevaluateIrqIndices = try c.decodeIfPresent([UInt32].self, forKey: .reevaluateIrqIndices) ?? d.reevaluateIrqIndices
         maxGapNs = try c.decodeIfPresent(UInt64.self, forKey: .maxGapNs)
         maxRemapP99Ns = try c.decodeIfPresent(UInt64.self, forKey: .maxRemapP99Ns)
+        expectLayoutReread = try c.decodeIfPresent(Bool.self, forKey: .expectLayoutReread) ?? d.expectLayoutReread
         _ = try resolvedV1Mask()
         _ = try resolvedV2States()
     }
