@@ -120,15 +120,15 @@ import TraceFormat
         #expect(!r.findings.contains { $0.kind == .signalNeverConsumed })
     }
 
+    static let disabled: [Marker.Field] = [.init("region", "0"), .init("enabled", "0")]
+
     @Test("a signal never followed by a region-info re-read is an error only where the policy expects the re-read", arguments: [true, false])
     func layoutRereadExpectation(expected: Bool) throws {
         let events =
             setup() + [
                 ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
                 ev(100, .marker(Marker(source: "qemu-trace", name: "irq.handled", device: dev, fields: [.init("index", "5")]))),
-                ev(
-                    160,
-                    .marker(Marker(source: "qemu-trace", name: "mmaps.enabled", device: dev, fields: [.init("region", "0"), .init("enabled", "0")]))),
+                ev(160, .marker(Marker(source: "qemu-trace", name: "mmaps.enabled", device: dev, fields: Self.disabled))),
             ]
         var policy = AnalysisPolicy.default
         policy.expectLayoutReread = expected
