@@ -508,7 +508,9 @@ public final class TraceAnalyzer {
                         perDevice(d.name).reeval.record(r - w)
                     }
                 }
-                if let r = rereadMarks[i], r >= start, r <= t {
+                // Effective from the re-read; where the policy expects none (QEMU's INTx), from the wake-up.
+                let effectiveFrom = rereadMarks[i] ?? (policy.expectLayoutReread ? nil : wakeMarks[i])
+                if let r = effectiveFrom, r >= start, r <= t {
                     triggers[i].effectiveNs = t - r
                     effective.record(t - r)
                     perDevice(d.name).eff.record(t - r)

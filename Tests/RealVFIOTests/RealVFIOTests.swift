@@ -171,5 +171,6 @@ struct RealVFIOTests {
         #expect(triggers.count == 1, "one interrupt, one trigger")
         #expect(triggers.first?["latencyNs"] as? Int64 == Int64(disabledNs - kernelNs))
         #expect(triggers.first?["wakeupNs"] as? UInt64 == read.endTime - kernelNs)
+        #expect(triggers.first?["effectiveNs"] as? UInt64 == disabledNs - read.endTime)
     }
 }

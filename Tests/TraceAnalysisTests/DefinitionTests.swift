@@ -134,6 +134,8 @@ import TraceFormat
         policy.expectLayoutReread = expected
         let r = try analyze(events, policy: policy)
         #expect(r.findings.contains { $0.kind == .noRegionInfoReread } == expected)
+        // Without an expected re-read, the effective phase runs from the wake-up (100) to the mmaps going (160).
+        #expect(r.triggers.first?.effectiveNs == (expected ? nil : 60))
         // The gap itself does not depend on it.
         #expect(r.gaps.count == 1 && r.gaps.first?.startNs == 100 && r.gaps.first?.endNs == 160)
     }
