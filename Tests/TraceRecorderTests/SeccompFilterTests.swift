@@ -22,6 +22,20 @@ import Testing
         #expect(verdict(.ioctl, [5, request, 0]) == SeccompFilter.retAllow)
     }
 
+    @Test(
+        "mmap stops for files and for anything that may replace a mapping; plain anonymous mmaps do not",
+        arguments: [
+            (0x01, UInt64(7), true),  // MAP_SHARED of an fd (a device BAR)
+            (0x11, 7, true),  // MAP_SHARED|MAP_FIXED of an fd
+            (0x22, UInt64(UInt32.max), false),  // MAP_PRIVATE|MAP_ANONYMOUS: malloc, thread stacks
+            (0x4022, UInt64(UInt32.max), false),  // ... |MAP_NORESERVE
+            (0x32, UInt64(UInt32.max), true),  // MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED: may replace a device mapping
+            (0x10_0022, UInt64(UInt32.max), false),  // MAP_FIXED_NOREPLACE never replaces
+        ] as [(UInt64, UInt64, Bool)])
+    func mmapFlags(flags: UInt64, fd: UInt64, stops: Bool) {
+        #expect(verdict(.mmap, [0, 0x10_0000, 3, flags, fd, 0]) == (stops ? SeccompFilter.retTrace : SeccompFilter.retAllow))
+    }
+
     @Test("the decoder's syscalls stop, others do not; another architecture is never trapped")
     func syscalls() {
         for s in SyscallDecoder.tracedSyscalls where s != .ioctl {

@@ -2,7 +2,9 @@ import CSyscallShim
 
 /// The launch-mode seccomp-bpf program: SECCOMP_RET_TRACE only for the syscalls the decoder needs and,
 /// for ioctl, only VFIO requests (type byte ';') and the KVM requests that matter (memslots, irqfd, VM
-/// creation) — so a vCPU's KVM_RUN never stops. Everything else is allowed without a stop.
+/// creation) — so a vCPU's KVM_RUN never stops — and, for mmap, not for anonymous mappings that cannot
+/// replace one (no MAP_FIXED): malloc arenas and thread stacks never map a device. Everything else is
+/// allowed without a stop.
 package struct SeccompFilter {
     /// One classic-BPF instruction (struct sock_filter).
     package struct Instruction: Equatable {
@@ -14,6 +16,9 @@ package struct SeccompFilter {
 
     package static let retAllow: UInt32 = 0x7FFF_0000
     package static let retTrace: UInt32 = 0x7FF0_0000
+    /// mmap flags (asm-generic/mman-common.h; the same on x86_64 and aarch64).
+    package static let mapFixed: UInt32 = 0x10
+    package static let mapAnonymous: UInt32 = 0x20
     /// KVM requests that stop in launch mode.
     package static let kvmRequests: [UInt32] = [
         VFIOLayout.kvmCreateVM, VFIOLayout.kvmCreateVCPU, VFIOLayout.kvmSetUserMemoryRegion,
@@ -24,7 +29,7 @@ package struct SeccompFilter {
 
     package init(table: SyscallTable = .native, syscalls: Set<Syscall> = SyscallDecoder.tracedSyscalls) {
         // A tiny assembler: jumps name their target label; offsets are resolved at the end.
-        enum Target { case next, allow, trace, ioctl }
+        enum Target { case next, allow, trace, ioctl, mmap }
         var program: [(code: UInt16, k: UInt32, jt: Target, jf: Target)] = []
         let ldW: UInt16 = 0x20, jeq: UInt16 = 0x15, and: UInt16 = 0x54, ret: UInt16 = 0x06
         func op(_ code: UInt16, _ k: UInt32, _ jt: Target = .next, _ jf: Target = .next) { program.append((code, k, jt, jf)) }
@@ -35,10 +40,17 @@ package struct SeccompFilter {
         op(ldW, 0)  // seccomp_data.nr
         // ioctl first: it is by far the most frequent call of a VMM (KVM_RUN), so it takes the shortest path.
         op(jeq, ioctl, .ioctl, .next)
+        let mmap = syscalls.contains(.mmap) ? table.number(of: .mmap).map { UInt32($0) } : nil
         for n in syscalls.filter({ $0 != .ioctl }).compactMap({ table.number(of: $0) }).sorted() {
-            op(jeq, UInt32(n), .trace, .next)
+            op(jeq, UInt32(n), UInt32(n) == mmap ? .mmap : .trace, .next)
         }
         op(ret, Self.retAllow)
+        let mmapBlock = program.count
+        if mmap != nil {
+            op(ldW, 40)  // args[3] (the flags), low 32 bits
+            op(and, Self.mapAnonymous | Self.mapFixed)
+            op(jeq, Self.mapAnonymous, .allow, .trace)
+        }
         let ioctlBlock = program.count
         op(ldW, 24)  // args[1] (the request), low 32 bits
         op(jeq, VFIOLayout.kvmRun, .allow, .next)  // KVM_RUN: out at once
@@ -57,6 +69,7 @@ package struct SeccompFilter {
             case .allow: return UInt8(allow - i - 1)
             case .trace: return UInt8(trace - i - 1)
             case .ioctl: return UInt8(ioctlBlock - i - 1)
+            case .mmap: return UInt8(mmapBlock - i - 1)
             }
         }
         instructions = program.enumerated().map { i, p in

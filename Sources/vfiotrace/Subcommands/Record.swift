@@ -14,8 +14,9 @@ struct Record: ParsableCommand {
                      detaches and the VMM survives. Each syscall of a traced thread costs two ptrace stops, so
                      --threads limits recording to the threads that matter (e.g. the main loop and the VFIO thread).
             Launch:  vfiotrace record -o FILE -- CMD ARGS…
-                     A seccomp-bpf filter makes only VFIO ioctls, KVM memslot/irqfd/VM ioctls and the fd, eventfd, mmap and
-                     pread/pwrite calls stop; KVM_RUN and all other calls run at full speed. The recorder stays with the
+                     A seccomp-bpf filter makes only VFIO ioctls, KVM memslot/irqfd/VM ioctls and the fd, eventfd, read/write,
+                     mmap (of files, or MAP_FIXED), munmap and pread/pwrite calls stop; KVM_RUN, anonymous allocations and all
+                     other calls run at full speed. The recorder stays with the
                      command until it exits (a seccomp filter cannot be removed, and its filtered calls need a tracer):
                      Ctrl-C and SIGTERM are passed on to the command; after --duration or a full disk the command runs
                      on, unrecorded. If the recorder is killed, the kernel kills the command too (PTRACE_O_EXITKILL).
