@@ -22,6 +22,10 @@ public final class TraceAnalyzer {
     private(set) var triggers: [RemapTrigger] = []
     private(set) var restores: [RestoreEvent] = []
     private(set) var findings: [Finding] = []
+    /// Collect `spans` (reachable and trap-required intervals per device) for timelines; off by default,
+    /// since they grow with the number of transitions.
+    public var collectSpans = false
+    public private(set) var spans: [DeviceSpan] = []
     private var remap = LatencyRecorder()
     private var wakeup = LatencyRecorder()
     private var reevaluation = LatencyRecorder()
@@ -439,11 +443,13 @@ public final class TraceAnalyzer {
         var anyExposed = false
         var anyReachable = false
         var anyReachableRequired = false
+        var anyRequired = false
         for r in regions.sorted() where checks(region: r) {
             let reach = reachable(d, region: r)
             let required = d.required(region: r)
             let exposed = reach.intersection(required)
             if !reach.isEmpty { anyReachable = true }
+            if !required.isEmpty { anyRequired = true }
             if !required.isEmpty && !reach.isEmpty { anyReachableRequired = true }
             if !exposed.isEmpty {
                 anyExposed = true
@@ -472,7 +478,16 @@ public final class TraceAnalyzer {
                 d.restorePendingSince = nil
             }
         }
+        if collectSpans {
+            // The band shows the requirement whether or not anything is mapped (the safe protocol unmaps first).
+            for (r, info) in d.regions where !anyRequired && info.flags & 0x4 != 0 && checks(region: r) {
+                if !d.required(region: r).isEmpty { anyRequired = true }
+            }
+            span(d, .reachable, was: d.reachable, is: anyReachable, at: t)
+            span(d, .trapRequired, was: d.trapRequired, is: anyRequired, at: t)
+        }
         d.reachable = anyReachable
+        d.trapRequired = anyRequired
 
         if let kind = trigger {
             if anyExposed {
@@ -489,6 +504,16 @@ public final class TraceAnalyzer {
             resolveTriggers(d, at: t, remapped: !anyReachableRequired)
         }
         d.exposed = anyExposed
+    }
+
+    /// Opens or closes the device's span of `kind` when its state changed.
+    private func span(_ d: DeviceTimeline, _ kind: DeviceSpan.Kind, was: Bool, is now: Bool, at t: UInt64) {
+        if !was && now {
+            d.openSpans[kind] = spans.count
+            spans.append(DeviceSpan(device: d.name, kind: kind, startNs: t, endNs: nil))
+        } else if was && !now, let i = d.openSpans.removeValue(forKey: kind) {
+            spans[i].endNs = t
+        }
     }
 
     private func resolveTriggers(_ d: DeviceTimeline, at t: UInt64, remapped: Bool) {
@@ -617,7 +642,21 @@ public final class TraceAnalyzer {
         paths: [String], policy: AnalysisPolicy = .default,
         progress: ((_ path: String, _ fraction: Double) -> Void)? = nil
     ) throws -> AnalysisResult {
+        try analyzer(paths: paths, policy: policy, progress: progress).finish(files: paths)
+    }
+
+    /// The same, with the reachable and trap-required spans for timelines.
+    public static func analyzeWithSpans(paths: [String], policy: AnalysisPolicy = .default) throws -> (AnalysisResult, [DeviceSpan]) {
+        let a = try analyzer(paths: paths, policy: policy, collectSpans: true)
+        return (a.finish(files: paths), a.spans)
+    }
+
+    /// An analyzer that has consumed every file.
+    static func analyzer(
+        paths: [String], policy: AnalysisPolicy, collectSpans: Bool = false, progress: ((_ path: String, _ fraction: Double) -> Void)? = nil
+    ) throws -> TraceAnalyzer {
         let analyzer = try TraceAnalyzer(policy: policy)
+        analyzer.collectSpans = collectSpans
         for path in paths {
             analyzer.processes.removeAll()
             analyzer.lastProcess = nil
@@ -638,6 +677,6 @@ public final class TraceAnalyzer {
                         timeNs: nil, device: nil))
             }
         }
-        return analyzer.finish(files: paths)
+        return analyzer
     }
 }

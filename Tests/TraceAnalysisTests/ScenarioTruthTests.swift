@@ -66,6 +66,34 @@ import TraceFormat
         #expect(truth.summary.leadCount > 20, "and many safe ones")
     }
 
+    @Test(
+        "timeline spans: every planted gap lies where a reachable span and a trap-required span overlap, and ends the reachable one",
+        arguments: [Scenario.racy, .safe, .v1, .manyDevices], [1, 2] as [UInt64])
+    func spans(scenario: Scenario, seed: UInt64) throws {
+        let path = NSTemporaryDirectory() + "vfiotrace-spans-\(UUID().uuidString).vftrace"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let truth = try ScenarioSimulator.run(scenario, seed: seed, output: path)
+        let (result, spans) = try TraceAnalyzer.analyzeWithSpans(paths: [path])
+        #expect(result == (try TraceAnalyzer.analyze(paths: [path])), "collecting spans changes nothing else")
+        func covering(_ kind: DeviceSpan.Kind, _ g: TrapGap) -> DeviceSpan? {
+            let end = g.endNs ?? UInt64.max
+            return spans.first { $0.kind == kind && $0.device == g.device && $0.startNs <= g.startNs && ($0.endNs ?? UInt64.max) >= end }
+        }
+        for g in truth.gaps {
+            let reach = try #require(covering(.reachable, g), "no reachable span around \(g)")
+            #expect(reach.endNs == g.endNs, "the gap closes when the VMM makes the device unreachable")
+            let required = try #require(covering(.trapRequired, g), "no trap-required span around \(g)")
+            #expect(required.startNs == g.startNs, "the gap opens when traps become required")
+        }
+        // Spans of one kind never overlap on one device.
+        for kind in [DeviceSpan.Kind.reachable, .trapRequired] {
+            for (device, list) in Dictionary(grouping: spans.filter { $0.kind == kind }, by: \.device) {
+                for (a, b) in zip(list, list.dropFirst()) { #expect((a.endNs ?? .max) <= b.startNs, "\(device) \(kind)") }
+            }
+        }
+        if truth.gaps.isEmpty { #expect(spans.contains { $0.kind == .trapRequired }, "the safe protocol still needs traps") }
+    }
+
     @Test("the same seed writes the same trace")
     func deterministic() throws {
         let (a, _) = try Self.simulate(.manyDevices, seed: 42)

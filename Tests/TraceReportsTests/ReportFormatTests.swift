@@ -134,9 +134,9 @@ import TraceFormat
         let path = NSTemporaryDirectory() + "html-\(UUID().uuidString).vftrace"
         defer { try? FileManager.default.removeItem(atPath: path) }
         _ = try ScenarioSimulator.run(s, seed: 1, output: path)
-        var r = try TraceAnalyzer.analyze(paths: [path])
+        var (r, spans) = try TraceAnalyzer.analyzeWithSpans(paths: [path])
         r.files = ["\(s.rawValue).vftrace"]
-        return HTMLReport.render(r, states: try PerfettoReport.stateChanges(from: path))
+        return HTMLReport.render(r, states: try PerfettoReport.stateChanges(from: path), spans: spans)
     }
 
     @Test("HTML matches its golden file and escapes trace strings")

@@ -30,6 +30,10 @@ final class DeviceTimeline {
     var openGaps: [UInt32: TrapGap] = [:]
     var exposed = false
     var reachable = false
+    /// Some checked, mappable region needs traps (for the trap-required band).
+    var trapRequired = false
+    /// Index in `TraceAnalyzer.spans` of the open span of each kind.
+    var openSpans: [DeviceSpan.Kind: Int] = [:]
     var everReachable = false
     var lastReachableEnd: UInt64?
     /// Indices into the analyzer's trigger list still waiting for the exposure to end.

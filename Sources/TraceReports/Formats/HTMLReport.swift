@@ -1,10 +1,11 @@
 public import TraceAnalysis
 
 /// One self-contained HTML page (no network): per device an SVG swimlane timeline (migration state,
-/// trap gaps in red, triggers and wake-ups as ticks, remap phases), the latency histogram and
+/// guest-reachable and trap-required bands, trap gaps in red, triggers and wake-ups as ticks, remap
+/// phases), the latency histogram and
 /// percentiles, and the findings. Wheel zooms and drag pans the timelines (a few lines of inline script).
 public enum HTMLReport {
-    public static func render(_ r: AnalysisResult, states: [PerfettoReport.StateChange]) -> String {
+    public static func render(_ r: AnalysisResult, states: [PerfettoReport.StateChange], spans: [DeviceSpan] = []) -> String {
         let t0 = r.startNs ?? 0
         let span = max(1, (r.endNs ?? t0) - t0)
         let width = 1000.0
@@ -37,12 +38,14 @@ public enum HTMLReport {
         html += "\(r.gaps.count) trap gap\(r.gaps.count == 1 ? "" : "s"), \(r.findings.filter { $0.severity == .error }.count) errors.</p>\n"
         html += "<p class=\"legend\">"
         for (name, color) in stateColors.sorted(by: { $0.key < $1.key }) { html += "<span><i style=\"background:\(color)\"></i>\(name)</span>" }
+        html += "<span><i style=\"background:#4caf50\"></i>guest-reachable</span><span><i style=\"background:#ff9800\"></i>trap required</span>"
         html += "<span><i style=\"background:#d32f2f\"></i>trap gap</span><span><i style=\"background:#1565c0\"></i>trigger</span>"
         html += "<span><i style=\"background:#7b1fa2\"></i>wake-up / re-evaluation / trap effective</span></p>\n"
 
         for dev in r.devices {
             html += "<h2>Device \(escape(dev.device))</h2>\n"
-            let lanes = ["migration state", "trap gaps", "triggers", "remap phases"]
+            let lanes = ["migration state", "guest-reachable", "trap required", "trap gaps", "triggers", "remap phases"]
+            let (gapLane, triggerLane, phaseLane) = (3.0, 4.0, 5.0)
             let laneHeight = 26.0, left = 120.0
             let height = Double(lanes.count) * laneHeight + 24
             html +=
@@ -61,16 +64,24 @@ public enum HTMLReport {
                     "<rect x=\"\(f(x(s.timeNs)))\" y=\"3\" width=\"\(f(w(until >= s.timeNs ? until - s.timeNs : 0)))\" height=\"20\" fill=\"\(color)\">"
                 html += "<title>\(escape(s.state)) from +\(escape(d(s.timeNs - min(s.timeNs, t0))))</title></rect>\n"
             }
+            for s in spans where s.device == dev.device {
+                let (lane, color, what) = s.kind == .reachable ? (1.0, "#4caf50", "guest-reachable") : (2.0, "#ff9800", "trap required")
+                let end = s.endNs ?? (r.endNs ?? s.startNs)
+                html +=
+                    "<rect x=\"\(f(x(s.startNs)))\" y=\"\(f(lane * laneHeight + 3))\" width=\"\(f(w(end >= s.startNs ? end - s.startNs : 0)))\" height=\"20\" fill=\"\(color)\">"
+                html +=
+                    "<title>\(what) from +\(escape(d(s.startNs - min(s.startNs, t0))))\(s.endNs == nil ? " to the end" : " for " + escape(d(end - s.startNs)))</title></rect>\n"
+            }
             for g in r.gaps where g.device == dev.device {
                 html +=
-                    "<rect class=\"gap\" x=\"\(f(x(g.startNs)))\" y=\"\(f(laneHeight + 3))\" width=\"\(f(w(g.durationNs)))\" height=\"20\" fill=\"#d32f2f\">"
+                    "<rect class=\"gap\" x=\"\(f(x(g.startNs)))\" y=\"\(f(gapLane * laneHeight + 3))\" width=\"\(f(w(g.durationNs)))\" height=\"20\" fill=\"#d32f2f\">"
                 html +=
                     "<title>trap gap region \(g.region): \(escape(d(g.durationNs)))\(g.endNs == nil ? " (open at end)" : ""), cause \(escape(g.cause))</title></rect>\n"
             }
             for t in r.triggers where t.device == dev.device {
                 let tx = x(t.timeNs)
                 html +=
-                    "<line x1=\"\(f(tx))\" x2=\"\(f(tx))\" y1=\"\(f(2 * laneHeight + 3))\" y2=\"\(f(2 * laneHeight + 23))\" stroke=\"#1565c0\" stroke-width=\"2\">"
+                    "<line x1=\"\(f(tx))\" x2=\"\(f(tx))\" y1=\"\(f(triggerLane * laneHeight + 3))\" y2=\"\(f(triggerLane * laneHeight + 23))\" stroke=\"#1565c0\" stroke-width=\"2\">"
                 html +=
                     "<title>\(escape(t.kind)) trigger, latency \(t.latencyNs.map { $0 >= 0 ? d(UInt64($0)) : "lead " + d(UInt64(-$0)) } ?? "never remapped")</title></line>\n"
                 var at = t.timeNs
@@ -78,12 +89,13 @@ public enum HTMLReport {
                 for (k, (name, dur)) in [("wake-up", t.wakeupNs), ("re-evaluation", t.reevaluationNs), ("trap effective", t.effectiveNs)].enumerated()
                 {
                     guard let dur else { continue }
-                    html += "<rect x=\"\(f(x(at)))\" y=\"\(f(3 * laneHeight + 3))\" width=\"\(f(w(dur)))\" height=\"20\" fill=\"\(phaseColors[k])\">"
+                    html +=
+                        "<rect x=\"\(f(x(at)))\" y=\"\(f(phaseLane * laneHeight + 3))\" width=\"\(f(w(dur)))\" height=\"20\" fill=\"\(phaseColors[k])\">"
                     html += "<title>\(name): \(escape(d(dur)))</title></rect>\n"
                     if k == 0 {
                         let wx = x(at + dur)
                         html +=
-                            "<line x1=\"\(f(wx))\" x2=\"\(f(wx))\" y1=\"\(f(2 * laneHeight + 8))\" y2=\"\(f(2 * laneHeight + 23))\" stroke=\"#7b1fa2\"><title>eventfd read (wake-up)</title></line>\n"
+                            "<line x1=\"\(f(wx))\" x2=\"\(f(wx))\" y1=\"\(f(triggerLane * laneHeight + 8))\" y2=\"\(f(triggerLane * laneHeight + 23))\" stroke=\"#7b1fa2\"><title>eventfd read (wake-up)</title></line>\n"
                     }
                     at += dur
                 }

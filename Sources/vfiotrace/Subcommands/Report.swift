@@ -34,7 +34,9 @@ struct Report: ParsableCommand {
         }
         if let g = maxGap { p.maxGapNs = g.nanoseconds }
         if let l = maxRemapP99 { p.maxRemapP99Ns = l.nanoseconds }
-        let result = try TraceAnalyzer.analyze(paths: files, policy: p)
+        // The HTML timeline also draws the reachable and trap-required bands, which the analyzer keeps only on request.
+        let (result, spans) =
+            html != nil ? try TraceAnalyzer.analyzeWithSpans(paths: files, policy: p) : (try TraceAnalyzer.analyze(paths: files, policy: p), [])
         func save(_ path: String?, _ text: () throws -> String) throws {
             guard let path else { return }
             do { try text().write(toFile: path, atomically: true, encoding: .utf8) } catch {
@@ -46,7 +48,7 @@ struct Report: ParsableCommand {
         try save(openmetrics) { OpenMetricsReport.render(result) }
         let states = (html != nil || perfetto != nil) ? try files.flatMap { try PerfettoReport.stateChanges(from: $0) } : []
         try save(perfetto) { PerfettoReport.render(result, states: states) }
-        try save(html) { HTMLReport.render(result, states: states) }
+        try save(html) { HTMLReport.render(result, states: states, spans: spans) }
         try save(json) {
             var text = ""
             try AnalysisJSON.write(result) { text += $0 }
