@@ -21,14 +21,16 @@ strace_mixed=(--scenario bench --ioctls "$strace_ioctls" --eventfd-rounds 10000 
 kvm_only=(--scenario bench --kvm-exits 200000 --ioctls 0 --eventfd-rounds 0 --mmaps 0)
 has_kvm=0
 $bin/vfio-testvmm --scenario bench --kvm-exits 1 --ioctls 0 --eventfd-rounds 0 --mmaps 0 >/dev/null 2>&1 && has_kvm=1
-a=(); b=(); c=(); d=(); e=(); f=(); k=(); l=()
+a=(); b=(); c=(); d=(); e=(); f=(); k=(); l=(); m=(); n=()
 for i in $(seq "$runs"); do
     if [ $has_kvm = 1 ]; then
         k+=($(t $bin/vfio-testvmm "${kvm_only[@]}"))
         l+=($(t $bin/vfiotrace record -o "$out/k.vftrace" -- $bin/vfio-testvmm "${kvm_only[@]}"))
+        m+=($(t $bin/vfio-testvmm "${kvm_only[@]}" --allow-filter))
     fi
     a+=($(t $bin/vfio-testvmm "${ioctls_only[@]}"))
     b+=($(t $bin/vfiotrace record -o "$out/a.vftrace" -- $bin/vfio-testvmm "${ioctls_only[@]}"))
+    n+=($(t $bin/vfio-testvmm "${ioctls_only[@]}" --allow-filter))
     c+=($(t $bin/vfio-testvmm "${mixed[@]}"))
     d+=($(t $bin/vfiotrace record -o "$out/b.vftrace" -- $bin/vfio-testvmm "${mixed[@]}"))
     e+=($(t strace -f --seccomp-bpf -e trace=ioctl,eventfd2,read,write,mmap,munmap -o /dev/null $bin/vfio-testvmm "${strace_mixed[@]}"))
@@ -38,10 +40,14 @@ events=$($bin/vfiotrace stats --format json "$out/b.vftrace" | sed 's/.*"events"
 lost=$($bin/vfiotrace stats --format json "$out/b.vftrace" | sed 's/.*"lostEvents":\([0-9]*\).*/\1/')
 ma=$(median "${a[@]}"); mb=$(median "${b[@]}"); mc=$(median "${c[@]}"); md=$(median "${d[@]}"); me=$(median "${e[@]}"); mf=$(median "${f[@]}")
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); runs: $runs (medians)"
+mn=$(median "${n[@]}")
 echo "1M non-VFIO ioctls:  untraced $ma s, vfiotrace launch $mb s -> $(echo "scale=3; $mb / $ma" | bc)x"
+echo "  the same under an allow-all seccomp filter, no tracer: $mn s -> $(echo "scale=3; $mn / $ma" | bc)x"
 if [ $has_kvm = 1 ]; then
     mk=$(median "${k[@]}"); ml=$(median "${l[@]}")
     echo "200k real KVM_RUN exits: untraced $mk s, vfiotrace launch $ml s -> $(echo "scale=3; $ml / $mk" | bc)x"
+    mm=$(median "${m[@]}")
+    echo "  the same under an allow-all seccomp filter, no tracer: $mm s -> $(echo "scale=3; $mm / $mk" | bc)x"
 else
     echo "200k real KVM_RUN exits: skipped (/dev/kvm does not work here)"
 fi
