@@ -21,7 +21,9 @@ strace_mixed=(--scenario bench --ioctls "$strace_ioctls" --eventfd-rounds 10000 
 kvm_only=(--scenario bench --kvm-exits 200000 --ioctls 0 --eventfd-rounds 0 --mmaps 0)
 has_kvm=0
 $bin/vfio-testvmm --scenario bench --kvm-exits 1 --ioctls 0 --eventfd-rounds 0 --mmaps 0 >/dev/null 2>&1 && has_kvm=1
-a=(); b=(); c=(); d=(); e=(); f=(); k=(); l=(); m=(); n=()
+# Cost per recorded event, like for like: only eventfd round trips (every call is an event for both tools).
+evonly=(--scenario bench --ioctls 0 --eventfd-rounds 10000 --mmaps 0)
+a=(); b=(); c=(); d=(); e=(); f=(); k=(); l=(); m=(); n=(); p=(); q=(); r=()
 for i in $(seq "$runs"); do
     if [ $has_kvm = 1 ]; then
         k+=($(t $bin/vfio-testvmm "${kvm_only[@]}"))
@@ -35,6 +37,9 @@ for i in $(seq "$runs"); do
     d+=($(t $bin/vfiotrace record -o "$out/b.vftrace" -- $bin/vfio-testvmm "${mixed[@]}"))
     e+=($(t strace -f --seccomp-bpf -e trace=ioctl,eventfd2,read,write,mmap,munmap -o /dev/null $bin/vfio-testvmm "${strace_mixed[@]}"))
     f+=($(t $bin/vfio-testvmm --scenario bench --ioctls "$strace_ioctls" --eventfd-rounds 10000 --mmaps 1000))
+    p+=($(t $bin/vfio-testvmm "${evonly[@]}"))
+    q+=($(t $bin/vfiotrace record -o "$out/e.vftrace" -- $bin/vfio-testvmm "${evonly[@]}"))
+    r+=($(t strace -f --seccomp-bpf -e trace=ioctl,eventfd2,read,write,mmap,munmap -o /dev/null $bin/vfio-testvmm "${evonly[@]}"))
 done
 events=$($bin/vfiotrace stats --format json "$out/b.vftrace" | sed 's/.*"events":\([0-9]*\).*/\1/')
 lost=$($bin/vfiotrace stats --format json "$out/b.vftrace" | sed 's/.*"lostEvents":\([0-9]*\).*/\1/')
@@ -56,6 +61,10 @@ echo "strace --seccomp-bpf, same mix with $strace_ioctls ioctls: $me s (untraced
 echo "  strace per ioctl stop: $(echo "scale=2; ($me - $mf) * 1000000 / ($strace_ioctls + 20000 + 2000)" | bc) us"
 echo "  strace extrapolated to 1M ioctls: $(echo "scale=1; ($me - $mf) * (1000000 + 22000) / ($strace_ioctls + 22000) + $mc" | bc) s"
 echo "  vfiotrace per recorded event: $(echo "scale=2; ($md - $mc) * 1000000 / $events" | bc) us"
+mp=$(median "${p[@]}"); mq=$(median "${q[@]}"); mr=$(median "${r[@]}")
+evcount=$($bin/vfiotrace stats --format json "$out/e.vftrace" | sed 's/.*"events":\([0-9]*\).*/\1/')
+echo "eventfd-only load (10 k round trips, $evcount events): untraced $mp s, vfiotrace $mq s, strace $mr s"
+echo "  per event: vfiotrace $(echo "scale=2; ($mq - $mp) * 1000000 / 20000" | bc) us, strace $(echo "scale=2; ($mr - $mp) * 1000000 / 20000" | bc) us"
 
 # Attach mode: every syscall of a seized thread stops (no seccomp filter in a running process), so
 # compare with strace -f -p on a smaller load. The VMM waits for SIGUSR1 until the tracer is attached.
