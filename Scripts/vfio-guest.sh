@@ -104,8 +104,9 @@ run() {
     printf '%s\n' "$start" > "$out/.guest-cwd"
     printf '%s\n' "$out" > "$out/.guest-outdir"
     rm -f "$out/.guest-status" "$out/.guest-output"
-    local status=0
-    timeout --foreground "$timeout" "$qemu" \
+    local status=0 vm
+    : > "$out/.guest-output"
+    timeout "$timeout" "$qemu" \
         -machine q35 -accel tcg -cpu max -smp 1 -m 2G \
         -device intel-iommu -device edu \
         -kernel "$cache/vmlinuz" -initrd "$cache/initramfs.gz" \
@@ -113,8 +114,12 @@ run() {
         -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
         -virtfs "local,path=$out,mount_tag=out,security_model=none" \
         -display none -serial file:"$out/.guest-console" -monitor none \
-        -no-reboot </dev/null || status=$?
-    [ -f "$out/.guest-output" ] && cat "$out/.guest-output"
+        -no-reboot </dev/null &
+    vm=$!
+    # The command's output as it comes (the guest writes it straight into the shared folder).
+    tail -n +1 -f --pid=$vm "$out/.guest-output" &
+    wait $vm || status=$?
+    wait
     if [ "$status" = 124 ]; then say "the guest did not finish within ${timeout}s (console: $out/.guest-console)"; exit 4; fi
     [ -f "$out/.guest-status" ] || { say "the guest stopped without running the command; its console:"; tail -n 30 "$out/.guest-console" >&2; exit 3; }
     exit "$(cat "$out/.guest-status")"
