@@ -95,10 +95,12 @@ public final class TraceAnalyzer {
             guard !e.failed else { return }
             let proc = process(e.pid)
             let before = proc.memslots
-            proc.setMemslot(vmFd: p.vmFd, slot: p.slot, user: p.size == 0 ? nil : p.userAddress..<(p.userAddress &+ p.size))
+            proc.setMemslot(vmFd: p.vmFd, slot: p.slot, user: p.size == 0 ? nil : p.userAddress..<(p.userAddress &+ p.size), address: p.userAddress)
             var touched = Set<String>()
             for r in before.values { touched.formUnion(proc.devices(touching: r)) }
             if p.size > 0 { touched.formUnion(proc.devices(touching: p.userAddress..<(p.userAddress &+ p.size))) }
+            // A delete of a slot made before an attach names only its address.
+            if p.size == 0 && proc.attached { touched.formUnion(proc.devices(touching: p.userAddress..<(p.userAddress &+ 1))) }
             for name in touched.sorted() { recompute(device(name), at: t) }
         case .regionInfo(let p):
             if e.failed { return failed(e, device: p.device, what: "VFIO_DEVICE_GET_REGION_INFO index \(p.index)") }
@@ -123,6 +125,7 @@ public final class TraceAnalyzer {
                     message: "the recorder dropped \(l.count) events; the analysis may miss changes in that interval",
                     timeNs: l.fromNs, device: nil))
         case .process(let p):
+            if p.operation == .attach { process(e.pid).attached = true }
             if p.operation == .exec || (p.operation == .exit && p.target == e.pid) {
                 // The address space is gone: its mappings and memslots no longer reach the guest.
                 if let proc = processes[e.pid] {
@@ -224,6 +227,7 @@ public final class TraceAnalyzer {
             let user = address..<(address &+ p.length)
             var touched = proc.devices(touching: user)
             proc.unmap(user)
+            if p.flags & MappingChange.adoptedAtAttach != 0 { proc.adoptedMappings.insert(user) }
             if !p.device.isEmpty && p.region >= 0 {
                 let r = UInt32(p.region)
                 proc.map(.init(user: user, device: p.device, region: Int32(r), regionOffset: p.regionOffset))
@@ -382,7 +386,9 @@ public final class TraceAnalyzer {
             guard let index = m["index"].flatMap({ UInt32($0) }), policy.reevaluateIrqIndices.contains(index) else { return }
             let d = device(m.device)
             let bound = processes.values.contains { p in p.eventfdBindings.values.contains { $0.device == m.device && $0.index == index } }
-            if !bound {
+            // An attached process may have bound the index before the attach: unknown is not lost.
+            let unknown = processes.values.contains { $0.attached }
+            if !bound && !unknown {
                 findings.append(
                     Finding(
                         kind: .lostSignal, severity: .error,

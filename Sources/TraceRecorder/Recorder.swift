@@ -68,7 +68,18 @@ public enum Recorder {
             switch mode {
             case .attach:
                 for pid in options.pids {
-                    _ = try tracer.attach(pid: pid, threads: ProcFS.threads(of: pid), openFds: ProcFS.openFds(of: pid))
+                    let fds = ProcFS.openFds(of: pid)
+                    let names = AttachedState.deviceNames(
+                        fds: fds, fdinfo: { ProcFS.read("/proc/\(pid)/fdinfo/\($0)") },
+                        groupDevices: { ProcFS.entries(in: "/sys/kernel/iommu_groups/\($0)/devices") })
+                    let deviceFds = fds.filter { FdKind.classify(path: $0.target) == .vfioDevice }.map {
+                        ($0.fd, ProcFS.inode(pid: pid, fd: $0.fd) ?? 0)
+                    }
+                    let mappings = AttachedState.deviceMappings(maps: ProcFS.read("/proc/\(pid)/maps") ?? "").compactMap { m in
+                        AttachedState.owner(of: m, deviceFds: deviceFds).map { (fd: $0, mapping: m) }
+                    }
+                    _ = try tracer.attach(
+                        pid: pid, threads: ProcFS.threads(of: pid), openFds: fds, deviceNames: names, mappings: mappings)
                 }
             case .launch:
                 let pid = try spawn(options.command, boundary: boundary)

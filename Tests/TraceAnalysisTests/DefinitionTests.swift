@@ -140,6 +140,28 @@ import TraceFormat
         #expect(r.gaps.count == 1 && r.gaps.first?.startNs == 100 && r.gaps.first?.endNs == 160)
     }
 
+    @Test("attach mode: mappings found at the attach count as under a memslot until a memslot change touches them")
+    func attachedMappings() throws {
+        let adopted = MappingChange.adoptedAtAttach | 1
+        let events = [
+            ev(1, .process(ProcessChange(operation: .attach, target: 1))),
+            ev(2, .fd(FdChange(operation: .open, fd: 4, kind: .kvmVM, path: "anon_inode:kvm-vm"))),
+            ev(
+                3, .mapping(MappingChange(operation: .mmap, fd: 7, device: dev, region: 0, address: base, length: 0x10_0000, flags: adopted)),
+                result: Int64(base)),
+            // Mapped after the attach with no memslot: not reachable (memslots are recorded from here on).
+            ev(
+                4, .mapping(MappingChange(operation: .mmap, fd: 7, device: dev, region: 2, address: base + 0x20_0000, length: 0x1000)),
+                result: Int64(base + 0x20_0000)),
+            state(100, 6),
+            // QEMU deletes the BAR's slot (made before the attach: unknown to us) by its address.
+            ev(150, .memslot(Memslot(vmFd: 4, slot: 3, guestPhys: 0xFE00_0000, size: 0, userAddress: base))),
+        ]
+        let r = try analyze(events)
+        #expect(r.gaps.map { "\($0.region) \($0.startNs) \($0.endNs ?? 0)" } == ["0 100 150"])
+        #expect(r.triggers.first?.latencyNs == 50)
+    }
+
     @Test("the safe protocol gives a negative latency (lead time) and no gap")
     func leadTime() throws {
         let events =

@@ -14,13 +14,27 @@ final class ProcessTables {
     var eventfdBindings: [Int32: (device: String, index: UInt32)] = [:]
     /// eventfds written while bound to nothing: fd -> time of the first such write (a signal nobody could see).
     var unboundWrites: [Int32: UInt64] = [:]
+    /// Recorded from an attach: memslots and irq bindings made before it are unknown.
+    var attached = false
+    /// User ranges of the device mappings that existed at the attach (found in /proc/PID/maps).
+    var adoptedMappings = IntervalSet()
+    /// User ranges some recorded memslot change covered. The parts of adopted mappings no recorded
+    /// memslot change touched are taken to be under a memslot made before the attach.
+    private(set) var memslotTouched = IntervalSet()
 
     /// Devices whose mappings a change touched (to recompute only those).
     func devices(touching user: Range<UInt64>) -> Set<String> { table.devices(touching: user) }
 
-    func setMemslot(vmFd: Int32, slot: UInt32, user: Range<UInt64>?) {
+    /// Records a memslot set (`user`) or delete (nil; `address` is the delete's userspace address).
+    func setMemslot(vmFd: Int32, slot: UInt32, user: Range<UInt64>?, address: UInt64 = 0) {
         memslotsSeen = true
         let key = UInt64(UInt32(bitPattern: vmFd)) << 32 | UInt64(slot)
+        if let old = memslots[key] { memslotTouched.insert(old) }
+        if let user { memslotTouched.insert(user) }
+        if user == nil, memslots[key] == nil, attached, let m = mappings.first(where: { $0.user.contains(address) }) {
+            // A slot made before the attach: it covered the mapping from its address on.
+            memslotTouched.insert(address..<m.user.upperBound)
+        }
         memslots[key] = user
         var u = IntervalSet()
         for r in memslots.values { u.insert(r) }
@@ -38,7 +52,10 @@ final class ProcessTables {
         var out = IntervalSet()
         for m in mappings where m.device == device && m.region == Int32(bitPattern: region) {
             if memslotsSeen {
-                let covered = memslotUnion.intersection(IntervalSet([m.user]))
+                var covered = memslotUnion.intersection(IntervalSet([m.user]))
+                if attached {
+                    covered = covered.union(IntervalSet([m.user]).intersection(adoptedMappings).subtracting(memslotTouched))
+                }
                 for r in covered.ranges {
                     out.insert((m.regionOffset + (r.lowerBound - m.user.lowerBound))..<(m.regionOffset + (r.upperBound - m.user.lowerBound)))
                 }

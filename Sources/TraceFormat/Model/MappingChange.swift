@@ -22,7 +22,10 @@ public struct MappingChange: Sendable, Hashable {
     public var newAddress: UInt64
     public var newLength: UInt64
     public var prot: UInt32
+    /// mmap flags; `adoptedAtAttach` marks a mapping found in /proc/PID/maps when the recorder attached.
     public var flags: UInt32
+    /// Set in `flags` (a bit mmap never uses) on mappings that existed before an attach.
+    public static let adoptedAtAttach: UInt32 = 0x8000_0000
     /// mmap: the file offset argument.
     public var fileOffset: UInt64
 

@@ -54,25 +54,30 @@ package final class SyscallDecoder {
     package func processExited(pid: Int32) { processes[pid] = nil }
 
     /// Attach mode: fds that were open before we attached, from readlink of /proc/PID/fd/N.
-    package func adoptOpenFds(pid: Int32, fds: [(fd: Int32, target: String)]) -> [FdChange] {
+    package func adoptOpenFds(pid: Int32, fds: [(fd: Int32, target: String)], deviceNames: [Int32: String] = [:]) -> [FdChange] {
         let p = process(pid)
         var out: [FdChange] = []
         for (fd, target) in fds {
             let kind = FdTable.classify(path: target)
             guard kind != .unknown else { continue }
             var entry = FdTable.Entry(kind: kind, path: target)
-            if kind == .vfioDevice { entry.device = target.hasPrefix("/dev/") ? target : "fd\(fd)" }
+            if kind == .vfioDevice { entry.device = deviceNames[fd] ?? (target.hasPrefix("/dev/") ? target : "fd\(fd)") }
             p.fds[fd] = entry
             out.append(FdChange(operation: .open, fd: fd, kind: kind, path: target))
         }
         return out
     }
 
-    /// Attach mode: device mappings that existed before we attached, from /proc/PID/maps lines naming a device fd's file.
-    package func adoptMapping(pid: Int32, user: Range<UInt64>, device: String, fileOffset: UInt64) {
+    /// Attach mode: a device mapping that existed before we attached (from /proc/PID/maps), on device fd `fd`;
+    /// the mapping event to record, or nil when `fd` is not a known device fd.
+    package func adoptMapping(pid: Int32, fd: Int32, user: Range<UInt64>, fileOffset: UInt64, prot: UInt32) -> MappingChange? {
         let p = process(pid)
-        let (region, offset) = regionOf(p, device: device, fileOffset: fileOffset)
-        p.mappings.map(.init(user: user, device: device, region: region, regionOffset: offset))
+        guard let entry = p.fds[fd], entry.kind == .vfioDevice else { return nil }
+        let (region, offset) = regionOf(p, device: entry.device, fileOffset: fileOffset)
+        p.mappings.map(.init(user: user, device: entry.device, region: region, regionOffset: offset))
+        return MappingChange(
+            operation: .mmap, fd: fd, device: entry.device, region: region, regionOffset: offset, address: user.lowerBound,
+            length: UInt64(user.count), prot: prot, flags: 1 | MappingChange.adoptedAtAttach, fileOffset: fileOffset)
     }
 
     // MARK: - Decoding

@@ -20,15 +20,24 @@ package enum ProcFS {
     }
 
     /// Numeric entries of a /proc directory (tasks, fds).
-    package static func numbers(in dir: String) -> [Int32] {
+    package static func numbers(in dir: String) -> [Int32] { entries(in: dir).compactMap { Int32($0) }.sorted() }
+
+    /// Names in a directory, without "." and "..".
+    package static func entries(in dir: String) -> [String] {
         guard let d = opendir(dir) else { return [] }
         defer { closedir(d) }
-        var out: [Int32] = []
+        var out: [String] = []
         while let e = readdir(d) {
             let name = withUnsafeBytes(of: e.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
-            if let n = Int32(name) { out.append(n) }
+            if name != "." && name != ".." { out.append(name) }
         }
         return out.sorted()
+    }
+
+    /// Inode of the file an fd of `pid` refers to.
+    package static func inode(pid: Int32, fd: Int32) -> UInt64? {
+        var st = stat()
+        return stat("/proc/\(pid)/fd/\(fd)", &st) == 0 ? UInt64(st.st_ino) : nil
     }
 
     package static func readlink(_ path: String) -> String? {

@@ -150,7 +150,8 @@ package final class LinuxPtrace: PtraceBoundary {
 }
 
 extension Substring {
-    fileprivate func trimmingCharacters() -> String {
+    /// Without leading and trailing blanks.
+    func trimmingCharacters() -> String {
         String(self.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 }

@@ -67,8 +67,12 @@ package final class Tracer {
         )
     }
 
-    /// Attach mode: seize every thread of `pid`, adopt its open fds. Returns the threads seized.
-    package func attach(pid: Int32, threads tids: [Int32], openFds: [(fd: Int32, target: String)]) throws(RecorderError) -> Int {
+    /// Attach mode: seize every thread of `pid`, adopt its open fds (with the device names /proc and sysfs
+    /// gave) and its existing device mappings (each on its device fd). Returns the threads seized.
+    package func attach(
+        pid: Int32, threads tids: [Int32], openFds: [(fd: Int32, target: String)], deviceNames: [Int32: String] = [:],
+        mappings: [(fd: Int32, mapping: AttachedState.Mapping)] = []
+    ) throws(RecorderError) -> Int {
         var seized = 0
         for tid in tids {
             let err = boundary.seize(tid, options: PtraceOptions.follow)
@@ -84,8 +88,13 @@ package final class Tracer {
         }
         lifecycle(.attach, pid: pid, tid: pid, target: pid, status: Int32(seized))
         let t = boundary.now()
-        for change in decoder.adoptOpenFds(pid: pid, fds: openFds) {
+        for change in decoder.adoptOpenFds(pid: pid, fds: openFds, deviceNames: deviceNames) {
             emit(TraceEvent(time: t, pid: pid, tid: pid, payload: .fd(change)))
+        }
+        for (fd, m) in mappings {
+            if let change = decoder.adoptMapping(pid: pid, fd: fd, user: m.user, fileOffset: m.fileOffset, prot: m.prot) {
+                emit(TraceEvent(time: t, pid: pid, tid: pid, result: Int64(bitPattern: m.user.lowerBound), payload: .mapping(change)))
+            }
         }
         return seized
     }

@@ -1,0 +1,78 @@
+import TraceFormat
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What /proc and sysfs still tell about a process's VFIO devices when the recorder attaches after their
+/// setup: which device each device fd is, and which of its mappings are device mappings. (Irq bindings
+/// and KVM memslots cannot be read back.)
+package enum AttachedState {
+    /// One device mapping found in /proc/PID/maps.
+    package struct Mapping: Equatable {
+        package var user: Range<UInt64>
+        package var fileOffset: UInt64
+        package var prot: UInt32
+        package var inode: UInt64
+    }
+
+    /// Device mappings among /proc/PID/maps lines (`START-END PERMS OFFSET DEV INODE PATH`): the ones
+    /// backed by a VFIO device file (`anon_inode:[vfio-device]`, or a /dev/vfio/devices cdev).
+    package static func deviceMappings(maps: String) -> [Mapping] {
+        maps.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard f.count >= 6 else { return nil }
+            let path = f[5...].joined(separator: " ")
+            guard path.contains("vfio-device") || path.hasPrefix("/dev/vfio/devices/") else { return nil }
+            let bounds = f[0].split(separator: "-")
+            guard bounds.count == 2, let start = UInt64(bounds[0], radix: 16), let end = UInt64(bounds[1], radix: 16), start < end,
+                let offset = UInt64(f[2], radix: 16), let inode = UInt64(f[4])
+            else { return nil }
+            let perms = Array(f[1])
+            var prot: UInt32 = 0
+            if perms.count >= 3 {
+                if perms[0] == "r" { prot |= 1 }
+                if perms[1] == "w" { prot |= 2 }
+                if perms[2] == "x" { prot |= 4 }
+            }
+            return Mapping(user: start..<end, fileOffset: offset, prot: prot, inode: inode)
+        }
+    }
+
+    /// The device name in a device fd's fdinfo (`vfio-device-syspath: /sys/devices/…/0000:00:05.0`, printed by
+    /// newer kernels): its last path component.
+    package static func syspathName(fdinfo: String) -> String? {
+        for line in fdinfo.split(separator: "\n") where line.hasPrefix("vfio-device-syspath:") {
+            let path = line.dropFirst("vfio-device-syspath:".count).trimmingCharacters()
+            if let last = path.split(separator: "/").last { return String(last) }
+        }
+        return nil
+    }
+
+    /// Names for a process's open device fds: from fdinfo where the kernel prints the device's path; else,
+    /// when exactly one device fd is left unnamed and the open groups hold exactly one other device, that one.
+    package static func deviceNames(
+        fds: [(fd: Int32, target: String)], fdinfo: (Int32) -> String?, groupDevices: (String) -> [String]
+    ) -> [Int32: String] {
+        let deviceFds = fds.filter { FdKind.classify(path: $0.target) == .vfioDevice }.map(\.fd)
+        var names: [Int32: String] = [:]
+        for fd in deviceFds {
+            if let info = fdinfo(fd), let name = syspathName(fdinfo: info) { names[fd] = name }
+        }
+        let unnamed = deviceFds.filter { names[$0] == nil }
+        guard unnamed.count == 1 else { return names }
+        let groups = fds.filter { FdKind.classify(path: $0.target) == .vfioGroup }.compactMap {
+            $0.target.split(separator: "/").last.map(String.init)
+        }
+        let candidates = Set(groups.flatMap(groupDevices)).subtracting(names.values)
+        if candidates.count == 1, let only = candidates.first { names[unnamed[0]] = only }
+        return names
+    }
+
+    /// The device fd a mapping belongs to: the one fd whose inode it names, or the only device fd.
+    package static func owner(of m: Mapping, deviceFds: [(fd: Int32, inode: UInt64)]) -> Int32? {
+        let byInode = deviceFds.filter { $0.inode == m.inode }
+        if byInode.count == 1 { return byInode[0].fd }
+        return deviceFds.count == 1 ? deviceFds[0].fd : nil
+    }
+}
