@@ -8,6 +8,8 @@
 #              (ftrace.txt: irq_handler_entry, trace_clock mono); SIGTERM to the recorder is passed on to QEMU
 #   attach.*   QEMU started without the device, the recorder attached, the device hot-plugged over the
 #              monitor, the recorder stopped with SIGINT; QEMU must still answer afterwards
+#   late.*     QEMU with its device already set up when the recorder attaches, then an INTx as in launch.*
+#              (qemu-late.log, ftrace-late.txt): what attach mode recovers from /proc and sysfs
 set -u
 bin=$(cd "$1" && pwd)
 out=$VFIO_OUT
@@ -25,6 +27,35 @@ await() {
     done
 }
 
+# Raises edu's INTx from outside the VMM (sysfs resource0) until QEMU's log ($1) says the BAR's mmaps went,
+# with the kernel's vfio interrupt handlers traced into $2 (trace_clock mono), then lowers it again.
+intx() {
+    if [ -d $tracing ]; then
+        echo 0 > $tracing/tracing_on
+        echo mono > $tracing/trace_clock
+        echo > $tracing/trace
+        # Only vfio's handlers: writing the trace out over 9p raises interrupts of its own.
+        echo 'name ~ "vfio*"' > $tracing/events/irq/irq_handler_entry/filter
+        echo 1 > $tracing/events/irq/irq_handler_entry/enable
+        echo 1 > $tracing/tracing_on
+    fi
+    # edu raises INTx on a write to 0x60 and lowers it on a write to 0x64; try again if the first is missed.
+    for attempt in 1 2 3; do
+        "$bin/vfio-client" poke "/sys/bus/pci/devices/$bdf/resource0" 0x60 1 >> "$out/poke.txt"
+        await 'mmaps enabled: 0' 10 "$1" && break
+        lower_intx
+    done
+    sleep 0.2
+    if [ -d $tracing ]; then
+        echo 0 > $tracing/tracing_on
+        echo 0 > $tracing/events/irq/irq_handler_entry/enable
+        cat $tracing/trace > "$TMPDIR/ftrace.txt"
+        cp "$TMPDIR/ftrace.txt" "$2"
+    fi
+    lower_intx
+}
+lower_intx() { "$bin/vfio-client" poke "/sys/bus/pci/devices/$bdf/resource0" 0x64 1 >> "$out/poke.txt"; }
+
 # 1. The VFIO client.
 "$bin/vfiotrace" record -o "$out/client.vftrace" -- "$bin/vfio-client" --group "$VFIO_GROUP" --device "$bdf" --log "$out/client.jsonl" \
     > "$out/client.txt" 2>&1
@@ -41,28 +72,7 @@ cat $TMPDIR/mon.out > "$out/launch-monitor.txt" &
 await 'vfio_listener_region_add_ram' 60 "$out/qemu-launch.log"
 echo "info pci" >&3
 await 'id "d0"' 60 "$out/launch-monitor.txt"
-if [ -d $tracing ]; then
-    echo 0 > $tracing/tracing_on
-    echo mono > $tracing/trace_clock
-    echo > $tracing/trace
-    # Only vfio's handlers: writing the trace out over 9p raises interrupts of its own.
-    echo 'name ~ "vfio*"' > $tracing/events/irq/irq_handler_entry/filter
-    echo 1 > $tracing/events/irq/irq_handler_entry/enable
-    echo 1 > $tracing/tracing_on
-fi
-# edu raises INTx on a write to 0x60 and lowers it on a write to 0x64; try again if the first is missed.
-for attempt in 1 2 3; do
-    "$bin/vfio-client" poke "/sys/bus/pci/devices/$bdf/resource0" 0x60 1 >> "$out/poke.txt"
-    await 'mmaps enabled: 0' 10 "$out/qemu-launch.log" && break
-    "$bin/vfio-client" poke "/sys/bus/pci/devices/$bdf/resource0" 0x64 1 >> "$out/poke.txt"
-done
-sleep 0.2
-if [ -d $tracing ]; then
-    echo 0 > $tracing/tracing_on
-    echo 0 > $tracing/events/irq/irq_handler_entry/enable
-    cat $tracing/trace > $TMPDIR/ftrace.txt
-    cp $TMPDIR/ftrace.txt "$out/ftrace.txt"
-fi
+intx "$out/qemu-launch.log" "$out/ftrace.txt"
 kill -TERM $rec
 wait $rec
 echo $? > "$out/launch.status"
@@ -91,5 +101,27 @@ await 'id "d1"' 20 "$out/attach-monitor.txt" && echo answered >> "$out/attach-af
 echo quit >&3
 wait $q
 echo $? > "$out/attach-qemu.status"
+exec 3>&-
+# 4. QEMU with its device set up before the recorder attaches; then an INTx.
+rm -f mon.in mon.out && mkfifo mon.in mon.out
+$qemu -machine q35 -device "vfio-pci,host=$bdf,id=d2" -monitor pipe:$TMPDIR/mon \
+    -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-late.log" > "$out/late-qemu.txt" 2>&1 &
+q=$!
+exec 3>$TMPDIR/mon.in
+cat $TMPDIR/mon.out > "$out/late-monitor.txt" &
+await 'vfio_listener_region_add_ram' 60 "$out/qemu-late.log"
+echo "info pci" >&3
+await 'id "d2"' 60 "$out/late-monitor.txt"
+"$bin/vfiotrace" record -p $q -o "$out/late.vftrace" > "$out/late.txt" 2>&1 &
+rec=$!
+await '.' 30 "$out/late.vftrace"
+sleep 1
+intx "$out/qemu-late.log" "$out/ftrace-late.txt"
+kill -INT $rec
+wait $rec
+echo $? > "$out/late.status"
+echo quit >&3
+wait $q
+echo $? > "$out/late-qemu.status"
 exec 3>&-
 echo done

@@ -75,8 +75,16 @@ public enum Recorder {
                     let deviceFds = fds.filter { FdKind.classify(path: $0.target) == .vfioDevice }.map {
                         ($0.fd, ProcFS.inode(pid: pid, fd: $0.fd) ?? 0)
                     }
-                    let mappings = AttachedState.deviceMappings(maps: ProcFS.read("/proc/\(pid)/maps") ?? "").compactMap { m in
-                        AttachedState.owner(of: m, deviceFds: deviceFds).map { (fd: $0, mapping: m) }
+                    let mappings = AttachedState.deviceMappings(maps: ProcFS.read("/proc/\(pid)/maps") ?? "").compactMap {
+                        m -> (fd: Int32, mapping: AttachedState.Mapping)? in
+                        guard let fd = AttachedState.owner(of: m, deviceFds: deviceFds) else { return nil }
+                        var m = m
+                        if let name = names[fd], let resource = ProcFS.read("/sys/bus/pci/devices/\(name)/resource"),
+                            let offset = AttachedState.regionFileOffset(mapsOffset: m.fileOffset, resource: resource)
+                        {
+                            m.fileOffset = offset
+                        }
+                        return (fd, m)
                     }
                     _ = try tracer.attach(
                         pid: pid, threads: ProcFS.threads(of: pid), openFds: fds, deviceNames: names, mappings: mappings)

@@ -52,6 +52,13 @@ enum GuestRun {
         return output
     }
 
+    /// edu's PCI address in the guest, as the client logged it when it opened the device.
+    static func bdf(_ folder: String) -> String {
+        let log = text(folder, "client.jsonl")
+        guard let r = log.range(of: "\"device\":\""), let end = log[r.upperBound...].firstIndex(of: "\"") else { return "?" }
+        return String(log[r.upperBound..<end])
+    }
+
     static func text(_ folder: String, _ name: String) -> String {
         (try? String(contentsOfFile: folder + "/" + name, encoding: .utf8)) ?? ""
     }

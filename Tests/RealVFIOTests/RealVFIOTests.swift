@@ -124,53 +124,82 @@ struct RealVFIOTests {
         }
     }
 
-    @Test("a real INTx trap switch: kernel signal (ftrace), QEMU's eventfd read, mmaps disabled (QEMU log): one gap, phase by phase")
-    func intxTrapSwitch() throws {
+    /// A time in QEMU's wall-clock log (`PID@SEC.USEC:event …`, first line containing `what`) on the recording's
+    /// monotonic timeline, as docs/IMPORT.md defines it: t - (realtime - monotonic) of the recording's clock pair.
+    static func qemuTime(_ log: String, _ what: String, clock: ClockSample) throws -> UInt64 {
+        let line = try #require(log.split(separator: "\n").first { $0.contains(what) }, "no '\(what)' in QEMU's log")
+        let wall = line.split(separator: "@")[1].split(separator: ":")[0].split(separator: ".")
+        let wallNs = Int64(wall[0])! * 1_000_000_000 + Int64(wall[1])! * 1000
+        return UInt64(wallNs - (Int64(bitPattern: clock.realtimeNs) - Int64(bitPattern: clock.monotonicNs)))
+    }
+
+    /// The kernel's INTx handler time from ftrace text (trace_clock mono: seconds with a fraction).
+    static func kernelTime(_ ftrace: String) throws -> UInt64 {
+        let line = try #require(ftrace.split(separator: "\n").first { $0.contains("irq_handler_entry") && $0.contains("vfio-intx(") })
+        let stamp = try #require(line.split(separator: " ").first { $0.hasSuffix(":") && $0.contains(".") && $0.first!.isNumber })
+        let parts = stamp.dropLast().split(separator: ".")
+        return UInt64(parts[0])! * 1_000_000_000 + UInt64(parts[1].padding(toLength: 9, withPad: "0", startingAt: 0))!
+    }
+
+    @Test(
+        "a real INTx trap switch: kernel signal (ftrace), QEMU's wake-up, mmaps disabled (QEMU log): one gap, phase by phase",
+        arguments: [
+            ("launch", "launch.vftrace", "qemu-launch.log", "ftrace.txt"),
+            ("attached after setup", "late.vftrace", "qemu-late.log", "ftrace-late.txt"),
+        ])
+    func intxTrapSwitch(mode: String, trace: String, qemuLog: String, ftrace: String) throws {
         let dir = try GuestRun.folder()
         // Ground truth from each source's own text.
-        let ftraceLine = try #require(
-            GuestRun.text(dir, "ftrace.txt").split(separator: "\n").first { $0.contains("irq_handler_entry") && $0.contains("vfio-intx(") })
-        let stamp = try #require(ftraceLine.split(separator: " ").first { $0.hasSuffix(":") && $0.contains(".") && $0.first!.isNumber })
-        let parts = stamp.dropLast().split(separator: ".")
-        let kernelNs = UInt64(parts[0])! * 1_000_000_000 + UInt64(parts[1].padding(toLength: 9, withPad: "0", startingAt: 0))!
-        let disabledLine = try #require(GuestRun.text(dir, "qemu-launch.log").split(separator: "\n").first { $0.contains("mmaps enabled: 0") })
-        let wall = disabledLine.split(separator: "@")[1].split(separator: ":")[0].split(separator: ".")
-        let disabledWallNs = Int64(wall[0])! * 1_000_000_000 + Int64(wall[1])! * 1000
-        let recording = try TraceReader(path: dir + "/launch.vftrace")
-        let clock = recording.header.startClock
-        // docs/IMPORT.md: a wall-clock time t lands at t - (realtime - monotonic) of the recording.
-        let disabledNs = UInt64(disabledWallNs - (Int64(bitPattern: clock.realtimeNs) - Int64(bitPattern: clock.monotonicNs)))
+        let kernelNs = try Self.kernelTime(GuestRun.text(dir, ftrace))
+        let recording = try TraceReader(path: dir + "/" + trace)
+        let log = GuestRun.text(dir, qemuLog)
+        let disabledNs = try Self.qemuTime(log, "mmaps enabled: 0", clock: recording.header.startClock)
         let events = try recording.readAll()
+        // The wake-up: QEMU's read of the INTx eventfd where the binding was recorded (launch); attached after
+        // the binding, QEMU's own vfio_intx_interrupt line, logged right after that read.
         let intxFds = Set(
             events.compactMap { e -> Int32? in if case .irqBinding(let b) = e.payload, b.index == 0 { return b.eventfds.first } else { return nil } })
-        let read = try #require(
-            events.first { e in
-                if case .eventfd(let op) = e.payload {
-                    return op.operation == .read && intxFds.contains(op.fd) && e.time > kernelNs
-                } else {
+        let wakeNs: UInt64
+        if intxFds.isEmpty {
+            wakeNs = try Self.qemuTime(log, "vfio_intx_interrupt", clock: recording.header.startClock)
+            // What the attach recovered: the device's name (from its IOMMU group) and its BAR0 mapping.
+            let adopted = events.compactMap { e -> MappingChange? in
+                if case .mapping(let m) = e.payload, m.flags & MappingChange.adoptedAtAttach != 0 { return m } else { return nil }
+            }
+            #expect(adopted.map { "\($0.device) \($0.region) \($0.regionOffset) \($0.length)" } == ["\(GuestRun.bdf(dir)) 0 0 1048576"])
+        } else {
+            let read = try #require(
+                events.first { e in
+                    if case .eventfd(let op) = e.payload { return op.operation == .read && intxFds.contains(op.fd) && e.time > kernelNs }
                     return false
-                }
-            })
-        #expect(kernelNs < read.endTime && read.endTime < disabledNs, "the kernel signals, QEMU wakes, then disables the mmaps")
+                })
+            wakeNs = read.endTime
+        }
+        #expect(kernelNs < wakeNs && wakeNs < disabledNs, "the kernel signals, QEMU wakes, then disables the mmaps")
 
-        try GuestRun.vfiotrace(["import", "ftrace", dir + "/ftrace.txt", "--clock-from", dir + "/launch.vftrace", "-o", dir + "/kernel.vftrace"])
-        try GuestRun.vfiotrace(["import", "qemu-trace", dir + "/qemu-launch.log", "-o", dir + "/qemu.vftrace"])
-        try GuestRun.vfiotrace(["merge", dir + "/launch.vftrace", dir + "/qemu.vftrace", dir + "/kernel.vftrace", "-o", dir + "/merged.vftrace"])
+        let prefix = dir + "/" + trace.replacingOccurrences(of: ".vftrace", with: "")
+        try GuestRun.vfiotrace(["import", "ftrace", dir + "/" + ftrace, "--clock-from", dir + "/" + trace, "-o", prefix + "-kernel.vftrace"])
+        try GuestRun.vfiotrace(["import", "qemu-trace", dir + "/" + qemuLog, "-o", prefix + "-qemu.vftrace"])
+        try GuestRun.vfiotrace(["merge", dir + "/" + trace, prefix + "-qemu.vftrace", prefix + "-kernel.vftrace", "-o", prefix + "-merged.vftrace"])
         try #"{"reevaluateIrqIndices": [0], "expectLayoutReread": false}"#.write(toFile: dir + "/intx-policy.json", atomically: true, encoding: .utf8)
-        let json = try GuestRun.vfiotrace(["analyze", "--policy", dir + "/intx-policy.json", "--format", "json", dir + "/merged.vftrace"], expect: 1)
+        let json = try GuestRun.vfiotrace(
+            ["analyze", "--policy", dir + "/intx-policy.json", "--format", "json", prefix + "-merged.vftrace"], expect: 1)
         let start = try #require(json.firstIndex(of: "{"))
         let result = try #require(try JSONSerialization.jsonObject(with: Data(json[start...].utf8)) as? [String: Any])
 
         let gaps = try #require(result["gaps"] as? [[String: Any]])
-        #expect(gaps.count == 1)
+        #expect(gaps.count == 1, "\(mode)")
         let gap = try #require(gaps.first)
-        #expect(gap["region"] as? Int == 0 && gap["cause"] as? String == "signal:irq0")
+        #expect(gap["region"] as? Int == 0 && gap["offset"] as? Int == 0 && gap["cause"] as? String == "signal:irq0")
+        #expect(gap["device"] as? String == GuestRun.bdf(dir))
         #expect(gap["startNs"] as? UInt64 == kernelNs, "the gap opens when the kernel signalled, not when QEMU woke up")
         #expect(gap["endNs"] as? UInt64 == disabledNs)
         let triggers = try #require(result["triggers"] as? [[String: Any]])
         #expect(triggers.count == 1, "one interrupt, one trigger")
         #expect(triggers.first?["latencyNs"] as? Int64 == Int64(disabledNs - kernelNs))
-        #expect(triggers.first?["wakeupNs"] as? UInt64 == read.endTime - kernelNs)
-        #expect(triggers.first?["effectiveNs"] as? UInt64 == disabledNs - read.endTime)
+        #expect(triggers.first?["wakeupNs"] as? UInt64 == wakeNs - kernelNs)
+        #expect(triggers.first?["effectiveNs"] as? UInt64 == disabledNs - wakeNs)
+        let findings = try #require(result["findings"] as? [[String: Any]])
+        #expect(!findings.contains { $0["kind"] as? String == "lost-signal" }, "a binding made before the attach is unknown, not missing")
     }
 }

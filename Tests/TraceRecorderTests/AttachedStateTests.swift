@@ -46,6 +46,22 @@ import TraceFormat
         #expect(named == [14: "0000:00:03.0"])
     }
 
+    @Test("maps shows a BAR mapping's physical address (vfio-pci's vm_pgoff); sysfs resource turns it back into the region offset")
+    func regionOffsets() {
+        // /sys/bus/pci/devices/0000:00:03.0/resource of QEMU's edu in the guest rig, plus a BAR2 for the test.
+        let resource = """
+            0x00000000fea00000 0x00000000feafffff 0x0000000000040200
+            0x0000000000000000 0x0000000000000000 0x0000000000000000
+            0x00000000fd000000 0x00000000fd00ffff 0x0000000000140204
+            0x0000000000000000 0x0000000000000000 0x0000000000000000
+            """
+        #expect(AttachedState.regionFileOffset(mapsOffset: 0xFEA0_0000, resource: resource) == 0)
+        #expect(AttachedState.regionFileOffset(mapsOffset: 0xFEA0_1000, resource: resource) == 0x1000)
+        #expect(AttachedState.regionFileOffset(mapsOffset: 0xFD00_2000, resource: resource) == 2 << 40 | 0x2000)
+        #expect(AttachedState.regionFileOffset(mapsOffset: 0, resource: resource) == nil, "unused BARs are all zeros")
+        #expect(AttachedState.regionFileOffset(mapsOffset: 0xFEB0_0000, resource: resource) == nil)
+    }
+
     @Test("a mapping belongs to the device fd with its inode, or to the only device fd")
     func owner() {
         let m = AttachedState.Mapping(user: 0..<4096, fileOffset: 0, prot: 3, inode: 77)

@@ -84,9 +84,11 @@ public enum EventText {
                     + Hex.of(p.operation == .mremap ? p.newLength : p.length) + "]"
             switch p.operation {
             case .mmap:
-                return "mmap(NULL, " + Hex.of(p.length) + ", " + Hex.flags(p.prot, protNames) + ", " + Hex.flags(p.flags, mapNames) + ", "
+                let adopted = p.flags & MappingChange.adoptedAtAttach != 0
+                return "mmap(NULL, " + Hex.of(p.length) + ", " + Hex.flags(p.prot, protNames) + ", "
+                    + Hex.flags(p.flags & ~MappingChange.adoptedAtAttach, mapNames) + ", "
                     + fd(p.fd, p.device.isEmpty ? .unknown : .vfioDevice, p.device) + ", " + Hex.of(p.fileOffset) + ")" + result(e, hex: true)
-                    + target
+                    + target + (adopted ? " <existing at attach>" : "")
             case .munmap:
                 return "munmap(" + Hex.of(p.address) + ", " + Hex.of(p.length) + ")" + result(e) + target
             case .mremap:

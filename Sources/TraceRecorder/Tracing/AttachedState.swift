@@ -75,4 +75,18 @@ package enum AttachedState {
         if byInode.count == 1 { return byInode[0].fd }
         return deviceFds.count == 1 ? deviceFds[0].fd : nil
     }
+
+    /// vfio-pci sets a BAR mapping's page offset to the BAR's physical address, so /proc/PID/maps shows that,
+    /// not the region offset: translate it through the device's sysfs `resource` file (one "start end flags"
+    /// line per BAR) into the region offset the mmap was given (index << 40 | offset). nil when no BAR holds it.
+    package static func regionFileOffset(mapsOffset: UInt64, resource: String) -> UInt64? {
+        for (index, line) in resource.split(separator: "\n").prefix(6).enumerated() {
+            let f = line.split(separator: " ")
+            guard f.count >= 2, let start = UInt64(f[0].dropFirst(2), radix: 16), let end = UInt64(f[1].dropFirst(2), radix: 16),
+                start != 0, mapsOffset >= start, mapsOffset <= end
+            else { continue }
+            return UInt64(index) << 40 | (mapsOffset - start)
+        }
+        return nil
+    }
 }

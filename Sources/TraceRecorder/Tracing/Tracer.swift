@@ -88,8 +88,9 @@ package final class Tracer {
         }
         lifecycle(.attach, pid: pid, tid: pid, target: pid, status: Int32(seized))
         let t = boundary.now()
+        // Found open in /proc: shown as opens that returned their fd.
         for change in decoder.adoptOpenFds(pid: pid, fds: openFds, deviceNames: deviceNames) {
-            emit(TraceEvent(time: t, pid: pid, tid: pid, payload: .fd(change)))
+            emit(TraceEvent(time: t, pid: pid, tid: pid, result: Int64(change.fd), payload: .fd(change)))
         }
         for (fd, m) in mappings {
             if let change = decoder.adoptMapping(pid: pid, fd: fd, user: m.user, fileOffset: m.fileOffset, prot: m.prot) {
