@@ -227,7 +227,10 @@ public final class TraceAnalyzer {
             let user = address..<(address &+ p.length)
             var touched = proc.devices(touching: user)
             proc.unmap(user)
-            if p.flags & MappingChange.adoptedAtAttach != 0 { proc.adoptedMappings.insert(user) }
+            if p.flags & MappingChange.adoptedAtAttach != 0 {
+                proc.adoptedMappings.insert(user)
+                proc.adoptedDevices.insert(p.device)
+            }
             if !p.device.isEmpty && p.region >= 0 {
                 let r = UInt32(p.region)
                 proc.map(.init(user: user, device: p.device, region: Int32(r), regionOffset: p.regionOffset))
@@ -386,8 +389,8 @@ public final class TraceAnalyzer {
             guard let index = m["index"].flatMap({ UInt32($0) }), policy.reevaluateIrqIndices.contains(index) else { return }
             let d = device(m.device)
             let bound = processes.values.contains { p in p.eventfdBindings.values.contains { $0.device == m.device && $0.index == index } }
-            // An attached process may have bound the index before the attach: unknown is not lost.
-            let unknown = processes.values.contains { $0.attached }
+            // A device already set up when the recorder attached may have been bound before: unknown is not lost.
+            let unknown = processes.values.contains { $0.adoptedDevices.contains(m.device) }
             if !bound && !unknown {
                 findings.append(
                     Finding(

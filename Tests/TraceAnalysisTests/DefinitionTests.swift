@@ -162,6 +162,20 @@ import TraceFormat
         #expect(r.triggers.first?.latencyNs == 50)
     }
 
+    @Test("attach mode: a signal with no known binding is lost only for a device set up after the attach", arguments: [true, false])
+    func attachedSignals(adoptedAtAttach: Bool) throws {
+        let flags = adoptedAtAttach ? MappingChange.adoptedAtAttach | 1 : 1
+        let events = [
+            ev(1, .process(ProcessChange(operation: .attach, target: 1))),
+            ev(
+                3, .mapping(MappingChange(operation: .mmap, fd: 7, device: dev, region: 0, address: base, length: 0x10_0000, flags: flags)),
+                result: Int64(base)),
+            ev(100, .marker(Marker(source: "ftrace", name: "irq.signal", device: dev, fields: [.init("index", "5")]))),
+        ]
+        let r = try analyze(events)
+        #expect(r.findings.contains { $0.kind == .lostSignal } == !adoptedAtAttach)
+    }
+
     @Test("the safe protocol gives a negative latency (lead time) and no gap")
     func leadTime() throws {
         let events =

@@ -16,8 +16,9 @@ final class ProcessTables {
     var unboundWrites: [Int32: UInt64] = [:]
     /// Recorded from an attach: memslots and irq bindings made before it are unknown.
     var attached = false
-    /// User ranges of the device mappings that existed at the attach (found in /proc/PID/maps).
+    /// User ranges of the device mappings that existed at the attach (found in /proc/PID/maps), and their devices.
     var adoptedMappings = IntervalSet()
+    var adoptedDevices = Set<String>()
     /// User ranges some recorded memslot change covered. The parts of adopted mappings no recorded
     /// memslot change touched are taken to be under a memslot made before the attach.
     private(set) var memslotTouched = IntervalSet()
