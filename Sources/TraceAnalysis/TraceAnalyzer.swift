@@ -167,6 +167,12 @@ public final class TraceAnalyzer {
         case .read:
             guard let b = proc.eventfdBindings[p.fd], policy.reevaluateIrqIndices.contains(b.index) else { return }
             let d = device(b.device)
+            // The read of an interrupt QEMU already reported handled: the recorder saw the read return a
+            // little late (its exit stop), after QEMU's log line. Same interrupt; the wake-up stands.
+            if let h = d.handledBeforeRead[b.index], e.time <= h {
+                d.handledBeforeRead[b.index] = nil
+                return
+            }
             d.readsAwaitingHandled[b.index, default: 0] += 1
             consumed(d, at: t)
         }
@@ -181,17 +187,17 @@ public final class TraceAnalyzer {
     }
 
     /// The VMM's own report that it handled an interrupt (QEMU's vfio_intx_interrupt, logged right after
-    /// it read the eventfd): the read itself when the syscall was not recorded, and the signal too when
-    /// nothing else saw it (a QEMU log alone). Never a second signal for one interrupt.
+    /// it read the eventfd): matched to that read when it came first; else the wake-up itself (a read that
+    /// began before this report and arrives later is the same interrupt's), and the signal too when nothing
+    /// else saw it (a QEMU log alone). Never a second signal for one interrupt.
     private func handled(_ d: DeviceTimeline, index: UInt32, at t: UInt64) {
         if let reads = d.readsAwaitingHandled[index], reads > 0 {
             d.readsAwaitingHandled[index] = reads - 1
-        } else if !d.pendingSignals.isEmpty {
-            consumed(d, at: t)
-        } else {
-            signal(d, index: index, at: t)
-            consumed(d, at: t)
+            return
         }
+        if d.pendingSignals.isEmpty { signal(d, index: index, at: t) }
+        consumed(d, at: t)
+        d.handledBeforeRead[index] = t
     }
 
     /// Wake-up and re-read times per pending trigger (kept apart so phases are set once the trigger resolves).

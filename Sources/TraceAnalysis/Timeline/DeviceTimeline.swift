@@ -19,6 +19,8 @@ final class DeviceTimeline {
     var pendingSignals: [UInt64] = []
     /// Per irq index: eventfd reads of a re-evaluate signal not yet matched by the VMM's own `irq.handled` report.
     var readsAwaitingHandled: [UInt32: Int] = [:]
+    /// Per irq index: when the VMM reported an interrupt handled before its eventfd read showed up.
+    var handledBeforeRead: [UInt32: UInt64] = [:]
     /// Time of the latest signal not followed by a region info re-read.
     var signalAwaitingReread: UInt64?
     /// Driver-side trap requests (imported markers).
