@@ -56,22 +56,33 @@ intx() {
 }
 lower_intx() { "$bin/vfio-client" poke "/sys/bus/pci/devices/$bdf/resource0" 0x64 1 >> "$out/poke.txt"; }
 
+# QEMU's monitor over a pair of fifos (-monitor pipe:$TMPDIR/mon): commands go to fd 3, answers to $1.
+monitor() {
+    rm -f "$TMPDIR/mon.in" "$TMPDIR/mon.out" && mkfifo "$TMPDIR/mon.in" "$TMPDIR/mon.out"
+    "$@" &
+    exec 3>"$TMPDIR/mon.in"
+}
+monitor_log() { cat "$TMPDIR/mon.out" > "$1" & }
+
+# Waits until QEMU (trace log $1, monitor answers $2) has realized device $3 and reset the machine.
+device_ready() {
+    await 'vfio_listener_region_add_ram' 60 "$1"
+    echo "info pci" >&3
+    await "id \"$3\"" 60 "$2"
+}
+
 # 1. The VFIO client.
 "$bin/vfiotrace" record -o "$out/client.vftrace" -- "$bin/vfio-client" --group "$VFIO_GROUP" --device "$bdf" --log "$out/client.jsonl" \
     > "$out/client.txt" 2>&1
 echo $? > "$out/client.status"
 
 # 2. QEMU in launch mode, and a real INTx.
-cd "$TMPDIR" && rm -f mon.in mon.out && mkfifo mon.in mon.out
-"$bin/vfiotrace" record -o "$out/launch.vftrace" -- $qemu -machine q35 -device "vfio-pci,host=$bdf,id=d0" -monitor pipe:$TMPDIR/mon \
-    -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-launch.log" > "$out/launch.txt" 2>&1 &
+cd "$TMPDIR"
+monitor "$bin/vfiotrace" record -o "$out/launch.vftrace" -- $qemu -machine q35 -device "vfio-pci,host=$bdf,id=d0" -monitor pipe:$TMPDIR/mon \
+    -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-launch.log" > "$out/launch.txt" 2>&1
 rec=$!
-exec 3>$TMPDIR/mon.in
-cat $TMPDIR/mon.out > "$out/launch-monitor.txt" &
-# The monitor answers once QEMU has realized the device and reset the machine.
-await 'vfio_listener_region_add_ram' 60 "$out/qemu-launch.log"
-echo "info pci" >&3
-await 'id "d0"' 60 "$out/launch-monitor.txt"
+monitor_log "$out/launch-monitor.txt"
+device_ready "$out/qemu-launch.log" "$out/launch-monitor.txt" d0
 intx "$out/qemu-launch.log" "$out/ftrace.txt"
 kill -TERM $rec
 wait $rec
@@ -79,11 +90,9 @@ echo $? > "$out/launch.status"
 exec 3>&-
 
 # 3. QEMU in attach mode: the device is hot-plugged while the recorder is attached.
-rm -f mon.in mon.out && mkfifo mon.in mon.out
-$qemu -machine pc -monitor pipe:$TMPDIR/mon -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-attach.log" > "$out/attach-qemu.txt" 2>&1 &
+monitor $qemu -machine pc -monitor pipe:$TMPDIR/mon -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-attach.log" > "$out/attach-qemu.txt" 2>&1
 q=$!
-exec 3>$TMPDIR/mon.in
-cat $TMPDIR/mon.out > "$out/attach-monitor.txt" &
+monitor_log "$out/attach-monitor.txt"
 await 'QEMU' 30 "$out/attach-monitor.txt"
 "$bin/vfiotrace" record -p $q -o "$out/attach.vftrace" > "$out/attach.txt" 2>&1 &
 rec=$!
@@ -102,16 +111,13 @@ echo quit >&3
 wait $q
 echo $? > "$out/attach-qemu.status"
 exec 3>&-
+
 # 4. QEMU with its device set up before the recorder attaches; then an INTx.
-rm -f mon.in mon.out && mkfifo mon.in mon.out
-$qemu -machine q35 -device "vfio-pci,host=$bdf,id=d2" -monitor pipe:$TMPDIR/mon \
-    -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-late.log" > "$out/late-qemu.txt" 2>&1 &
+monitor $qemu -machine q35 -device "vfio-pci,host=$bdf,id=d2" -monitor pipe:$TMPDIR/mon \
+    -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-late.log" > "$out/late-qemu.txt" 2>&1
 q=$!
-exec 3>$TMPDIR/mon.in
-cat $TMPDIR/mon.out > "$out/late-monitor.txt" &
-await 'vfio_listener_region_add_ram' 60 "$out/qemu-late.log"
-echo "info pci" >&3
-await 'id "d2"' 60 "$out/late-monitor.txt"
+monitor_log "$out/late-monitor.txt"
+device_ready "$out/qemu-late.log" "$out/late-monitor.txt" d2
 "$bin/vfiotrace" record -p $q -o "$out/late.vftrace" > "$out/late.txt" 2>&1 &
 rec=$!
 await '.' 30 "$out/late.vftrace"
