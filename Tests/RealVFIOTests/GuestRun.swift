@@ -20,7 +20,12 @@ enum GuestRun {
 
     /// The folder the guest filled, or why it could not.
     static let outcome: Result<String, GuestFailure> = {
-        let out = NSTemporaryDirectory() + "vfiotrace-guest-\(UUID().uuidString)"
+        // One folder per run under a common parent; earlier runs' folders go (the latest stays for a look).
+        let parent = NSTemporaryDirectory() + "vfiotrace-guest-runs"
+        for old in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
+            try? FileManager.default.removeItem(atPath: parent + "/" + old)
+        }
+        let out = parent + "/\(UUID().uuidString)"
         let guest = repository.appendingPathComponent("Scripts/guest/real-vfio.sh").path
         let (status, output) = run(script, ["run", "-o", out, "-t", "600", "--", "sh '\(guest)' '\(BuildProducts.directory.path)'"])
         guard status == 0, output.contains("done") else { return .failure(GuestFailure(status: status, output: output, folder: out)) }
