@@ -100,7 +100,7 @@ public final class TraceAnalyzer {
             for r in before.values { touched.formUnion(proc.devices(touching: r)) }
             if p.size > 0 { touched.formUnion(proc.devices(touching: p.userAddress..<(p.userAddress &+ p.size))) }
             // A delete of a slot made before an attach names only its address.
-            if p.size == 0 && proc.attached { touched.formUnion(proc.devices(touching: p.userAddress..<(p.userAddress &+ 1))) }
+            if p.size == 0 && !proc.adoptedMappings.isEmpty { touched.formUnion(proc.devices(touching: p.userAddress..<(p.userAddress &+ 1))) }
             for name in touched.sorted() { recompute(device(name), at: t) }
         case .regionInfo(let p):
             if e.failed { return failed(e, device: p.device, what: "VFIO_DEVICE_GET_REGION_INFO index \(p.index)") }
@@ -125,7 +125,6 @@ public final class TraceAnalyzer {
                     message: "the recorder dropped \(l.count) events; the analysis may miss changes in that interval",
                     timeNs: l.fromNs, device: nil))
         case .process(let p):
-            if p.operation == .attach { process(e.pid).attached = true }
             if p.operation == .exec || (p.operation == .exit && p.target == e.pid) {
                 // The address space is gone: its mappings and memslots no longer reach the guest.
                 if let proc = processes[e.pid] {

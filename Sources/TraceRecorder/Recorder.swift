@@ -69,23 +69,7 @@ public enum Recorder {
             case .attach:
                 for pid in options.pids {
                     let fds = ProcFS.openFds(of: pid)
-                    let names = AttachedState.deviceNames(
-                        fds: fds, fdinfo: { ProcFS.read("/proc/\(pid)/fdinfo/\($0)") },
-                        groupDevices: { ProcFS.entries(in: "/sys/kernel/iommu_groups/\($0)/devices") })
-                    let deviceFds = fds.filter { FdKind.classify(path: $0.target) == .vfioDevice }.map {
-                        ($0.fd, ProcFS.inode(pid: pid, fd: $0.fd) ?? 0)
-                    }
-                    let mappings = AttachedState.deviceMappings(maps: ProcFS.read("/proc/\(pid)/maps") ?? "").compactMap {
-                        m -> (fd: Int32, mapping: AttachedState.Mapping)? in
-                        guard let fd = AttachedState.owner(of: m, deviceFds: deviceFds) else { return nil }
-                        var m = m
-                        if let name = names[fd], let resource = ProcFS.read("/sys/bus/pci/devices/\(name)/resource"),
-                            let offset = AttachedState.regionFileOffset(mapsOffset: m.fileOffset, resource: resource)
-                        {
-                            m.fileOffset = offset
-                        }
-                        return (fd, m)
-                    }
+                    let (names, mappings) = AttachedState.readBack(pid: pid, fds: fds)
                     _ = try tracer.attach(
                         pid: pid, threads: ProcFS.threads(of: pid), openFds: fds, deviceNames: names, mappings: mappings)
                 }

@@ -14,9 +14,8 @@ final class ProcessTables {
     var eventfdBindings: [Int32: (device: String, index: UInt32)] = [:]
     /// eventfds written while bound to nothing: fd -> time of the first such write (a signal nobody could see).
     var unboundWrites: [Int32: UInt64] = [:]
-    /// Recorded from an attach: memslots and irq bindings made before it are unknown.
-    var attached = false
-    /// User ranges of the device mappings that existed at the attach (found in /proc/PID/maps), and their devices.
+    /// User ranges of the device mappings that existed at an attach (found in /proc/PID/maps), and their
+    /// devices: their memslots and irq bindings, made before the attach, are unknown.
     var adoptedMappings = IntervalSet()
     var adoptedDevices = Set<String>()
     /// User ranges some recorded memslot change covered. The parts of adopted mappings no recorded
@@ -32,7 +31,7 @@ final class ProcessTables {
         let key = UInt64(UInt32(bitPattern: vmFd)) << 32 | UInt64(slot)
         if let old = memslots[key] { memslotTouched.insert(old) }
         if let user { memslotTouched.insert(user) }
-        if user == nil, memslots[key] == nil, attached, let m = mappings.first(where: { $0.user.contains(address) }) {
+        if user == nil, memslots[key] == nil, !adoptedMappings.isEmpty, let m = mappings.first(where: { $0.user.contains(address) }) {
             // A slot made before the attach: it covered the mapping from its address on.
             memslotTouched.insert(address..<m.user.upperBound)
         }
@@ -54,9 +53,7 @@ final class ProcessTables {
         for m in mappings where m.device == device && m.region == Int32(bitPattern: region) {
             if memslotsSeen {
                 var covered = memslotUnion.intersection(IntervalSet([m.user]))
-                if attached {
-                    covered = covered.union(IntervalSet([m.user]).intersection(adoptedMappings).subtracting(memslotTouched))
-                }
+                covered = covered.union(IntervalSet([m.user]).intersection(adoptedMappings).subtracting(memslotTouched))
                 for r in covered.ranges {
                     out.insert((m.regionOffset + (r.lowerBound - m.user.lowerBound))..<(m.regionOffset + (r.upperBound - m.user.lowerBound)))
                 }

@@ -1,9 +1,5 @@
 import TraceFormat
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// What /proc and sysfs still tell about a process's VFIO devices when the recorder attaches after their
 /// setup: which device each device fd is, and which of its mappings are device mappings. (Irq bindings
 /// and KVM memslots cannot be read back.)
@@ -14,6 +10,28 @@ package enum AttachedState {
         package var fileOffset: UInt64
         package var prot: UInt32
         package var inode: UInt64
+    }
+
+    /// Reads what a running process still shows of its devices: device fd names, and device mappings with
+    /// their owning fd and region file offset.
+    package static func readBack(
+        pid: Int32, fds: [(fd: Int32, target: String)]
+    ) -> (names: [Int32: String], mappings: [(fd: Int32, mapping: Mapping)]) {
+        let names = deviceNames(
+            fds: fds, fdinfo: { ProcFS.read("/proc/\(pid)/fdinfo/\($0)") },
+            groupDevices: { ProcFS.entries(in: "/sys/kernel/iommu_groups/\($0)/devices") })
+        let deviceFds = fds.filter { FdKind.classify(path: $0.target) == .vfioDevice }.map { ($0.fd, ProcFS.inode(pid: pid, fd: $0.fd) ?? 0) }
+        let mappings = deviceMappings(maps: ProcFS.read("/proc/\(pid)/maps") ?? "").compactMap { m -> (fd: Int32, mapping: Mapping)? in
+            guard let fd = owner(of: m, deviceFds: deviceFds) else { return nil }
+            var m = m
+            if let name = names[fd], let resource = ProcFS.read("/sys/bus/pci/devices/\(name)/resource"),
+                let offset = regionFileOffset(mapsOffset: m.fileOffset, resource: resource)
+            {
+                m.fileOffset = offset
+            }
+            return (fd, m)
+        }
+        return (names, mappings)
     }
 
     /// Device mappings among /proc/PID/maps lines (`START-END PERMS OFFSET DEV INODE PATH`): the ones

@@ -41,8 +41,9 @@ final class EventQueue: @unchecked Sendable {
     /// Called on the tracing thread; never blocks on I/O.
     func push(_ e: TraceEvent) {
         condition.lock()
-        if !recording {
-        } else if buffer.count >= capacity || failure != nil {
+        defer { condition.unlock() }
+        guard recording else { return }
+        if buffer.count >= capacity || failure != nil {
             dropped += 1
             if var l = lost {
                 l.count += 1
@@ -58,7 +59,6 @@ final class EventQueue: @unchecked Sendable {
             // on the tracing path. Only a filling queue calls it early.
             if buffer.count == capacity / 2 { condition.signal() }
         }
-        condition.unlock()
     }
 
     /// Ends the recording (e.g. --duration in launch mode) while the tracer goes on serving stops.

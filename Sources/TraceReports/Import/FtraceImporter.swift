@@ -118,12 +118,6 @@ public struct FtraceImporter {
             events.append(Self.event(for: parsed))
         }
         events.sort { $0.time < $1.time }
-        var header = TraceHeader.forThisHost(source: "import-ftrace", command: ["import", "ftrace", input])
-        header.startClock = clock
-        header.pids = Array(Set(events.map(\.pid))).sorted()
-        let writer = try TraceWriter(path: output, header: header)
-        for e in events { try writer.append(e) }
-        try writer.close(closeClock: clock)
-        return events.count
+        return try Self.writeTrace(events, to: output, format: "ftrace", input: input, clock: clock, pids: Array(Set(events.map(\.pid))).sorted())
     }
 }

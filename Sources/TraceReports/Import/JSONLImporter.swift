@@ -44,13 +44,8 @@ public struct JSONLImporter {
             }
         }
         events.sort { $0.time < $1.time }
-        var header = TraceHeader.forThisHost(source: "import-jsonl", command: ["import", "jsonl", input])
         // Without a clock line, times are taken as they are (monotonic == realtime, so merge keeps them).
-        header.startClock = clock ?? ClockSample(monotonicNs: 0, realtimeNs: 0)
-        let writer = try TraceWriter(path: output, header: header)
-        for e in events { try writer.append(e) }
-        try writer.close(closeClock: header.startClock)
-        return events.count
+        return try Self.writeTrace(events, to: output, format: "jsonl", input: input, clock: clock ?? ClockSample(monotonicNs: 0, realtimeNs: 0))
     }
 
     static func uint(_ v: Any?) -> UInt64? {

@@ -152,12 +152,8 @@ public struct QEMUTraceImporter {
         }
         if let h = held { events += Self.events(for: h) }
         events.sort { $0.time < $1.time }
-        var header = TraceHeader.forThisHost(source: "import-qemu-trace", command: ["import", "qemu-trace", input])
-        header.startClock = ClockSample(monotonicNs: 0, realtimeNs: 0)
-        header.pids = Array(Set(events.map(\.pid))).sorted()
-        let writer = try TraceWriter(path: output, header: header)
-        for e in events { try writer.append(e) }
-        try writer.close(closeClock: header.startClock)
-        return events.count
+        return try Self.writeTrace(
+            events, to: output, format: "qemu-trace", input: input, clock: ClockSample(monotonicNs: 0, realtimeNs: 0),
+            pids: Array(Set(events.map(\.pid))).sorted())
     }
 }

@@ -187,14 +187,9 @@ public struct StraceImporter {
             }
             calls.append(Call(pid: pid, timeNs: time, name: name, args: args, result: result, durationNs: duration))
         }
-        let events = Self.decode(calls)
-        var header = TraceHeader.forThisHost(source: "import-strace", command: ["import", "strace", input])
-        header.startClock = ClockSample(monotonicNs: 0, realtimeNs: 0)
-        header.pids = Array(Set(calls.map(\.pid))).sorted()
-        let writer = try TraceWriter(path: output, header: header)
-        for e in events { try writer.append(e) }
-        try writer.close(closeClock: header.startClock)
-        return events.count
+        return try Self.writeTrace(
+            Self.decode(calls), to: output, format: "strace", input: input, clock: ClockSample(monotonicNs: 0, realtimeNs: 0),
+            pids: Array(Set(calls.map(\.pid))).sorted())
     }
 
     static let errno: [String: Int32] = [
