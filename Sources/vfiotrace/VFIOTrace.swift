@@ -40,9 +40,9 @@ struct VFIOTrace: ParsableCommand {
     }
 }
 
-/// Writes `vfiotrace: message` to stderr.
+/// Writes `vfiotrace: message` to stderr, as one line whatever the message quotes from a trace or log.
 func printError(_ message: String) {
-    var s = message
+    var s = TerminalText.escaped(message)
     if !s.hasPrefix("vfiotrace:") && !s.hasPrefix("Error:") && !s.hasPrefix("Usage:") { s = "vfiotrace: " + s }
     FileHandleStream.standardError.write(s + "\n")
 }
