@@ -95,6 +95,17 @@ struct ByteReader {
         return Int(n)
     }
 
+    /// The length of a list inside one event: bounded by what remains and by `TraceFormat.maxListItems`.
+    @inline(__always)
+    mutating func listCount() throws(Malformed) -> Int {
+        let at = position
+        let n = try count()
+        guard n <= TraceFormat.maxListItems else {
+            throw Malformed(message: "list of \(n) items exceeds the \(TraceFormat.maxListItems) an event may hold", position: at)
+        }
+        return n
+    }
+
     mutating func bytes(_ n: Int) throws(Malformed) -> [UInt8] {
         guard n >= 0 && n <= remaining else { throw Malformed(message: "length \(n) exceeds the \(remaining) bytes that remain", position: position) }
         let out = [UInt8](UnsafeRawBufferPointer(rebasing: base[position..<(position + n)]))

@@ -44,5 +44,6 @@ struct ByteWriter {
         }
     }
 
+    mutating func truncate(to n: Int) { bytes.removeSubrange(n...) }
     mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 }

@@ -11,7 +11,8 @@ struct ChunkDecoder {
 
     /// Decodes all events of a chunk body, appending to `out`. `expected` is the header's event count.
     static func decode(_ raw: UnsafeRawBufferPointer, expected: Int, into out: inout [TraceEvent]) throws(ByteReader.Malformed) {
-        out.reserveCapacity(out.count + expected)
+        // `expected` is checked against the raw size, but the reservation need not trust it.
+        out.reserveCapacity(out.count + min(expected, 1 << 16))
         try decode(raw, expected: expected) { out.append($0) }
     }
 
@@ -19,6 +20,9 @@ struct ChunkDecoder {
     static func decode(_ raw: UnsafeRawBufferPointer, expected: Int, visit: (TraceEvent) -> Void) throws(ByteReader.Malformed) {
         var r = ByteReader(raw)
         let n = try r.count()
+        guard n <= TraceFormat.maxStringsPerChunk else {
+            throw ByteReader.Malformed(message: "string table of \(n) entries exceeds the \(TraceFormat.maxStringsPerChunk) a chunk may hold", position: 0)
+        }
         var table: [String] = []
         table.reserveCapacity(n)
         for _ in 0..<n { table.append(try r.string()) }
@@ -94,7 +98,7 @@ struct ChunkDecoder {
                 // Stored as count + 1 (0 = no sparse capability); each area takes at least 2 bytes.
                 let areaAt = r.position
                 let areaCount = try r.varint()
-                guard areaCount <= UInt64(r.remaining / 2) + 1 else {
+                guard areaCount <= UInt64(min(r.remaining / 2, TraceFormat.maxListItems)) + 1 else {
                     throw ByteReader.Malformed(message: "sparse area count \(areaCount) exceeds the data", position: areaAt)
                 }
                 var areas: [RegionInfo.Area]?
@@ -115,7 +119,7 @@ struct ChunkDecoder {
                 let start = try r.varint32()
                 let count = try r.varint32()
                 let iflags = try r.varint32()
-                let nfds = try r.count()
+                let nfds = try r.listCount()
                 var fds: [Int32] = []
                 fds.reserveCapacity(nfds)
                 for _ in 0..<nfds { fds.append(try r.zigzag32()) }
@@ -170,7 +174,7 @@ struct ChunkDecoder {
                 let source = try str(&r)
                 let name = try str(&r)
                 let device = try str(&r)
-                let nf = try r.count()
+                let nf = try r.listCount()
                 var fields: [Marker.Field] = []
                 fields.reserveCapacity(nf)
                 for _ in 0..<nf { fields.append(Marker.Field(try str(&r), try str(&r))) }

@@ -13,8 +13,12 @@ struct ChunkEncoder {
     private(set) var firstTime: UInt64 = .max
     private(set) var lastTime: UInt64 = 0
 
-    /// Bytes of event data so far (the string table adds a little on top).
-    var approximateSize: Int { body.count }
+    /// Bytes of the string table's strings so far.
+    private var tableBytes = 0
+
+    /// Bytes of the raw body so far, the string table included (its length prefixes approximated).
+    var approximateSize: Int { body.count + tableBytes }
+    var stringCount: Int { stringList.count }
 
     mutating func reset() {
         body.removeAll()
@@ -26,6 +30,7 @@ struct ChunkEncoder {
         eventCount = 0
         firstTime = .max
         lastTime = 0
+        tableBytes = 0
     }
 
     /// The complete raw chunk body.
@@ -44,10 +49,26 @@ struct ChunkEncoder {
         let i = UInt32(stringList.count)
         strings[s] = i
         stringList.append(s)
+        tableBytes += s.utf8.count + 1
         body.varint(i)
     }
 
-    mutating func append(_ e: TraceEvent) {
+    /// Appends `e`, or leaves the chunk as it was and returns false when the event alone would take more
+    /// than `TraceFormat.maxEventBytes` (a reader must be able to bound what one chunk holds).
+    mutating func append(_ e: TraceEvent) -> Bool {
+        let before = (body: body.count, strings: stringList.count, table: tableBytes)
+        let previous = (prevTime, prevPid, prevTid, eventCount, firstTime, lastTime)
+        encode(e)
+        if approximateSize - before.body - before.table <= TraceFormat.maxEventBytes { return true }
+        body.truncate(to: before.body)
+        for s in stringList[before.strings...] { strings[s] = nil }
+        stringList.removeSubrange(before.strings...)
+        tableBytes = before.table
+        (prevTime, prevPid, prevTid, eventCount, firstTime, lastTime) = previous
+        return false
+    }
+
+    private mutating func encode(_ e: TraceEvent) {
         body.u8(e.kind.rawValue)
         var flags: UInt8 = 0
         if e.endTime != e.time { flags |= 1 }

@@ -40,7 +40,9 @@ public struct ChunkHeader: Sendable, Hashable {
             guard Int(h.rawSize) <= TraceFormat.maxChunkBytes, Int(h.compressedSize) <= TraceFormat.maxChunkBytes else {
                 return .failure(CheckFailure("chunk sizes out of bounds (raw \(h.rawSize), compressed \(h.compressedSize))"))
             }
-            guard h.eventCount <= h.rawSize else { return .failure(CheckFailure("event count \(h.eventCount) exceeds raw size \(h.rawSize)")) }
+            guard UInt64(h.eventCount) * UInt64(TraceFormat.minEventBytes) <= UInt64(h.rawSize) else {
+                return .failure(CheckFailure("event count \(h.eventCount) cannot fit in raw size \(h.rawSize)"))
+            }
             return .success(h)
         } catch {
             return .failure(CheckFailure(error.message))

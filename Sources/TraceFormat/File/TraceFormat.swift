@@ -18,8 +18,20 @@ public enum TraceFormat {
     static let filePrefixSize = 16
     /// Chunk header size: magic(4) seq(8) count(4) first(8) last(8) raw(4) comp(4) crc(4) headerCrc(4).
     static let chunkHeaderSize = 48
-    /// Largest raw or compressed chunk body a reader accepts.
-    public static let maxChunkBytes = 64 << 20
+    /// Largest raw or compressed chunk body a reader accepts (docs/FORMAT.md, "What a reader allocates").
+    public static let maxChunkBytes = 16 << 20
+    /// The writer seals a chunk at this raw size at the latest, whatever its options say; with one event of
+    /// at most `maxEventBytes` on top, no chunk it writes exceeds `maxChunkBytes`.
+    static let sealChunkBytes = 8 << 20
+    /// Largest encoded event (with the strings it adds to the table) the writer accepts.
+    public static let maxEventBytes = 4 << 20
+    /// Most strings one chunk's table may hold.
+    public static let maxStringsPerChunk = 65_536
+    /// Most sparse-mmap areas, eventfds or marker fields one event may hold.
+    public static let maxListItems = 4_096
+    /// The fewest bytes an event takes in a chunk body (kind, flags, Δtime and the shortest payload):
+    /// a header declaring more events than `raw size / minEventBytes` is damage.
+    static let minEventBytes = 6
     /// Largest header body a reader accepts.
     static let maxHeaderBytes = 1 << 20
 }

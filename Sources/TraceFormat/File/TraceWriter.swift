@@ -80,9 +80,20 @@ public final class TraceWriter {
     /// Adds one event; may seal and write a chunk.
     public func append(_ event: TraceEvent) throws(TraceError) {
         if let failed { throw failed }
+        if let why = event.formatLimitViolation {
+            throw TraceError(.invalidEvent, "\(event.kind.name) event at \(event.time) ns: \(why)", path: path)
+        }
         if encoder.eventCount == 0 { chunkOpenedAt = MonotonicClock.now() }
-        encoder.append(event)
-        if encoder.approximateSize >= options.maxChunkBytes {
+        guard encoder.append(event) else {
+            throw TraceError(
+                .invalidEvent, "\(event.kind.name) event at \(event.time) ns takes more than the \(TraceFormat.maxEventBytes) bytes an event may",
+                path: path)
+        }
+        // The limits that let a reader bound what one chunk holds (docs/FORMAT.md): size, and room in the string
+        // table for one more event's strings.
+        if encoder.approximateSize >= min(options.maxChunkBytes, TraceFormat.sealChunkBytes)
+            || encoder.stringCount + 3 + 2 * TraceFormat.maxListItems > TraceFormat.maxStringsPerChunk
+        {
             try seal()
             return
         }
@@ -128,6 +139,22 @@ public final class TraceWriter {
         eventsWritten += UInt64(h.eventCount)
         sequence += 1
         encoder.reset()
+    }
+
+    /// Writes `body` as the next chunk exactly as given, behind a header with valid CRCs: how the hostile-input
+    /// tests and the fuzz driver craft chunks that pass every integrity check yet lie (the recorder never calls it).
+    package func appendRawChunk(_ body: [UInt8], eventCount: UInt32, firstTime: UInt64 = 0, lastTime: UInt64 = 0) throws(TraceError) {
+        try flush()
+        let compressed = compressor.compress(body)
+        let h = ChunkHeader(
+            sequence: sequence, eventCount: eventCount, firstTime: firstTime, lastTime: lastTime,
+            rawSize: UInt32(truncatingIfNeeded: body.count), compressedSize: UInt32(truncatingIfNeeded: compressed.count),
+            crc: CRC32C.checksum(compressed))
+        try FileHandleIO.writeAll(fd, h.encode() + compressed, path: path)
+        entries.append(TraceFooter.Entry(offset: bytesWritten, sequence: sequence, eventCount: eventCount, firstTime: firstTime, lastTime: lastTime))
+        bytesWritten += UInt64(TraceFormat.chunkHeaderSize + compressed.count)
+        eventsWritten += UInt64(eventCount)
+        sequence += 1
     }
 
     /// Seals the last chunk, writes the footer index, and closes the file.

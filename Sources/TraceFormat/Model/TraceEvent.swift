@@ -27,3 +27,20 @@ public struct TraceEvent: Sendable, Hashable {
     public var failed: Bool { result < 0 && result >= -4095 }
     public var errno: Int32? { failed ? Int32(-result) : nil }
 }
+
+extension TraceEvent {
+    /// Why this event cannot be written within the format's per-event limits (docs/FORMAT.md), or nil.
+    public var formatLimitViolation: String? {
+        let limit = TraceFormat.maxListItems
+        switch payload {
+        case .regionInfo(let p) where (p.sparseAreas?.count ?? 0) > limit:
+            return "\(p.sparseAreas?.count ?? 0) sparse-mmap areas, more than the \(limit) an event may hold"
+        case .irqBinding(let p) where p.eventfds.count > limit:
+            return "\(p.eventfds.count) eventfds, more than the \(limit) an event may hold"
+        case .marker(let p) where p.fields.count > limit:
+            return "\(p.fields.count) marker fields, more than the \(limit) an event may hold"
+        default:
+            return nil
+        }
+    }
+}
