@@ -16,12 +16,26 @@ public final class TraceAnalyzer {
     @exclusivity(unchecked) private var devices: [String: DeviceTimeline] = [:]
     /// The process of the previous event (most events come from the same one).
     @exclusivity(unchecked) private var lastProcess: (pid: Int32, tables: ProcessTables)?
+    /// Every device seen, in order of first appearance, across files.
     private var deviceOrder: [String] = []
+    private var deviceNames: Set<String> = []
+    /// Each device's migration state at the end of the last file it appeared in.
+    private var finalStates: [String: String] = [:]
 
     private(set) var gaps: [TrapGap] = []
     private(set) var triggers: [RemapTrigger] = []
     private(set) var restores: [RestoreEvent] = []
+    /// Findings as listed: the first `listedPerKind` of each kind (`report`).
     private(set) var findings: [Finding] = []
+    /// Findings per kind, listed or not.
+    private var findingCounts: [Finding.Kind: Int] = [:]
+    /// The most severe finding per kind among those not listed.
+    private var unlistedSeverity: [Finding.Kind: Finding.Severity] = [:]
+    private var errorCount = 0
+    private var warningCount = 0
+    /// Most findings of one kind listed; the rest are counted (a trace of 10,000 lost-event records or gaps
+    /// must not make a report of 10,000 lines).
+    public static let listedPerKind = 100
     /// Collect `spans` (reachable and trap-required intervals per device) for timelines; off by default,
     /// since they grow with the number of transitions.
     public var collectSpans = false
@@ -37,7 +51,12 @@ public final class TraceAnalyzer {
     /// Number of gaps open across all devices (lets the hot path skip lookups).
     @exclusivity(unchecked) private var openGapCount = 0
     private var latestLeftRunning: UInt64?
-    private var failedIoctlFindings = 0
+    /// The analyzer's clock: the latest completion time seen in the current file. Effects never go back in
+    /// time, whatever order a crafted or merged file holds its events in.
+    private var now: UInt64 = 0
+    /// Per process and eventfd: when a read of a bound re-evaluate eventfd returned with no signal pending.
+    /// The write that satisfied it may be seen later (another thread's exit stop).
+    private var earlyReads: [Int32: [Int32: UInt64]] = [:]
 
     @exclusivity(unchecked) public private(set) var eventCount: UInt64 = 0
     @exclusivity(unchecked) private var firstNs: UInt64?
@@ -63,7 +82,7 @@ public final class TraceAnalyzer {
         if let d = devices[name] { return d }
         let d = DeviceTimeline(name: name)
         devices[name] = d
-        deviceOrder.append(name)
+        if deviceNames.insert(name).inserted { deviceOrder.append(name) }
         return d
     }
 
@@ -72,9 +91,12 @@ public final class TraceAnalyzer {
     /// Adds one event; effects take place at the event's completion time (`endTime`).
     public func consume(_ e: TraceEvent) {
         eventCount += 1
-        if let f = firstNs { if e.time < f { firstNs = e.time } } else { firstNs = e.time }
-        lastNs = max(lastNs, e.endTime)
-        let t = e.endTime
+        // A crafted event may complete before it starts: the trace's span covers both ends.
+        let earliest = min(e.time, e.endTime)
+        if let f = firstNs { if earliest < f { firstNs = earliest } } else { firstNs = earliest }
+        lastNs = max(lastNs, e.time, e.endTime)
+        now = max(now, e.endTime)
+        let t = now
         switch e.payload {
         case .regionAccess(let p):
             // Most accesses happen with no gap open anywhere: skip the lookups then.
@@ -95,12 +117,12 @@ public final class TraceAnalyzer {
             guard !e.failed else { return }
             let proc = process(e.pid)
             let before = proc.memslots
-            proc.setMemslot(vmFd: p.vmFd, slot: p.slot, user: p.size == 0 ? nil : p.userAddress..<(p.userAddress &+ p.size), address: p.userAddress)
+            proc.setMemslot(vmFd: p.vmFd, slot: p.slot, user: p.size == 0 ? nil : Range(start: p.userAddress, length: p.size), address: p.userAddress)
             var touched = Set<String>()
             for r in before.values { touched.formUnion(proc.devices(touching: r)) }
-            if p.size > 0 { touched.formUnion(proc.devices(touching: p.userAddress..<(p.userAddress &+ p.size))) }
+            if p.size > 0 { touched.formUnion(proc.devices(touching: Range(start: p.userAddress, length: p.size))) }
             // A delete of a slot made before an attach names only its address.
-            if p.size == 0 && !proc.adoptedMappings.isEmpty { touched.formUnion(proc.devices(touching: p.userAddress..<(p.userAddress &+ 1))) }
+            if p.size == 0 && !proc.adoptedMappings.isEmpty { touched.formUnion(proc.devices(touching: Range(start: p.userAddress, length: 1))) }
             for name in touched.sorted() { recompute(device(name), at: t) }
         case .regionInfo(let p):
             if e.failed { return failed(e, device: p.device, what: "VFIO_DEVICE_GET_REGION_INFO index \(p.index)") }
@@ -119,7 +141,7 @@ public final class TraceAnalyzer {
         case .marker(let m):
             marker(m, at: t)
         case .lost(let l):
-            findings.append(
+            report(
                 Finding(
                     kind: .lostEvents, severity: .warning,
                     message: "the recorder dropped \(l.count) events; the analysis may miss changes in that interval",
@@ -142,13 +164,26 @@ public final class TraceAnalyzer {
     }
 
     private func failed(_ e: TraceEvent, device: String?, what: String) {
-        failedIoctlFindings += 1
-        // Keep the report readable: the first 100 failures are listed, the rest counted in finish().
-        guard failedIoctlFindings <= 100 else { return }
-        findings.append(
+        report(
             Finding(
                 kind: .failedVFIOIoctl, severity: .warning,
-                message: "\(what) failed: \(ErrnoNames.name(e.errno ?? 0))", timeNs: e.endTime, device: device))
+                message: "\(what) failed: \(ErrnoNames.name(e.errno ?? 0))", timeNs: now, device: device))
+    }
+
+    /// Adds a finding: listed while its kind has fewer than `listedPerKind`, counted always.
+    private func report(_ f: Finding) {
+        switch f.severity {
+        case .error: errorCount += 1
+        case .warning: warningCount += 1
+        case .info: break
+        }
+        let n = findingCounts[f.kind, default: 0] + 1
+        findingCounts[f.kind] = n
+        if n <= Self.listedPerKind {
+            findings.append(f)
+        } else {
+            unlistedSeverity[f.kind] = max(unlistedSeverity[f.kind] ?? .info, f.severity)
+        }
     }
 
     private func eventfd(_ p: EventfdOp, _ e: TraceEvent, at t: UInt64) {
@@ -159,7 +194,14 @@ public final class TraceAnalyzer {
             proc.eventfdBindings[Int32(truncatingIfNeeded: e.result)] = nil
         case .write:
             if let b = proc.eventfdBindings[p.fd] {
-                if policy.reevaluateIrqIndices.contains(b.index) { signal(device(b.device), index: b.index, at: t) }
+                guard policy.reevaluateIrqIndices.contains(b.index) else { return }
+                let d = device(b.device)
+                signal(d, index: b.index, at: t)
+                // A read that returned after this write began consumed it, though its exit stop was seen first.
+                if let r = earlyReads[e.pid]?[p.fd], e.time <= r {
+                    earlyReads[e.pid]?[p.fd] = nil
+                    consumed(d, at: t)
+                }
             } else if proc.unboundWrites[p.fd] == nil {
                 proc.unboundWrites[p.fd] = t
             }
@@ -173,6 +215,7 @@ public final class TraceAnalyzer {
                 return
             }
             d.readsAwaitingHandled[b.index, default: 0] += 1
+            if d.pendingSignals.isEmpty { earlyReads[e.pid, default: [:]][p.fd] = e.endTime }
             consumed(d, at: t)
         }
     }
@@ -212,12 +255,13 @@ public final class TraceAnalyzer {
         d.layoutAfterSignal = [:]
         d.pendingSignals.append(t)
         d.signalAwaitingReread = t
+        d.actedSinceSignal = false
         recompute(d, at: t, trigger: "signal")
     }
 
     private func noReread(_ d: DeviceTimeline, since t: UInt64) {
         guard policy.expectLayoutReread else { return }
-        findings.append(
+        report(
             Finding(
                 kind: .noRegionInfoReread, severity: .error,
                 message: "no VFIO_DEVICE_GET_REGION_INFO re-read after the re-evaluate signal: the VMM does not follow the sparse-mmap protocol",
@@ -229,7 +273,7 @@ public final class TraceAnalyzer {
         switch p.operation {
         case .mmap:
             let address = UInt64(bitPattern: result)
-            let user = address..<(address &+ p.length)
+            let user = Range(start: address, length: p.length)
             var touched = proc.devices(touching: user)
             proc.unmap(user)
             if p.flags & MappingChange.adoptedAtAttach != 0 {
@@ -243,9 +287,9 @@ public final class TraceAnalyzer {
                 let d = device(p.device)
                 if let info = d.regions[r], info.sparseAreas != nil {
                     let allowed = IntervalSet(info.mmappableAreas.map { $0.offset..<$0.end })
-                    let mapped = IntervalSet([p.regionOffset..<(p.regionOffset &+ p.length)])
+                    let mapped = IntervalSet([Range(start: p.regionOffset, length: p.length)])
                     if !mapped.subtracting(allowed).isEmpty {
-                        findings.append(
+                        report(
                             Finding(
                                 kind: .mapsExcludedRange, severity: .error,
                                 message:
@@ -256,12 +300,12 @@ public final class TraceAnalyzer {
             }
             for n in touched.sorted() { recompute(device(n), at: t) }
         case .munmap:
-            let user = p.address..<(p.address &+ p.length)
+            let user = Range(start: p.address, length: p.length)
             let touched = proc.devices(touching: user)
             proc.unmap(user)
             for n in touched.sorted() { recompute(device(n), at: t) }
         case .mremap:
-            let old = p.address..<(p.address &+ p.length)
+            let old = Range(start: p.address, length: p.length)
             let touched = proc.devices(touching: old)
             proc.remap(old: old, newStart: UInt64(bitPattern: result), newLength: p.newLength)
             for n in touched.sorted() { recompute(device(n), at: t) }
@@ -290,7 +334,7 @@ public final class TraceAnalyzer {
         }
         for fd in p.eventfds where fd >= 0 {
             if let w = proc.unboundWrites.removeValue(forKey: fd), policy.reevaluateIrqIndices.contains(p.index) {
-                findings.append(
+                report(
                     Finding(
                         kind: .lostSignal, severity: .error,
                         message: "eventfd \(fd) was signalled before it was bound to irq index \(p.index): the signal was lost",
@@ -317,22 +361,23 @@ public final class TraceAnalyzer {
         }
         let name = MigrationStateNames.name(p.requested, protocol: p.migrationProtocol)
         if let problem = Self.transitionProblem(p.migrationProtocol, from: d.state, to: p.requested) {
-            findings.append(Finding(kind: .invalidStateTransition, severity: .error, message: problem, timeNs: t, device: p.device))
+            report(Finding(kind: .invalidStateTransition, severity: .error, message: problem, timeNs: t, device: p.device))
         }
         if e.failed {
-            findings.append(
+            report(
                 Finding(
                     kind: .failedVFIOIoctl, severity: .error,
                     message: "device_state set \(name) failed: \(ErrnoNames.name(e.errno ?? 0))", timeNs: t, device: p.device))
             return
         }
         if !d.pendingSignals.isEmpty {
-            findings.append(
+            report(
                 Finding(
                     kind: .stateChangeWithPendingSignal, severity: .warning,
                     message: "device_state \(name) completed while a re-evaluate signal was still pending (not yet read)",
                     timeNs: t, device: p.device))
         }
+        if d.signalAwaitingReread != nil { d.actedSinceSignal = true }
         let wasRunning = d.state.map { isRunning(p.migrationProtocol, $0) } ?? true
         d.migrationProtocol = p.migrationProtocol
         d.state = p.requested
@@ -378,7 +423,7 @@ public final class TraceAnalyzer {
             guard let r = m["region"].flatMap({ UInt32($0) }) else { return }
             let d = device(m.device)
             let offset = m["offset"].flatMap(Self.number) ?? 0
-            let range = m["length"].flatMap(Self.number).map { offset..<(offset &+ $0) } ?? offset..<d.regionSize(r)
+            let range = m["length"].flatMap(Self.number).map { Range(start: offset, length: $0) } ?? offset..<max(offset, d.regionSize(r))
             var set = d.markerRequired[r] ?? IntervalSet()
             if m.name == "trap.on" {
                 set.insert(range)
@@ -397,7 +442,7 @@ public final class TraceAnalyzer {
             // A device already set up when the recorder attached may have been bound before: unknown is not lost.
             let unknown = processes.values.contains { $0.adoptedDevices.contains(m.device) }
             if !bound && !unknown {
-                findings.append(
+                report(
                     Finding(
                         kind: .lostSignal, severity: .error,
                         message: "irq index \(index) was signalled before any eventfd was bound to it: the VMM cannot see it",
@@ -432,7 +477,7 @@ public final class TraceAnalyzer {
         guard let latest = latestLeftRunning, e.time < latest else { return }
         for d in devices.values {
             for t in d.leftRunningAt where e.time < t && t < e.endTime {
-                findings.append(
+                report(
                     Finding(
                         kind: .runningWhileVCPUInKVMRun, severity: .error,
                         message: "device left its running state while vCPU thread \(e.tid) was still in KVM_RUN",
@@ -576,13 +621,15 @@ public final class TraceAnalyzer {
     /// Records reader damage as findings (call before `finish`).
     public func noteDamage(_ damage: [TraceError]) {
         for d in damage {
-            findings.append(Finding(kind: .traceDamage, severity: .error, message: d.description, timeNs: nil, device: nil))
+            report(Finding(kind: .traceDamage, severity: .error, message: d.description, timeNs: nil, device: nil))
         }
     }
 
-    /// Closes what is still open at the end of the trace and builds the result.
-    public func finish(files: [String] = []) -> AnalysisResult {
-        let end = lastNs
+    /// Closes what is still open at the end of the current file and forgets its processes and devices: the next
+    /// file is a recording of its own, whose times may even precede this one's. `cut` says the file ended
+    /// without its footer or with damage, so what is open ended with the recording, not with the VMM.
+    public func endFile(cut: Bool = false) {
+        let end = now
         for name in deviceOrder {
             guard let d = devices[name] else { continue }
             for r in d.openGaps.keys.sorted() {
@@ -591,48 +638,89 @@ public final class TraceAnalyzer {
                 gap.durationNs = end - gap.startNs
                 gaps.append(gap)
             }
-            d.openGaps.removeAll()
-            if let s = d.signalAwaitingReread { noReread(d, since: s) }
-            d.signalAwaitingReread = nil
+            if let s = d.signalAwaitingReread, d.actedSinceSignal {
+                noReread(d, since: s)
+            } else if let s = d.signalAwaitingReread, policy.expectLayoutReread {
+                report(
+                    Finding(
+                        kind: .openAtTraceEnd, severity: .warning,
+                        message:
+                            "the trace ends \(Self.duration(end - s)) after the re-evaluate signal, before any VFIO_DEVICE_GET_REGION_INFO re-read: "
+                            + (cut ? "the trace is cut, so what the VMM did next is unknown" : "the recording stopped before the VMM answered, or it never did"),
+                        timeNs: s, device: d.name))
+            }
             if let s = d.pendingSignals.first {
-                findings.append(
+                report(
                     Finding(
                         kind: .signalNeverConsumed, severity: .warning,
-                        message: "\(d.pendingSignals.count) re-evaluate signal(s) never read from the eventfd by the end of the trace",
+                        message:
+                            "\(d.pendingSignals.count) re-evaluate signal(s) never read from the eventfd by the end of the trace"
+                            + (cut ? " (the trace is cut)" : ""),
                         timeNs: s, device: d.name))
             }
             unresolved += UInt64(d.pendingTriggers.count)
             perDevice(d.name).unresolved += UInt64(d.pendingTriggers.count)
-            d.pendingTriggers.removeAll()
+            for i in d.pendingTriggers {
+                wakeMarks[i] = nil
+                rereadMarks[i] = nil
+            }
+            if let state = d.state { finalStates[name] = MigrationStateNames.name(state, protocol: d.migrationProtocol ?? .v2) }
         }
-        if failedIoctlFindings > 100 {
-            findings.append(
-                Finding(
-                    kind: .failedVFIOIoctl, severity: .warning,
-                    message: "\(failedIoctlFindings - 100) more failed VFIO ioctls not listed", timeNs: nil, device: nil))
+        devices.removeAll()
+        processes.removeAll()
+        lastProcess = nil
+        openGapCount = 0
+        latestLeftRunning = nil
+        earlyReads.removeAll()
+        now = 0
+    }
+
+    /// A duration for a person: ns, µs, ms or s with three significant digits.
+    static func duration(_ ns: UInt64) -> String {
+        if ns < 1_000 { return "\(ns) ns" }
+        let (value, unit): (Double, String) = ns < 1_000_000 ? (Double(ns) / 1e3, "µs") : ns < 1_000_000_000 ? (Double(ns) / 1e6, "ms") : (Double(ns) / 1e9, "s")
+        let digits = value < 10 ? 2 : value < 100 ? 1 : 0
+        var text = String(Int((value * pow10(digits)).rounded()))
+        if digits > 0 {
+            while text.count <= digits { text = "0" + text }
+            text.insert(".", at: text.index(text.endIndex, offsetBy: -digits))
         }
+        return text + " " + unit
+    }
+
+    private static func pow10(_ n: Int) -> Double { n == 0 ? 1 : n == 1 ? 10 : 100 }
+
+    /// Closes what is still open at the end of the trace and builds the result.
+    public func finish(files: [String] = []) -> AnalysisResult {
+        if !devices.isEmpty || !processes.isEmpty { endFile() }
         gaps.sort { ($0.startNs, $0.device, $0.region) < ($1.startNs, $1.device, $1.region) }
         for g in gaps {
             let range = "region \(g.region) +0x\(String(g.offset, radix: 16)) len 0x\(String(g.length, radix: 16))"
-            let how = g.endNs == nil ? "still open at the end of the trace" : "for \(g.durationNs) ns"
+            let how = g.endNs == nil ? "still open at the end of the trace (\(Self.duration(g.durationNs)))" : "for \(Self.duration(g.durationNs))"
             let over = policy.maxGapNs.map { g.durationNs > $0 } ?? true
-            findings.append(
+            report(
                 Finding(
                     kind: .trapGap, severity: over ? .error : .info,
                     message: "\(range) trap-required (\(g.cause)) but guest-reachable \(how)", timeNs: g.startNs, device: g.device))
         }
         let total = remap.summary
         if let limit = policy.maxRemapP99Ns, total.count > 0, total.p99Ns > limit {
-            findings.append(
+            report(
                 Finding(
                     kind: .thresholdExceeded, severity: .error,
-                    message: "remap latency p99 \(total.p99Ns) ns exceeds the limit \(limit) ns", timeNs: nil, device: nil))
+                    message: "remap latency p99 \(Self.duration(total.p99Ns)) exceeds the limit \(Self.duration(limit))", timeNs: nil, device: nil))
+        }
+        for (kind, n) in findingCounts.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where n > Self.listedPerKind {
+            // Counted already; listed so that the report says what it left out.
+            findings.append(
+                Finding(
+                    kind: kind, severity: unlistedSeverity[kind] ?? .info,
+                    message: "\(n - Self.listedPerKind) more \(kind.rawValue) findings not listed (\(n) in all)", timeNs: nil, device: nil))
         }
         findings.sort { ($0.timeNs ?? .max, $0.device ?? "", $0.kind.rawValue) < ($1.timeNs ?? .max, $1.device ?? "", $1.kind.rawValue) }
         let phases = ["wakeup": wakeup.summary, "reevaluation": reevaluation.summary, "effective": effective.summary]
         let deviceSummaries = deviceOrder.map { name -> AnalysisResult.Device in
             let p = perDevice(name)
-            let d = devices[name]!
             let mine = gaps.filter { $0.device == name }
             return AnalysisResult.Device(
                 device: name, gaps: mine.count, longestGapNs: mine.map(\.durationNs).max() ?? 0,
@@ -641,11 +729,12 @@ public final class TraceAnalyzer {
                     phases: ["wakeup": p.wake.summary, "reevaluation": p.reeval.summary, "effective": p.eff.summary],
                     leadTime: p.lead.summary, unresolved: p.unresolved),
                 restoreLatency: p.restore.summary,
-                finalState: d.state.map { MigrationStateNames.name($0, protocol: d.migrationProtocol ?? .v2) })
+                finalState: finalStates[name])
         }
-        let failing = findings.contains { $0.severity == .error }
+        // Nothing checked: no VFIO device in any file (a wrong pid or file must not pass a CI gate).
+        let verdict = errorCount > 0 ? AnalysisResult.fail : deviceOrder.isEmpty ? AnalysisResult.nothingChecked : AnalysisResult.pass
         return AnalysisResult(
-            files: files, verdict: failing ? "fail" : "pass", events: eventCount, startNs: firstNs, endNs: firstNs == nil ? nil : lastNs,
+            files: files, verdict: verdict, errors: errorCount, warnings: warningCount, events: eventCount, startNs: firstNs, endNs: firstNs == nil ? nil : lastNs,
             gaps: gaps, remapLatency: .init(total: total, phases: phases, leadTime: lead.summary, unresolved: unresolved),
             restoreLatency: restore.summary, triggers: triggers, restores: restores, devices: deviceSummaries,
             findings: findings, policy: policy)
@@ -671,9 +760,8 @@ public final class TraceAnalyzer {
     ) throws -> TraceAnalyzer {
         let analyzer = try TraceAnalyzer(policy: policy)
         analyzer.collectSpans = collectSpans
+        try refuseRepeats(paths)
         for path in paths {
-            analyzer.processes.removeAll()
-            analyzer.lastProcess = nil
             let reader = try TraceReader(path: path)
             var chunks = 0
             while try reader.nextChunk(visit: { analyzer.consume($0) }) != nil {
@@ -684,13 +772,31 @@ public final class TraceAnalyzer {
             }
             analyzer.noteDamage(reader.damage.filter { !($0.code == .truncated && $0.message.hasPrefix("no footer")) || reader.chunkCount == 0 })
             if reader.damage.contains(where: { $0.code == .truncated && $0.message.hasPrefix("no footer") }) {
-                analyzer.findings.append(
+                analyzer.report(
                     Finding(
                         kind: .traceDamage, severity: .warning,
                         message: "\(path): no footer (recording not closed cleanly); every intact chunk was analyzed",
                         timeNs: nil, device: nil))
             }
+            analyzer.endFile(cut: !reader.isIntact)
         }
         return analyzer
+    }
+
+    /// The same file given twice (by any path) would count every gap twice: refused.
+    static func refuseRepeats(_ paths: [String]) throws(TraceError) {
+        var seen: [FileIdentity: String] = [:]
+        for path in paths {
+            guard let id = FileIdentity(path: path) else { continue }  // the reader says why it cannot open it
+            if let first = seen[id] {
+                throw TraceError(
+                    .io,
+                    first == path
+                        ? "given twice: each file is analyzed once (to compare two runs, use `vfiotrace compare`)"
+                        : "is the same file as \(first): each file is analyzed once (to compare two runs, use `vfiotrace compare`)",
+                    path: path)
+            }
+            seen[id] = path
+        }
     }
 }

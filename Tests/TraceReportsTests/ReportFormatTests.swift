@@ -51,7 +51,7 @@ import TraceFormat
         let nasty = "dev<1>&\"|*`x\n"
         #expect(!JUnitReport.xml(nasty).contains("<1>"))
         #expect(JUnitReport.xml(nasty) == "dev&lt;1&gt;&amp;&quot;|*`x&#10;")
-        #expect(MarkdownReport.cell(nasty) == "dev&lt;1&gt;&\"\\|\\*\\`x ")
+        #expect(MarkdownReport.cell(nasty) == "dev&lt;1&gt;\\&\"\\|\\*\\`x ")
         #expect(OpenMetricsReport.escape(nasty) == "dev<1>&\\\"|*`x\\n")
     }
 

@@ -47,8 +47,11 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
     }
 
     public var files: [String]
-    /// "pass" or "fail".
+    /// "pass", "fail" or "nothing-checked" (no VFIO device in any file: not a pass).
     public var verdict: String
+    /// Error and warning findings, listed or not (`findings` lists at most 100 of a kind).
+    public var errors: Int
+    public var warnings: Int
     public var events: UInt64
     public var startNs: UInt64?
     public var endNs: UInt64?
@@ -61,5 +64,11 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
     public var findings: [Finding]
     public var policy: AnalysisPolicy
 
-    public var passed: Bool { verdict == "pass" }
+    public static let pass = "pass"
+    public static let fail = "fail"
+    public static let nothingChecked = "nothing-checked"
+
+    public var passed: Bool { verdict == Self.pass }
+    /// No VFIO device was seen: the trace checked nothing, whatever else it held.
+    public var checkedNothing: Bool { verdict == Self.nothingChecked }
 }

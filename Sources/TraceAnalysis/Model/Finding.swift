@@ -13,6 +13,7 @@ public struct Finding: Sendable, Codable, Equatable {
         case trapGap = "trap-gap"
         case lostSignal = "lost-signal"
         case signalNeverConsumed = "signal-never-consumed"
+        case openAtTraceEnd = "open-at-trace-end"
         case mapsExcludedRange = "maps-excluded-range"
         case stateChangeWithPendingSignal = "state-change-with-pending-signal"
         case noRegionInfoReread = "no-region-info-reread"

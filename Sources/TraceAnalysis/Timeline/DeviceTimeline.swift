@@ -23,6 +23,9 @@ final class DeviceTimeline {
     var handledBeforeRead: [UInt32: UInt64] = [:]
     /// Time of the latest signal not followed by a region info re-read.
     var signalAwaitingReread: UInt64?
+    /// The VMM changed the device's state after that signal without re-reading the layout: at the end of the
+    /// trace, that is a protocol error, not a recording that stopped too soon.
+    var actedSinceSignal = false
     /// Driver-side trap requests (imported markers).
     var markerRequired: [UInt32: IntervalSet] = [:]
     var markerCause = ""

@@ -8,7 +8,7 @@ public struct RegionInfo: Sendable, Hashable {
             self.offset = offset
             self.size = size
         }
-        public var end: UInt64 { offset &+ size }
+        public var end: UInt64 { offset.saturatingAdd(size) }
     }
 
     /// Region type capability (VFIO_REGION_INFO_CAP_TYPE).

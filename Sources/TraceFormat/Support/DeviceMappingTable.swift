@@ -45,13 +45,13 @@ public struct DeviceMappingTable: Sendable {
             }
             let lo = max(m.user.lowerBound, range.lowerBound)
             let hi = min(m.user.upperBound, range.upperBound)
-            removed.append(Mapping(user: lo..<hi, device: m.device, region: m.region, regionOffset: m.regionOffset + (lo - m.user.lowerBound)))
+            removed.append(Mapping(user: lo..<hi, device: m.device, region: m.region, regionOffset: m.regionOffset.saturatingAdd(lo - m.user.lowerBound)))
             if m.user.lowerBound < lo {
                 kept.append(Mapping(user: m.user.lowerBound..<lo, device: m.device, region: m.region, regionOffset: m.regionOffset))
             }
             if hi < m.user.upperBound {
                 kept.append(
-                    Mapping(user: hi..<m.user.upperBound, device: m.device, region: m.region, regionOffset: m.regionOffset + (hi - m.user.lowerBound))
+                    Mapping(user: hi..<m.user.upperBound, device: m.device, region: m.region, regionOffset: m.regionOffset.saturatingAdd(hi - m.user.lowerBound))
                 )
             }
         }
@@ -64,7 +64,7 @@ public struct DeviceMappingTable: Sendable {
     @discardableResult
     public mutating func remap(old: Range<UInt64>, newStart: UInt64, newLength: UInt64) -> Mapping? {
         guard let first = unmap(old).min(by: { $0.user.lowerBound < $1.user.lowerBound }) else { return nil }
-        map(Mapping(user: newStart..<(newStart &+ newLength), device: first.device, region: first.region, regionOffset: first.regionOffset))
+        map(Mapping(user: Range(start: newStart, length: newLength), device: first.device, region: first.region, regionOffset: first.regionOffset))
         return first
     }
 

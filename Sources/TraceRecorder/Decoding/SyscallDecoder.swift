@@ -77,7 +77,7 @@ package final class SyscallDecoder {
         p.mappings.map(.init(user: user, device: entry.device, region: region, regionOffset: offset))
         return MappingChange(
             operation: .mmap, fd: fd, device: entry.device, region: region, regionOffset: offset, address: user.lowerBound,
-            length: UInt64(user.count), prot: prot, flags: 1 | MappingChange.adoptedAtAttach, fileOffset: fileOffset)
+            length: user.length, prot: prot, flags: 1 | MappingChange.adoptedAtAttach, fileOffset: fileOffset)
     }
 
     // MARK: - Decoding
@@ -149,16 +149,16 @@ package final class SyscallDecoder {
             return mmap(r, p, event: event)
         case .munmap:
             guard !r.failed else { return [] }
-            return unmap(p, r.args[0]..<(r.args[0] &+ r.args[1])).map { piece in
+            return unmap(p, Range(start: r.args[0], length: r.args[1])).map { piece in
                 event(
                     .mapping(
                         MappingChange(
                             operation: .munmap, device: piece.device, region: piece.region, regionOffset: piece.regionOffset,
-                            address: piece.user.lowerBound, length: UInt64(piece.user.count))))
+                            address: piece.user.lowerBound, length: piece.user.length)))
             }
         case .mremap:
             guard !r.failed else { return [] }
-            let old = r.args[0]..<(r.args[0] &+ r.args[1])
+            let old = Range(start: r.args[0], length: r.args[1])
             let newAddress = UInt64(bitPattern: r.result)
             guard let first = p.mappings.remap(old: old, newStart: newAddress, newLength: r.args[2]) else { return [] }
             return [
@@ -342,14 +342,14 @@ package final class SyscallDecoder {
         let fd = Int32(truncatingIfNeeded: r.args[4])
         let address = UInt64(bitPattern: r.result)
         let length = r.args[1]
-        let user = address..<(address &+ length)
+        let user = Range(start: address, length: length)
         // A new mapping replaces whatever device mapping was there (MAP_FIXED over a BAR).
         var events = unmap(p, user).map { piece in
             event(
                 .mapping(
                     MappingChange(
                         operation: .munmap, device: piece.device, region: piece.region, regionOffset: piece.regionOffset,
-                        address: piece.user.lowerBound, length: UInt64(piece.user.count))))
+                        address: piece.user.lowerBound, length: piece.user.length)))
         }
         guard let entry = p.fds[fd], entry.kind == .vfioDevice else { return events }
         let (region, offset) = regionOf(p, device: entry.device, fileOffset: r.args[5])

@@ -32,10 +32,11 @@ public enum HTMLReport {
             </style></head><body>
 
             """
-        let verdict = r.verdict == "pass" ? "<span class=\"pass\">PASS</span>" : "<span class=\"fail\">FAIL</span>"
+        let verdict =
+            r.passed ? "<span class=\"pass\">PASS</span>" : r.checkedNothing ? "<span class=\"fail\">NOTHING CHECKED</span>" : "<span class=\"fail\">FAIL</span>"
         html += "<h1>vfiotrace: \(verdict)</h1>\n"
         html += "<p>\(r.events) events from \(r.files.map(escape).joined(separator: ", ")) over \(escape(d(span))); "
-        html += "\(r.gaps.count) trap gap\(r.gaps.count == 1 ? "" : "s"), \(r.findings.filter { $0.severity == .error }.count) errors.</p>\n"
+        html += "\(r.gaps.count) trap gap\(r.gaps.count == 1 ? "" : "s"), \(escape(AnalysisText.count(r.errors, "error"))).</p>\n"
         html += "<p class=\"legend\">"
         for (name, color) in stateColors.sorted(by: { $0.key < $1.key }) { html += "<span><i style=\"background:\(color)\"></i>\(name)</span>" }
         html += "<span><i style=\"background:#4caf50\"></i>guest-reachable</span><span><i style=\"background:#ff9800\"></i>trap required</span>"

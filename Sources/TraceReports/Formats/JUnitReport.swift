@@ -30,7 +30,14 @@ public enum JUnitReport {
                 ))
         }
         let traceWide = r.findings.filter { $0.device == nil && $0.severity == .error }.map { "\($0.kind.rawValue): \($0.message)" }
-        suites.append(("trace", [Case(name: "trace integrity and thresholds", failures: traceWide)]))
+        var traceCases = [Case(name: "trace integrity and thresholds", failures: traceWide)]
+        // A trace with no VFIO device checked nothing: a failing case, never a silent pass.
+        traceCases.append(
+            Case(
+                name: "a VFIO device was checked",
+                failures: r.checkedNothing
+                    ? ["nothing was checked: no VFIO device appears in the trace (a wrong pid or file, or a recording that missed the device setup)"] : []))
+        suites.append(("trace", traceCases))
 
         let total = suites.reduce(0) { $0 + $1.1.count }
         let failed = suites.reduce(0) { $0 + $1.1.filter { !$0.failures.isEmpty }.count }
@@ -52,7 +59,7 @@ public enum JUnitReport {
         return out + "</testsuites>\n"
     }
 
-    /// XML text/attribute escaping; control characters XML 1.0 cannot carry become spaces.
+    /// XML text/attribute escaping; control characters XML 1.0 cannot carry become spaces, U+FFFE/U+FFFF U+FFFD.
     static func xml(_ s: String) -> String {
         var out = ""
         for u in s.unicodeScalars {
@@ -64,7 +71,12 @@ public enum JUnitReport {
             case "'": out += "&apos;"
             case "\n": out += "&#10;"
             default:
-                if u.value < 0x20 && u != "\t" { out += " " } else { out.unicodeScalars.append(u) }
+                // XML 1.0 carries no C0 controls but tab, nor U+FFFE / U+FFFF.
+                if (u.value < 0x20 && u != "\t") || u.value == 0xFFFE || u.value == 0xFFFF {
+                    out += u.value < 0x20 ? " " : "\u{FFFD}"
+                } else {
+                    out.unicodeScalars.append(u)
+                }
             }
         }
         return out

@@ -1,13 +1,19 @@
 public import TraceAnalysis
+import TraceFormat
 
 /// A Markdown summary for CI step summaries: verdict, gaps, latency percentiles, findings.
 public enum MarkdownReport {
     public static func render(_ r: AnalysisResult) -> String {
         let d = AnalysisText.duration
-        var out = "## vfiotrace: \(r.verdict == "pass" ? "✅ PASS" : "❌ FAIL")\n\n"
-        out += "\(r.events) events from \(r.files.map { "`\($0)`" }.joined(separator: ", ")); "
-        out += "\(r.gaps.count) trap gap\(r.gaps.count == 1 ? "" : "s"), "
-        out += "\(r.findings.filter { $0.severity == .error }.count) errors, \(r.findings.filter { $0.severity == .warning }.count) warnings.\n\n"
+        let verdict = r.passed ? "✅ PASS" : r.checkedNothing ? "⚠️ NOTHING CHECKED" : "❌ FAIL"
+        var out = "## vfiotrace: \(verdict)\n\n"
+        // File names as escaped text, not code spans: a backtick in a name would end the span.
+        out += "\(r.events) events from \(r.files.map(cell).joined(separator: ", ")); "
+        out += "\(AnalysisText.count(r.gaps.count, "trap gap")), "
+        out += "\(AnalysisText.count(r.errors, "error")), \(AnalysisText.count(r.warnings, "warning")).\n\n"
+        if r.checkedNothing {
+            out += "**Nothing was checked:** no VFIO device appears in the trace (a wrong pid or file, or a recording that missed the device setup).\n\n"
+        }
         out += "### Trap gaps\n\n"
         if r.gaps.isEmpty {
             out += "None.\n\n"
@@ -59,11 +65,12 @@ public enum MarkdownReport {
         for c in s {
             switch c {
             case "|": out += "\\|"
-            case "\n", "\r": out += " "
+            case "\n", "\r", "\u{2028}", "\u{2029}": out += " "
             case "<": out += "&lt;"
             case ">": out += "&gt;"
-            case "*", "_", "`", "[", "]": out += "\\" + String(c)
-            default: out.append(c)
+            case "*", "_", "`", "[", "]", "\\", "#", "!", "~", "&": out += "\\" + String(c)
+            default:
+                if c.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { out += TerminalText.escaped(String(c)) } else { out.append(c) }
             }
         }
         return out

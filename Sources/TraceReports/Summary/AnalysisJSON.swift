@@ -39,6 +39,7 @@ public enum AnalysisJSON {
         // Keys in sorted order, as JSONEncoder's .sortedKeys would write them.
         key("devices"); try list(r.devices)
         key("endNs"); write(try json(r.endNs))
+        key("errors"); write(try json(r.errors))
         key("events"); write(try json(r.events))
         key("files"); write(try json(r.files))
         key("findings"); try list(r.findings, line: finding)
@@ -50,6 +51,7 @@ public enum AnalysisJSON {
         key("startNs"); write(try json(r.startNs))
         key("triggers"); try list(r.triggers, line: trigger)
         key("verdict"); write(try json(r.verdict))
+        key("warnings"); write(try json(r.warnings))
         write(nl + "}" + nl)
     }
 

@@ -6,13 +6,17 @@ public enum AnalysisText {
     public static func render(_ r: AnalysisResult) -> String {
         var out = ""
         let span = (r.startNs != nil && r.endNs != nil) ? r.endNs! - r.startNs! : 0
-        out += "vfiotrace analysis of \(r.files.joined(separator: ", ")): \(r.events) events over \(duration(span))\n"
+        let esc = TerminalText.escaped
+        out += "vfiotrace analysis of \(r.files.map(esc).joined(separator: ", ")): \(r.events) events over \(duration(span))\n"
         out += "verdict: \(r.verdict.uppercased())"
         let open = r.gaps.filter { $0.endNs == nil }.count
-        out += "  (\(r.gaps.count) trap gap\(r.gaps.count == 1 ? "" : "s")\(open > 0 ? ", \(open) still open at the end" : ""), "
-        out += "\(r.findings.filter { $0.severity == .error }.count) errors, \(r.findings.filter { $0.severity == .warning }.count) warnings)\n"
+        out += "  (\(count(r.gaps.count, "trap gap"))\(open > 0 ? ", \(open) still open at the end" : ""), "
+        out += "\(count(r.errors, "error")), \(count(r.warnings, "warning")))\n"
+        if r.checkedNothing {
+            out += "nothing was checked: no VFIO device appears in the trace (a wrong pid or file, or a recording that missed the device setup)\n"
+        }
         for dev in r.devices {
-            out += "\ndevice \(dev.device)" + (dev.finalState.map { "  (final state \($0))" } ?? "") + "\n"
+            out += "\ndevice \(esc(dev.device))" + (dev.finalState.map { "  (final state \($0))" } ?? "") + "\n"
             let gaps = r.gaps.filter { $0.device == dev.device }
             if gaps.isEmpty {
                 out += "  no trap gaps\n"
@@ -21,8 +25,8 @@ public enum AnalysisText {
                 for g in gaps {
                     let end = g.endNs.map { "\(seconds($0 - (r.startNs ?? 0)))" } ?? "open at end"
                     out += "    region \(g.region) +0x\(String(g.offset, radix: 16)) len 0x\(String(g.length, radix: 16))"
-                    out += "  \(seconds(g.startNs - (r.startNs ?? 0))) -> \(end)  \(duration(g.durationNs))  cause \(g.cause)"
-                    if g.trappedAccesses > 0 { out += "  (\(g.trappedAccesses) trapped accesses during it)" }
+                    out += "  \(seconds(g.startNs - (r.startNs ?? 0))) -> \(end)  \(duration(g.durationNs))  cause \(esc(g.cause))"
+                    if g.trappedAccesses > 0 { out += "  (\(count(Int(clamping: g.trappedAccesses), "trapped access", "trapped accesses")) during it)" }
                     out += "\n"
                 }
             }
@@ -50,11 +54,14 @@ public enum AnalysisText {
             out += "\nfindings:\n"
             for f in others {
                 let when = f.timeNs.map { seconds($0 - min($0, r.startNs ?? 0)) + " " } ?? ""
-                out += "  \(f.severity.rawValue.uppercased()) \(f.kind.rawValue) \(when)\(f.device.map { "[\($0)] " } ?? "")\(f.message)\n"
+                out += "  \(f.severity.rawValue.uppercased()) \(f.kind.rawValue) \(when)\(f.device.map { "[\(esc($0))] " } ?? "")\(esc(f.message))\n"
             }
         }
         return out
     }
+
+    /// "1 error", "2 errors".
+    public static func count(_ n: Int, _ one: String, _ many: String? = nil) -> String { "\(n) " + (n == 1 ? one : many ?? one + "s") }
 
     private static func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(1, n - s.count)) }
 

@@ -9,7 +9,7 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find trap gaps and measure remap latency in one or more traces.",
         discussion: """
-            Exit status: 0 pass, 1 a gap, an error finding or a threshold failed, 2 unreadable input or usage error.
+            Exit status: \(verdictExitCodes)
             Several files are analyzed one after another, each with its own process state, into one report;
             use `vfiotrace merge` first to correlate files from different sources on one timeline.
             Definitions: docs/ANALYSIS.md.
@@ -44,6 +44,6 @@ struct Analyze: ParsableCommand {
             try AnalysisJSON.write(result) { out.write($0) }
         }
         out.flush()
-        if !result.passed { terminate(1) }
+        terminate(verdictExitCode(result))
     }
 }

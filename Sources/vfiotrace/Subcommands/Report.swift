@@ -8,7 +8,10 @@ import TraceReports
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the analysis of one or more traces as HTML, Markdown, JUnit XML, JSON, OpenMetrics and/or Perfetto files.",
-        discussion: "Exit status as for analyze: 0 pass, 1 a gap, an error finding or a threshold failed, 2 unreadable input or usage error.")
+        discussion: """
+            Exit status as for analyze: \(verdictExitCodes)
+            Example: vfiotrace report mig.vftrace --html report.html --junit junit.xml --markdown summary.md
+            """)
 
     @Argument(help: "Trace files (.vftrace).") var files: [String]
     @Option(help: "Self-contained HTML page with per-device SVG timelines, latency histogram and findings.") var html: String?
@@ -55,8 +58,8 @@ struct Report: ParsableCommand {
             return text
         }
         FileHandleStream.standardError.write(
-            "vfiotrace: \(result.verdict.uppercased()): \(result.gaps.count) trap gaps, "
-                + "\(result.findings.filter { $0.severity == .error }.count) errors\n")
-        if !result.passed { terminate(1) }
+            "vfiotrace: \(result.verdict.uppercased()): \(AnalysisText.count(result.gaps.count, "trap gap")), "
+                + "\(AnalysisText.count(result.errors, "error"))\n")
+        terminate(verdictExitCode(result))
     }
 }
