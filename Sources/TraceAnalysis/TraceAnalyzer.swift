@@ -554,7 +554,7 @@ public final class TraceAnalyzer {
                 d.pendingTriggers.append(triggers.count - 1)
             } else if let end = d.lastReachableEnd, d.everReachable, !anyReachable {
                 // The VMM made the device unreachable before it was asked to: lead time, not a gap.
-                triggers.append(RemapTrigger(kind: kind, device: d.name, timeNs: t, latencyNs: -Int64(t - end)))
+                triggers.append(RemapTrigger(kind: kind, device: d.name, timeNs: t, latencyNs: -Int64(clamping: t - end)))
                 lead.record(t - end)
                 perDevice(d.name).lead.record(t - end)
             }
@@ -579,7 +579,7 @@ public final class TraceAnalyzer {
         for i in d.pendingTriggers {
             let start = triggers[i].timeNs
             if remapped {
-                triggers[i].latencyNs = Int64(t - start)
+                triggers[i].latencyNs = Int64(clamping: t - start)
                 remap.record(t - start)
                 perDevice(d.name).remap.record(t - start)
                 if let w = wakeMarks[i], w >= start {
@@ -645,7 +645,7 @@ public final class TraceAnalyzer {
                     Finding(
                         kind: .openAtTraceEnd, severity: .warning,
                         message:
-                            "the trace ends \(Self.duration(end - s)) after the re-evaluate signal, before any VFIO_DEVICE_GET_REGION_INFO re-read: "
+                            "the trace ends \(DurationText.human(end - s)) after the re-evaluate signal, before any VFIO_DEVICE_GET_REGION_INFO re-read: "
                             + (cut ? "the trace is cut, so what the VMM did next is unknown" : "the recording stopped before the VMM answered, or it never did"),
                         timeNs: s, device: d.name))
             }
@@ -675,28 +675,13 @@ public final class TraceAnalyzer {
         now = 0
     }
 
-    /// A duration for a person: ns, µs, ms or s with three significant digits.
-    static func duration(_ ns: UInt64) -> String {
-        if ns < 1_000 { return "\(ns) ns" }
-        let (value, unit): (Double, String) = ns < 1_000_000 ? (Double(ns) / 1e3, "µs") : ns < 1_000_000_000 ? (Double(ns) / 1e6, "ms") : (Double(ns) / 1e9, "s")
-        let digits = value < 10 ? 2 : value < 100 ? 1 : 0
-        var text = String(Int((value * pow10(digits)).rounded()))
-        if digits > 0 {
-            while text.count <= digits { text = "0" + text }
-            text.insert(".", at: text.index(text.endIndex, offsetBy: -digits))
-        }
-        return text + " " + unit
-    }
-
-    private static func pow10(_ n: Int) -> Double { n == 0 ? 1 : n == 1 ? 10 : 100 }
-
     /// Closes what is still open at the end of the trace and builds the result.
     public func finish(files: [String] = []) -> AnalysisResult {
         if !devices.isEmpty || !processes.isEmpty { endFile() }
         gaps.sort { ($0.startNs, $0.device, $0.region) < ($1.startNs, $1.device, $1.region) }
         for g in gaps {
             let range = "region \(g.region) +0x\(String(g.offset, radix: 16)) len 0x\(String(g.length, radix: 16))"
-            let how = g.endNs == nil ? "still open at the end of the trace (\(Self.duration(g.durationNs)))" : "for \(Self.duration(g.durationNs))"
+            let how = g.endNs == nil ? "still open at the end of the trace (\(DurationText.human(g.durationNs)))" : "for \(DurationText.human(g.durationNs))"
             let over = policy.maxGapNs.map { g.durationNs > $0 } ?? true
             report(
                 Finding(
@@ -708,7 +693,7 @@ public final class TraceAnalyzer {
             report(
                 Finding(
                     kind: .thresholdExceeded, severity: .error,
-                    message: "remap latency p99 \(Self.duration(total.p99Ns)) exceeds the limit \(Self.duration(limit))", timeNs: nil, device: nil))
+                    message: "remap latency p99 \(DurationText.human(total.p99Ns)) exceeds the limit \(DurationText.human(limit))", timeNs: nil, device: nil))
         }
         for (kind, n) in findingCounts.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where n > Self.listedPerKind {
             // Counted already; listed so that the report says what it left out.

@@ -13,7 +13,7 @@ public struct IntervalSet: Sendable, Equatable {
         guard let f = ranges.first, let l = ranges.last else { return nil }
         return f.lowerBound..<l.upperBound
     }
-    public var totalLength: UInt64 { ranges.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) } }
+    public var totalLength: UInt64 { ranges.reduce(0) { $0.saturatingAdd($1.upperBound - $1.lowerBound) } }
 
     public mutating func insert(_ r: Range<UInt64>) {
         guard !r.isEmpty else { return }

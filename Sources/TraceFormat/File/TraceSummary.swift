@@ -32,8 +32,9 @@ public struct TraceSummary: Sendable {
         try perKind.withUnsafeMutableBufferPointer { (counts: inout UnsafeMutableBufferPointer<UInt64>) throws(TraceError) in
             while try reader.nextChunk(visit: { e in
                 counts[Int(e.kind.rawValue)] &+= 1
-                first = min(first, e.time)
-                last = max(last, e.endTime)
+                // Both ends: a crafted event may complete before it starts.
+                first = min(first, e.time, e.endTime)
+                last = max(last, e.time, e.endTime)
                 if e.kind == .lost, case .lost(let l) = e.payload { lost &+= l.count }
                 visit?(e)
             }) != nil {}

@@ -8,11 +8,14 @@ public enum EventText {
     ]
     private static let efdNames: [(UInt32, String)] = [(0o2000000, "EFD_CLOEXEC"), (0o4000, "EFD_NONBLOCK"), (1, "EFD_SEMAPHORE")]
 
-    /// The full line for `event`.
+    /// The full line for `event`, safe for a terminal: whatever strings the trace holds (device names,
+    /// paths, commands, marker fields) cannot forge a line or send an escape sequence.
     public static func line(_ e: TraceEvent) -> String {
         var s = Hex.seconds(e.time) + " " + (e.pid == e.tid ? "\(e.pid)" : "\(e.pid)/\(e.tid)") + " " + body(e)
-        if e.endTime != e.time { s += " <" + Hex.duration(e.endTime &- e.time) + ">" }
-        return s
+        // A crafted event may complete before it starts: its duration is shown negative, as it is.
+        if e.endTime > e.time { s += " <" + Hex.duration(e.endTime - e.time) + ">" }
+        if e.endTime < e.time { s += " <-" + Hex.duration(e.time - e.endTime) + ">" }
+        return TerminalText.escaped(s)
     }
 
     private static func fd(_ fd: Int32, _ kind: FdKind, _ device: String = "") -> String {

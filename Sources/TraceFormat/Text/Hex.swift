@@ -23,7 +23,7 @@ enum Hex {
 
     /// Signed duration in seconds with microsecond precision: 0.000123.
     static func duration(_ ns: UInt64) -> String {
-        let us = (ns + 500) / 1000
+        let us = ns / 1000 + (ns % 1000 >= 500 ? 1 : 0)
         let frac = String(us % 1_000_000)
         return "\(us / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
     }

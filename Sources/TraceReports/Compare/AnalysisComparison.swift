@@ -28,11 +28,10 @@ public struct AnalysisComparison: Sendable {
             "gaps still open at end", Double(base.gaps.filter { $0.endNs == nil }.count), Double(new.gaps.filter { $0.endNs == nil }.count),
             tolerance: 0)
         add(
-            "total gap time (ns)", Double(base.gaps.reduce(0) { $0 + $1.durationNs }), Double(new.gaps.reduce(0) { $0 + $1.durationNs }),
+            "total gap time (ns)", base.gaps.reduce(0.0) { $0 + Double($1.durationNs) }, new.gaps.reduce(0.0) { $0 + Double($1.durationNs) },
             tolerance: maxRegression)
         add(
-            "error findings", Double(base.findings.filter { $0.severity == .error }.count),
-            Double(new.findings.filter { $0.severity == .error }.count),
+            "error findings", Double(base.errors), Double(new.errors),
             tolerance: 0)
         let b = base.remapLatency, n = new.remapLatency
         if b.count > 0 || n.count > 0 {
@@ -56,5 +55,5 @@ public struct AnalysisComparison: Sendable {
         return out + (regressed ? "verdict: REGRESSION\n" : "verdict: no regression\n")
     }
 
-    private func number(_ v: Double) -> String { v == v.rounded() ? "\(Int64(v))" : "\(v)" }
+    private func number(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? "\(Int64(v))" : "\(v)" }
 }

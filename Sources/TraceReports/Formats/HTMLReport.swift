@@ -84,7 +84,7 @@ public enum HTMLReport {
                 html +=
                     "<line x1=\"\(f(tx))\" x2=\"\(f(tx))\" y1=\"\(f(triggerLane * laneHeight + 3))\" y2=\"\(f(triggerLane * laneHeight + 23))\" stroke=\"#1565c0\" stroke-width=\"2\">"
                 html +=
-                    "<title>\(escape(t.kind)) trigger, latency \(t.latencyNs.map { $0 >= 0 ? d(UInt64($0)) : "lead " + d(UInt64(-$0)) } ?? "never remapped")</title></line>\n"
+                    "<title>\(escape(t.kind)) trigger, latency \(t.latencyNs.map { $0 >= 0 ? d(UInt64($0)) : "lead " + d($0.magnitude) } ?? "never remapped")</title></line>\n"
                 var at = t.timeNs
                 let phaseColors = ["#7b1fa2", "#ab47bc", "#ce93d8"]
                 for (k, (name, dur)) in [("wake-up", t.wakeupNs), ("re-evaluation", t.reevaluationNs), ("trap effective", t.effectiveNs)].enumerated()

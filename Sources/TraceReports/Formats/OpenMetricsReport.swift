@@ -33,7 +33,7 @@ public enum OpenMetricsReport {
         out += "# TYPE vfiotrace_trap_gap_seconds counter\n# UNIT vfiotrace_trap_gap_seconds seconds\n"
         out += "# HELP vfiotrace_trap_gap_seconds Total time devices were trap-required but guest-reachable.\n"
         for dev in r.devices {
-            let total = r.gaps.filter { $0.device == dev.device }.reduce(UInt64(0)) { $0 + $1.durationNs }
+            let total = r.gaps.filter { $0.device == dev.device }.reduce(UInt64(0)) { $0.saturatingAdd($1.durationNs) }
             out += "vfiotrace_trap_gap_seconds_total{device=\"\(escape(dev.device))\"} \(number(Double(total) / 1e9))\n"
         }
         return out + "# EOF\n"
@@ -55,6 +55,11 @@ public enum OpenMetricsReport {
 extension String {
     /// Nine decimals, without Foundation.
     fileprivate init(format9 v: Double) {
+        // Seconds from a trace may be anything up to 2^64 ns: past Int64's range, whole seconds only.
+        guard abs(v) < 9e9 else {
+            self = "\(v.rounded())"
+            return
+        }
         let scaled = Int64((v * 1e9).rounded())
         let whole = scaled / 1_000_000_000
         let frac = String(abs(scaled % 1_000_000_000))

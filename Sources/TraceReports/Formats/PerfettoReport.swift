@@ -62,7 +62,7 @@ public enum PerfettoReport {
             for g in r.gaps where g.device == dev {
                 add([
                     ("ph", q("X")), ("name", q("TRAP GAP region \(g.region)")), ("cat", q("gap")), ("pid", pid), ("tid", "2"),
-                    ("ts", us(g.startNs)), ("dur", us(t0 + g.durationNs)),
+                    ("ts", us(g.startNs)), ("dur", us(t0.saturatingAdd(g.durationNs))),
                     ("args", "{\"cause\":\(q(g.cause)),\"open_at_end\":\(g.endNs == nil),\"trapped_accesses\":\(g.trappedAccesses)}"),
                 ])
             }
@@ -72,11 +72,11 @@ public enum PerfettoReport {
                 var at = t.timeNs
                 for (name, d) in [("wake-up", t.wakeupNs), ("re-evaluation", t.reevaluationNs), ("trap effective", t.effectiveNs)] {
                     guard let d else { continue }
-                    add([("ph", q("X")), ("name", q(name)), ("cat", q("remap")), ("pid", pid), ("tid", "3"), ("ts", us(at)), ("dur", us(t0 + d))])
-                    at += d
+                    add([("ph", q("X")), ("name", q(name)), ("cat", q("remap")), ("pid", pid), ("tid", "3"), ("ts", us(at)), ("dur", us(t0.saturatingAdd(d)))])
+                    at = at.saturatingAdd(d)
                 }
                 // Flow arrow from the trigger to the moment the remap took effect.
-                let done = t.timeNs + UInt64(latency)
+                let done = t.timeNs.saturatingAdd(UInt64(latency))
                 add([("ph", q("s")), ("name", q("remap")), ("cat", q("flow")), ("id", "\(k + 1)"), ("pid", pid), ("tid", "4"), ("ts", us(t.timeNs))])
                 add([
                     ("ph", q("f")), ("bp", q("e")), ("name", q("remap")), ("cat", q("flow")), ("id", "\(k + 1)"), ("pid", pid), ("tid", "3"),

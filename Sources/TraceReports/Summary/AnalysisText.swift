@@ -70,17 +70,8 @@ public enum AnalysisText {
             + duration(s.maxNs) + "\n"
     }
 
-    /// 1.234ms, 56.0us, 2.000s.
-    public static func duration(_ ns: UInt64) -> String {
-        func f(_ v: Double) -> String {
-            let r = (v * 10).rounded() / 10
-            return "\(r)"
-        }
-        if ns >= 1_000_000_000 { return f(Double(ns) / 1e9) + "s" }
-        if ns >= 1_000_000 { return f(Double(ns) / 1e6) + "ms" }
-        if ns >= 1_000 { return f(Double(ns) / 1e3) + "us" }
-        return "\(ns)ns"
-    }
+    /// 1.23 ms, 56.0 µs, 2.00 s (`DurationText`).
+    public static func duration(_ ns: UInt64) -> String { DurationText.human(ns) }
 
     /// Seconds since the trace start with microsecond precision: +0.001234s.
     static func seconds(_ ns: UInt64) -> String {

@@ -38,10 +38,10 @@ struct Stats: ParsableCommand {
             j.addRaw("damage", "[" + s.damage.map { JSONText.quote($0.description) }.joined(separator: ",") + "]")
             out.write(j.result + "\n")
         case .text:
-            out.write(
-                "file        \(file) (\(s.header.source), vfiotrace \(s.header.recorderVersion), \(s.header.kernelRelease) \(s.header.architecture))\n"
-            )
-            if !s.header.command.isEmpty { out.write("command     \(s.header.command.joined(separator: " "))\n") }
+            // Header strings come from the file: escaped like everything printed from a trace.
+            let h = s.header
+            out.write(TerminalText.escaped("file        \(file) (\(h.source), vfiotrace \(h.recorderVersion), \(h.kernelRelease) \(h.architecture))") + "\n")
+            if !h.command.isEmpty { out.write("command     \(h.command.map(TerminalText.escaped).joined(separator: " "))\n") }
             if !s.header.pids.isEmpty { out.write("pids        \(s.header.pids.map(String.init).joined(separator: " "))\n") }
             out.write("events      \(s.events)\n")
             out.write("time span   \(Double(s.spanNs) / 1e9) s\n")
