@@ -21,21 +21,48 @@ public struct RecordOptions: Sendable {
     public init(output: String) { self.output = output }
 }
 
-/// What a recording produced.
+/// What a recording produced. Every count is of what is in the file, not of what was meant to be.
 public struct RecordSummary: Sendable {
+    /// Events in the file's complete chunks (all of them when `writeFailure` is nil).
     public var events: UInt64
+    /// Events dropped because the queue was full, and how many of those a `LostEvents` marker in the file accounts for.
     public var lost: UInt64
+    public var lostMarked: UInt64
+    /// Events the format cannot hold, left out while the recording went on.
+    public var rejected: UInt64
+    /// Bytes of the file that read back (header, complete chunks, and the index when it was written).
     public var bytes: UInt64
     public var syscallStops: UInt64
     /// Launch mode: the command's exit status (128 + signal when killed).
     public var childStatus: Int32?
     /// Set when recording stopped early because the file could not be written (disk full).
     public var writeFailure: TraceError?
+    /// Attach mode: the processes still running (and no longer traced by us) after the recorder let go of them,
+    /// per /proc; the others exited during the recording.
+    public var leftRunning: [Int32] = []
+    public var exited: [Int32] = []
 }
 
 /// An error that stops a recording before it starts; prints as one line.
 public struct RecordingFailed: Error, CustomStringConvertible {
+    /// What failed, which decides the exit status.
+    public enum Code: Sendable, Equatable {
+        /// Options that do not fit together.
+        case usage
+        /// The process cannot be recorded (no such process, already traced, not permitted, unknown threads) or
+        /// the command cannot be started.
+        case target
+        /// The trace file cannot be created or its header written.
+        case output
+    }
+
+    public var code: Code
     public var description: String
+
+    public init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
 }
 
 /// Set by the signal handlers (SIGINT, SIGTERM, the --duration timer); read by the tracing loop.
@@ -45,16 +72,28 @@ nonisolated(unsafe) private var stopRequested: Int32 = 0
 public enum Recorder {
     public static func record(_ options: RecordOptions) throws -> RecordSummary {
         guard options.pids.isEmpty != options.command.isEmpty else {
-            throw RecordingFailed(description: "give either -p PID (attach) or -- COMMAND (launch), not both")
+            throw RecordingFailed(.usage, "give either -p PID (attach) or -- COMMAND (launch), not both")
         }
-        let header = TraceHeader.forThisHost(source: "record", command: options.command, pids: options.pids)
+        let mode: Tracer.Mode = options.command.isEmpty ? .attach : .launch
+        var pids: [Int32] = []
+        for pid in options.pids where !pids.contains(pid) { pids.append(pid) }
+        if mode == .launch && options.threads != nil {
+            throw RecordingFailed(.usage, "--threads needs -p: the thread ids of a command not started yet are unknown")
+        }
+        // Everything /proc can tell before anything is written or any thread is touched.
+        if mode == .attach, let obstacle = AttachObstacle.find(pids: pids, threads: options.threads) {
+            throw RecordingFailed(.target, obstacle.description)
+        }
+        let header = TraceHeader.forThisHost(source: "record", command: options.command, pids: pids)
         let writer: TraceWriter
         do { writer = try TraceWriter(path: options.output, header: header) } catch {
-            throw RecordingFailed(description: error.description)
+            throw RecordingFailed(
+                .output,
+                "cannot write the trace file: \(error.description); nothing was recorded"
+                    + (mode == .attach ? " and the process was not touched" : " and the command was not started"))
         }
         let queue = EventQueue(writer: writer, status: options.status)
         let boundary = LinuxPtrace()
-        let mode: Tracer.Mode = options.command.isEmpty ? .attach : .launch
         let tracer = Tracer(
             boundary: boundary, decoder: SyscallDecoder(), memory: ProcessVMMemory(), mode: mode,
             threadFilter: options.threads
@@ -67,11 +106,17 @@ public enum Recorder {
         do {
             switch mode {
             case .attach:
-                for pid in options.pids {
+                for pid in pids {
                     let fds = ProcFS.openFds(of: pid)
                     let (names, mappings) = AttachedState.readBack(pid: pid, fds: fds)
-                    _ = try tracer.attach(
-                        pid: pid, threads: ProcFS.threads(of: pid), openFds: fds, deviceNames: names, mappings: mappings)
+                    do {
+                        _ = try tracer.attach(
+                            pid: pid, threads: ProcFS.threads(of: pid), openFds: fds, deviceNames: names, mappings: mappings)
+                    } catch {
+                        // Lost a race with /proc's answer (the process exited, another tracer came first): say which.
+                        guard let err = error.errno else { throw RecordingFailed(.target, error.description) }
+                        throw RecordingFailed(.target, AttachObstacle.seizeRefused(pid: pid, tid: error.tid ?? pid, errno: err).description)
+                    }
                 }
             case .launch:
                 let pid = try spawn(options.command, boundary: boundary)
@@ -81,7 +126,11 @@ public enum Recorder {
             tracer.detachAll()
             queue.finish()
             try? writer.close()
-            throw RecordingFailed(description: "\(error)")
+            // The file would hold a header and maybe an attach record of a recording that never was.
+            var st = stat()
+            if stat(options.output, &st) == 0 && st.st_mode & S_IFMT == S_IFREG { unlink(options.output) }
+            if let failed = error as? RecordingFailed { throw failed }
+            throw RecordingFailed(.target, "\(error)")
         }
         options.onReady?()
         if let d = options.durationNs {
@@ -124,9 +173,19 @@ public enum Recorder {
         failure = failure ?? queue.writeFailure
         var closeError: TraceError?
         do { try writer.close() } catch { closeError = error }
-        return RecordSummary(
-            events: writer.eventsWritten, lost: queue.dropped, bytes: writer.bytesWritten, syscallStops: tracer.syscallStops,
+        var summary = RecordSummary(
+            events: writer.eventsWritten, lost: queue.dropped, lostMarked: queue.lostMarked(sealedEvents: writer.eventsWritten),
+            rejected: queue.rejected, bytes: writer.bytesWritten, syscallStops: tracer.syscallStops,
             childStatus: tracer.childStatus, writeFailure: failure ?? closeError)
+        if mode == .attach {
+            // Ask /proc, not the tracer, whether each process runs on untraced by us.
+            let me = getpid()
+            for pid in pids {
+                let alive = ProcFS.status(pid: pid).map { $0.state != "Z" && $0.state != "X" && $0.tracerPid != me } ?? false
+                if alive { summary.leftRunning.append(pid) } else { summary.exited.append(pid) }
+            }
+        }
+        return summary
     }
 
     /// Forks the command under the seccomp filter, seizes it before its exec and waits for the exec stop.
@@ -139,27 +198,28 @@ public enum Recorder {
         let pid = filter.withSockFilter { prog, count in
             cargs.withUnsafeBufferPointer { vft_spawn_traced($0.baseAddress!, prog, count) }
         }
-        guard pid > 0 else { throw RecordingFailed(description: "cannot fork: \(String(cString: strerror(errno)))") }
+        guard pid > 0 else { throw RecordingFailed(.target, "cannot fork: \(String(cString: strerror(errno)))") }
         var status: Int32 = 0
         // The child stops itself (SIGSTOP) once its filter is in place, or exits if it could not set it.
-        guard waitpid(pid, &status, WUNTRACED) == pid else { throw RecordingFailed(description: "lost the launched process \(pid)") }
+        guard waitpid(pid, &status, WUNTRACED) == pid else { throw RecordingFailed(.target, "lost the launched process \(pid)") }
         if vft_wifexited(status) != 0 {
-            throw RecordingFailed(description: "the seccomp filter could not be installed (status \(vft_wexitstatus(status)))")
+            throw RecordingFailed(.target, "the seccomp filter could not be installed (status \(vft_wexitstatus(status)))")
         }
         let err = boundary.seize(pid, options: PtraceOptions.follow | PtraceOptions.traceSeccomp | PtraceOptions.exitKill)
         guard err == 0 else {
             kill(pid, SIGKILL)
-            throw RecordingFailed(description: "cannot trace the launched process: \(errnoName(err))")
+            throw RecordingFailed(.target, "cannot trace the launched process: \(errnoName(err))")
         }
         kill(pid, SIGCONT)
         while true {
             guard waitpid(pid, &status, Int32(bitPattern: 0x4000_0000)) == pid else {
-                throw RecordingFailed(description: "lost the launched process \(pid)")
+                throw RecordingFailed(.target, "lost the launched process \(pid)")
             }
             if vft_wifexited(status) != 0 || vft_wifsignaled(status) != 0 {
                 let code = vft_wifexited(status) != 0 ? vft_wexitstatus(status) : 128 + vft_wtermsig(status)
                 throw RecordingFailed(
-                    description: code == 127
+                    .target,
+                    code == 127
                         ? "cannot run '\(command[0])': not found or not executable"
                         : "'\(command[0])' could not be started under the recorder (status \(code))")
             }

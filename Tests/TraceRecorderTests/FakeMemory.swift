@@ -7,7 +7,8 @@ final class FakeMemory: TraceeMemory {
     func place(_ bytes: [UInt8], at address: UInt64) { regions.append((address, bytes)) }
 
     func read(pid: Int32, address: UInt64, count: Int) -> [UInt8]? {
-        for r in regions where address >= r.address && address < r.address + UInt64(r.bytes.count) {
+        // (Compared as a distance: buffers may sit at the very top of the address space.)
+        for r in regions where address >= r.address && address - r.address < UInt64(r.bytes.count) {
             let start = Int(address - r.address)
             return Array(r.bytes[start..<min(r.bytes.count, start + count)])
         }

@@ -74,10 +74,11 @@ package final class SyscallDecoder {
         let p = process(pid)
         guard let entry = p.fds[fd], entry.kind == .vfioDevice else { return nil }
         let (region, offset) = regionOf(p, device: entry.device, fileOffset: fileOffset)
-        p.mappings.map(.init(user: user, device: entry.device, region: region, regionOffset: offset))
+        let length = user.upperBound - user.lowerBound  // (not `user.count`, an Int that traps past 2^63)
+        track(p, Mapping(user: user, device: entry.device, region: region, regionOffset: offset))
         return MappingChange(
             operation: .mmap, fd: fd, device: entry.device, region: region, regionOffset: offset, address: user.lowerBound,
-            length: user.length, prot: prot, flags: 1 | MappingChange.adoptedAtAttach, fileOffset: fileOffset)
+            length: length, prot: prot, flags: 1 | MappingChange.adoptedAtAttach, fileOffset: fileOffset)
     }
 
     // MARK: - Decoding
@@ -148,18 +149,22 @@ package final class SyscallDecoder {
         case .mmap:
             return mmap(r, p, event: event)
         case .munmap:
-            guard !r.failed else { return [] }
-            return unmap(p, Range(start: r.args[0], length: r.args[1])).map { piece in
+            guard !r.failed, let range = span(r.args[0], r.args[1]) else { return [] }
+            return unmap(p, range).map { piece in
                 event(
                     .mapping(
                         MappingChange(
                             operation: .munmap, device: piece.device, region: piece.region, regionOffset: piece.regionOffset,
-                            address: piece.user.lowerBound, length: piece.user.length)))
+                            address: piece.user.lowerBound, length: piece.user.upperBound - piece.user.lowerBound)))
             }
         case .mremap:
-            guard !r.failed else { return [] }
-            let old = Range(start: r.args[0], length: r.args[1])
             let newAddress = UInt64(bitPattern: r.result)
+            guard !r.failed, let old = span(r.args[0], r.args[1]), span(newAddress, r.args[2]) != nil,
+                // Every piece the move can carry must keep region offset + length in range (see `track`).
+                !p.mappings.mappings.contains(where: {
+                    $0.user.overlaps(old) && $0.regionOffset.addingReportingOverflow(r.args[2]).overflow
+                })
+            else { return [] }
             guard let first = p.mappings.remap(old: old, newStart: newAddress, newLength: r.args[2]) else { return [] }
             return [
                 event(
@@ -207,8 +212,9 @@ package final class SyscallDecoder {
             }
             let flags = le32(h, 4), index = le32(h, 8), start = le32(h, 12), count = le32(h, 16)
             var fds: [Int32] = []
-            if flags & VFIOLayout.irqSetDataEventfd != 0 && count <= 2048,
-                let data = memory.read(pid: r.pid, address: arg + UInt64(VFIOLayout.irqSetHeaderSize), count: Int(count) * 4)
+            let (dataAddress, pastEnd) = arg.addingReportingOverflow(UInt64(VFIOLayout.irqSetHeaderSize))
+            if flags & VFIOLayout.irqSetDataEventfd != 0 && count <= 2048 && !pastEnd,
+                let data = memory.read(pid: r.pid, address: dataAddress, count: Int(count) * 4)
             {
                 fds = stride(from: 0, to: data.count - 3, by: 4).map { Int32(bitPattern: le32(data, $0)) }
             }
@@ -342,18 +348,18 @@ package final class SyscallDecoder {
         let fd = Int32(truncatingIfNeeded: r.args[4])
         let address = UInt64(bitPattern: r.result)
         let length = r.args[1]
-        let user = Range(start: address, length: length)
+        guard let user = span(address, length) else { return [] }
         // A new mapping replaces whatever device mapping was there (MAP_FIXED over a BAR).
         var events = unmap(p, user).map { piece in
             event(
                 .mapping(
                     MappingChange(
                         operation: .munmap, device: piece.device, region: piece.region, regionOffset: piece.regionOffset,
-                        address: piece.user.lowerBound, length: piece.user.length)))
+                        address: piece.user.lowerBound, length: UInt64(piece.user.count))))
         }
         guard let entry = p.fds[fd], entry.kind == .vfioDevice else { return events }
         let (region, offset) = regionOf(p, device: entry.device, fileOffset: r.args[5])
-        p.mappings.map(.init(user: user, device: entry.device, region: region, regionOffset: offset))
+        track(p, Mapping(user: user, device: entry.device, region: region, regionOffset: offset))
         events.append(
             event(
                 .mapping(
@@ -362,6 +368,22 @@ package final class SyscallDecoder {
                         address: r.args[0], length: length, prot: UInt32(truncatingIfNeeded: r.args[2]),
                         flags: UInt32(truncatingIfNeeded: r.args[3]), fileOffset: r.args[5]))))
         return events
+    }
+
+    typealias Mapping = DeviceMappingTable.Mapping
+
+    /// [start, start + length), nil when it would pass the end of the address space (a length is the tracee's
+    /// to choose, and a Range whose bounds cross traps).
+    func span(_ start: UInt64, _ length: UInt64) -> Range<UInt64>? {
+        let (end, overflow) = start.addingReportingOverflow(length)
+        return overflow ? nil : start..<end
+    }
+
+    /// Adds a device mapping to the table, unless its region offset plus its length passes 2^64: the table adds
+    /// the two when an unmap splits the mapping, and such a mapping (a file offset near 2^64) maps no device.
+    private func track(_ p: Process, _ m: Mapping) {
+        guard !m.regionOffset.addingReportingOverflow(m.user.upperBound - m.user.lowerBound).overflow else { return }
+        p.mappings.map(m)
     }
 
     /// Removes [range) from the device mappings; returns the device pieces it covered.
@@ -381,9 +403,10 @@ package final class SyscallDecoder {
             // The first iovec carries the value we show.
             guard let iov = memory.read(pid: r.pid, address: r.args[1], count: 16), iov.count == 16 else { return [] }
             buffer = le64(iov, 0)
-            length = r.failed ? 0 : UInt64(r.result)
+            length = r.failed ? 0 : UInt64(clamping: r.result)
         }
-        let transferred = r.failed ? 0 : min(Int(length), Int(r.result), 8)
+        // Lengths are the tracee's (up to 2^64 - 1) and a result below -4095 is no errno: clamp, never convert with a trap.
+        let transferred = r.failed ? 0 : Int(min(length, UInt64(clamping: r.result), 8))
         var value: UInt64 = 0
         if transferred > 0, let b = memory.read(pid: r.pid, address: buffer, count: transferred) {
             for (i, byte) in b.enumerated() { value |= UInt64(byte) << (8 * UInt64(i)) }
@@ -405,7 +428,7 @@ package final class SyscallDecoder {
                 .regionAccess(
                     RegionAccess(
                         operation: isWrite ? .write : .read, fd: fd, device: entry.device, region: region,
-                        offset: offset, length: r.failed ? length : UInt64(r.result), value: value)))
+                        offset: offset, length: r.failed ? length : UInt64(clamping: r.result), value: value)))
         ]
     }
 }

@@ -62,7 +62,8 @@ package enum AttachedState {
     package static func syspathName(fdinfo: String) -> String? {
         for line in fdinfo.split(separator: "\n") where line.hasPrefix("vfio-device-syspath:") {
             let path = line.dropFirst("vfio-device-syspath:".count).trimmingCharacters()
-            if let last = path.split(separator: "/").last { return String(last) }
+            // The name goes into a sysfs path: a last component of "." or ".." would climb out of the device's folder.
+            if let last = path.split(separator: "/").last, last != ".", last != ".." { return String(last) }
         }
         return nil
     }
@@ -101,7 +102,9 @@ package enum AttachedState {
         for (index, line) in resource.split(separator: "\n").prefix(6).enumerated() {
             let f = line.split(separator: " ")
             guard f.count >= 2, let start = UInt64(f[0].dropFirst(2), radix: 16), let end = UInt64(f[1].dropFirst(2), radix: 16),
-                start != 0, mapsOffset >= start, mapsOffset <= end
+                start != 0, mapsOffset >= start, mapsOffset <= end,
+                // An offset past 2^40 would spill into the region index bits.
+                mapsOffset - start < 1 << VFIOLayout.pciOffsetShift
             else { continue }
             return UInt64(index) << 40 | (mapsOffset - start)
         }

@@ -2,17 +2,22 @@
     import Glibc
 #endif
 
-/// Small readers for /proc: thread lists, fd targets, file contents.
+/// Small readers for /proc: thread lists, fd targets, file contents. Everything read here is the traced
+/// process's to shape (its comm, its maps, its cmdline): reads are bounded and numbers parsed without traps.
 package enum ProcFS {
-    /// Whole file as text (small /proc files), nil when unreadable.
-    package static func read(_ path: String) -> String? {
+    /// Largest /proc or sysfs file the recorder reads whole (a VMM's maps run to some hundred KiB).
+    package static let maxFileBytes = 16 << 20
+
+    /// The file's first `limit` bytes as text, nil when unreadable.
+    package static func read(_ path: String, limit: Int = maxFileBytes) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 4096) }
+        while out.count < limit {
+            let want = min(buf.count, limit - out.count)
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
             if n <= 0 { break }
             out += buf[0..<n]
         }
@@ -53,5 +58,42 @@ package enum ProcFS {
     /// (fd, link target) of a process's open fds.
     package static func openFds(of pid: Int32) -> [(fd: Int32, target: String)] {
         numbers(in: "/proc/\(pid)/fd").compactMap { fd in readlink("/proc/\(pid)/fd/\(fd)").map { (fd, $0) } }
+    }
+
+    /// /proc/PID/status (or /proc/PID/task/TID/status), parsed; nil when the task does not exist.
+    package static func status(pid: Int32, tid: Int32? = nil) -> ProcStatus? {
+        let path = tid.map { "/proc/\(pid)/task/\($0)/status" } ?? "/proc/\(pid)/status"
+        return read(path, limit: 64 << 10).map(ProcStatus.init(text:))
+    }
+
+    /// A task's command name (/proc/PID/comm, at most 15 bytes the task chose itself), without the newline.
+    package static func comm(of pid: Int32) -> String? {
+        guard let text = read("/proc/\(pid)/comm", limit: 64) else { return nil }
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
+}
+
+/// The fields of /proc/PID/status the recorder acts on. A field that is missing or does not parse is nil.
+package struct ProcStatus: Equatable, Sendable {
+    /// `State:` letter (R, S, D, T, t, Z, X, …).
+    package var state: Character?
+    package var tgid: Int32?
+    /// `TracerPid:` 0 when untraced.
+    package var tracerPid: Int32?
+    /// `Kthread: 1` (Linux 6.6+); false when absent.
+    package var kernelThread = false
+
+    package init(text: String) {
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let value = line[line.index(after: colon)...].trimmingCharacters()
+            switch line[..<colon] {
+            case "State": state = value.first
+            case "Tgid": tgid = Int32(value)
+            case "TracerPid": tracerPid = Int32(value)
+            case "Kthread": kernelThread = value == "1"
+            default: continue
+            }
+        }
     }
 }

@@ -30,6 +30,20 @@ package enum SyscallInfo: Equatable, Sendable {
     case none
 }
 
+extension SyscallInfo {
+    /// From PTRACE_GET_SYSCALL_INFO's fields (op 1 entry, 2 exit, 3 seccomp). The number is the tracee's to
+    /// choose: `syscall(-1)` arrives as 2^64 - 1, so it is taken as a bit pattern (a number no table knows),
+    /// never converted with a trap.
+    package init(op: UInt8, nr: UInt64, args: [UInt64], rval: Int64) {
+        switch op {
+        case 1: self = .entry(number: Int(truncatingIfNeeded: nr), args: args)
+        case 2: self = .exit(result: rval)
+        case 3: self = .seccomp(number: Int(truncatingIfNeeded: nr), args: args)
+        default: self = .none
+        }
+    }
+}
+
 /// How to restart a stopped tracee.
 package enum ResumeMode: Sendable {
     /// PTRACE_SYSCALL: stop at the next syscall entry/exit.
@@ -115,12 +129,12 @@ package final class LinuxPtrace: PtraceBoundary {
         switch info.op {
         case 1:
             let a = info.entry.args
-            return .entry(number: Int(info.entry.nr), args: [a.0, a.1, a.2, a.3, a.4, a.5])
+            return SyscallInfo(op: 1, nr: info.entry.nr, args: [a.0, a.1, a.2, a.3, a.4, a.5], rval: 0)
         case 2:
-            return .exit(result: info.exit.rval)
+            return SyscallInfo(op: 2, nr: 0, args: [], rval: info.exit.rval)
         case 3:
             let a = info.seccomp.args
-            return .seccomp(number: Int(info.seccomp.nr), args: [a.0, a.1, a.2, a.3, a.4, a.5])
+            return SyscallInfo(op: 3, nr: info.seccomp.nr, args: [a.0, a.1, a.2, a.3, a.4, a.5], rval: 0)
         default:
             return .none
         }
@@ -135,11 +149,7 @@ package final class LinuxPtrace: PtraceBoundary {
     }
 
     package func threadGroup(of tid: Int32) -> Int32 {
-        guard let text = ProcFS.read("/proc/\(tid)/status") else { return tid }
-        for line in text.split(separator: "\n") where line.hasPrefix("Tgid:") {
-            return Int32(line.dropFirst(5).trimmingCharacters()) ?? tid
-        }
-        return tid
+        ProcFS.status(pid: tid)?.tgid ?? tid
     }
 
     package func now() -> UInt64 {

@@ -29,7 +29,10 @@ extension TraceeMemory {
                 return String(decoding: out, as: UTF8.self)
             }
             out += b
-            at += UInt64(b.count)
+            // The address is the tracee's: a string running into the end of the address space ends there.
+            let (next, overflow) = at.addingReportingOverflow(UInt64(b.count))
+            if overflow { break }
+            at = next
         }
         return out.isEmpty ? nil : String(decoding: out.prefix(limit), as: UTF8.self)
     }

@@ -36,14 +36,17 @@ package final class Tracer {
     let mode: Mode
     /// Receives every decoded event, on the tracing thread; must not block for long.
     let emit: (TraceEvent) -> Void
-    /// Only these threads' syscalls are recorded (others still run, followed but not decoded); nil = all.
-    let threadFilter: Set<Int32>?
+    /// Attach mode: only these threads are traced (the others are never seized); nil = all. Launch mode: only
+    /// these threads' syscalls are decoded. Grows when a named thread's execve gives it the process's tid.
+    private(set) var threadFilter: Set<Int32>?
 
     package private(set) var threads: [Int32: Thread] = [:]
     /// Exit status of the launched child, once it exited.
     package private(set) var childStatus: Int32?
     package private(set) var launchedPid: Int32?
     package private(set) var syscallStops: UInt64 = 0
+    /// Tasks detached at their first stop because the thread filter does not name them.
+    package private(set) var released = 0
 
     package init(
         boundary: any PtraceBoundary, decoder: SyscallDecoder, memory: any TraceeMemory, table: SyscallTable = .native,
@@ -67,24 +70,31 @@ package final class Tracer {
         )
     }
 
-    /// Attach mode: seize every thread of `pid`, adopt its open fds (with the device names /proc and sysfs
-    /// gave) and its existing device mappings (each on its device fd). Returns the threads seized.
+    /// Attach mode: seize the threads of `pid` (only those of the thread filter, when there is one), adopt its
+    /// open fds (with the device names /proc and sysfs gave) and its existing device mappings (each on its
+    /// device fd). Returns the threads seized; throws when none could be, or when one that exists could not be.
+    ///
+    /// With a thread filter the threads are seized without following clones and forks: a thread nobody named
+    /// must run at full speed, never stopping, so it is never traced at all.
     package func attach(
         pid: Int32, threads tids: [Int32], openFds: [(fd: Int32, target: String)], deviceNames: [Int32: String] = [:],
         mappings: [(fd: Int32, mapping: AttachedState.Mapping)] = []
     ) throws(RecorderError) -> Int {
+        let wanted = threadFilter.map { named in tids.filter(named.contains) } ?? tids
+        let options = threadFilter == nil ? PtraceOptions.follow : PtraceOptions.traceSysGood | PtraceOptions.traceExec
         var seized = 0
-        for tid in tids {
-            let err = boundary.seize(tid, options: PtraceOptions.follow)
-            if err != 0 {
-                if seized == 0 && tid == pid {
-                    throw RecorderError("cannot attach to pid \(pid): \(errnoName(err))", pid: pid)
-                }
-                continue  // the thread exited meanwhile
+        for tid in wanted {
+            let err = boundary.seize(tid, options: options)
+            if err == ESRCH { continue }  // the thread exited meanwhile
+            guard err == 0 else {
+                throw RecorderError("cannot attach to thread \(tid) of process \(pid): \(errnoName(err))", pid: pid, tid: tid, errno: err)
             }
             threads[tid] = Thread(pid: pid)
             boundary.interrupt(tid)
             seized += 1
+        }
+        guard seized > 0 else {
+            throw RecorderError("cannot attach to process \(pid): \(errnoName(ESRCH))", pid: pid, tid: pid, errno: ESRCH)
         }
         lifecycle(.attach, pid: pid, tid: pid, target: pid, status: Int32(seized))
         let t = boundary.now()
@@ -146,7 +156,8 @@ package final class Tracer {
         case .newTask(let tid, let child, let isThread):
             let pid = threads[tid]?.pid ?? tid
             let childPid = isThread ? pid : child
-            if threads[child] == nil { threads[child] = Thread(pid: childPid) }
+            // A task nobody named is let go at its first stop (see `.eventStop`).
+            if threads[child] == nil && isNamed(child) { threads[child] = Thread(pid: childPid) }
             if isThread {
                 lifecycle(.threadStart, pid: pid, tid: tid, target: child)
             } else {
@@ -156,21 +167,27 @@ package final class Tracer {
             boundary.resume(tid, resumeMode, signal: 0)
         case .exec(let tid, let formerTid):
             let pid = threads[tid]?.pid ?? tid
-            if formerTid != tid { threads[formerTid] = nil }
+            if formerTid != tid {
+                threads[formerTid] = nil
+                // The named thread that called execve goes on under the process's tid.
+                if threadFilter?.contains(formerTid) == true { threadFilter?.insert(tid) }
+            }
             // execve kills the other threads of the group; their exit stops may not all arrive.
             threads = threads.filter { $0.value.pid != pid || $0.key == tid }
             threads[tid] = Thread(pid: pid, started: true)
             decoder.processExec(pid: pid)
-            let cmdline = ProcFS.read("/proc/\(tid)/cmdline").map { $0.split(separator: "\0").joined(separator: " ") } ?? ""
+            let cmdline = ProcFS.read("/proc/\(tid)/cmdline", limit: 4096).map { $0.split(separator: "\0").joined(separator: " ") } ?? ""
             lifecycle(.exec, pid: pid, tid: tid, target: tid, command: cmdline)
             boundary.resume(tid, resumeMode, signal: 0)
         case .eventStop(let tid, _):
             // Initial stop of a seized or new thread, our PTRACE_INTERRUPT, or a group-stop: keep it running.
+            if threads[tid] == nil && !isNamed(tid) { return release(tid, signal: 0) }
             if threads[tid] == nil { threads[tid] = Thread(pid: boundary.threadGroup(of: tid)) }
             threads[tid]?.started = true
             boundary.resume(tid, resumeMode, signal: 0)
         case .signal(let tid, let sig):
             // Re-inject: the tracee must see every signal it would have seen untraced.
+            if threads[tid] == nil && !isNamed(tid) { return release(tid, signal: sig) }
             if threads[tid] == nil { threads[tid] = Thread(pid: boundary.threadGroup(of: tid)) }
             boundary.resume(tid, resumeMode, signal: sig)
         case .exited(let tid, let status):
@@ -180,6 +197,17 @@ package final class Tracer {
             exit(tid: tid, status: 128 + sig)
             if tid == launchedPid { childStatus = 128 + sig }
         }
+    }
+
+    /// Whether the thread filter (if any) names `tid`.
+    /// Launch mode never lets a task go: its seccomp filter's stops need a tracer.
+    private func isNamed(_ tid: Int32) -> Bool { mode == .launch || (threadFilter?.contains(tid) ?? true) }
+
+    /// Detaches a task the tracer was handed but nobody named (a clone followed by a kernel that followed it anyway),
+    /// handing over the signal it stopped for.
+    private func release(_ tid: Int32, signal: Int32) {
+        _ = boundary.detach(tid, signal: signal)
+        released += 1
     }
 
     private func exit(tid: Int32, status: Int32) {
@@ -240,16 +268,21 @@ package final class Tracer {
 package struct RecorderError: Error, CustomStringConvertible {
     package var message: String
     package var pid: Int32?
-    package init(_ message: String, pid: Int32? = nil) {
+    /// The thread a ptrace request failed on, and its errno.
+    package var tid: Int32?
+    package var errno: Int32?
+    package init(_ message: String, pid: Int32? = nil, tid: Int32? = nil, errno: Int32? = nil) {
         self.message = message
         self.pid = pid
+        self.tid = tid
+        self.errno = errno
     }
     package var description: String { message }
 }
 
 func errnoName(_ e: Int32) -> String {
     switch e {
-    case 1: "EPERM (ptrace not permitted: run as root or set kernel.yama.ptrace_scope=0)"
+    case 1: "EPERM (ptrace not permitted)"
     case 3: "ESRCH (no such process)"
     default: ErrnoNames.name(e)
     }

@@ -22,7 +22,15 @@ final class EventQueue: @unchecked Sendable {
 
     // Statistics, read under the lock.
     private(set) var enqueued: UInt64 = 0
+    /// Events dropped because the queue was full (each run of them gets a `LostEvents` marker).
     private(set) var dropped: UInt64 = 0
+    /// Events not written because the file had failed before they came.
+    private(set) var discarded: UInt64 = 0
+    /// Events the format cannot hold (`TraceError.Code.invalidEvent`), left out while the recording went on.
+    private(set) var rejected: UInt64 = 0
+    /// Each `LostEvents` marker appended: its index among the file's events, and the events it stands for.
+    /// Only those below the writer's sealed count are in the file.
+    private var markers: [(index: UInt64, count: UInt64)] = []
 
     init(writer: TraceWriter, capacity: Int = 1 << 16, status: ((String) -> Void)? = nil) {
         self.writer = writer
@@ -43,7 +51,9 @@ final class EventQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard recording else { return }
-        if buffer.count >= capacity || failure != nil {
+        if failure != nil {
+            discarded += 1
+        } else if buffer.count >= capacity {
             dropped += 1
             if var l = lost {
                 l.count += 1
@@ -88,16 +98,28 @@ final class EventQueue: @unchecked Sendable {
             let finished = closed && batch.isEmpty
             condition.unlock()
             do {
-                for e in batch { try writer.append(e) }
+                for e in batch {
+                    do { try writer.append(e) } catch where error.code == .invalidEvent {
+                        // One event the format cannot hold (the writer is still sound): leave it out, go on.
+                        condition.lock()
+                        rejected += 1
+                        condition.unlock()
+                    }
+                }
                 if let l = lostNow {
                     try writer.append(
                         TraceEvent(
                             time: l.from, endTime: l.to, pid: 0, tid: 0, payload: .lost(LostEvents(count: l.count, fromNs: l.from, toNs: l.to))))
+                    let index = writer.eventsWritten + UInt64(writer.pendingEvents) - 1
+                    condition.lock()
+                    markers.append((index, l.count))
+                    condition.unlock()
                 }
                 try writer.sealIfDue()
             } catch {
                 condition.lock()
                 failure = error
+                discarded += UInt64(buffer.count)
                 buffer.removeAll()
                 condition.unlock()
             }
@@ -106,9 +128,10 @@ final class EventQueue: @unchecked Sendable {
             if let status, now - lastStatus >= 500_000_000 {
                 lastStatus = now
                 let secs = Double(now - started) / 1e9
+                let rate = (Double(writer.eventsWritten) / max(secs, 0.001)).rounded()
                 status(
                     "\(writer.eventsWritten + UInt64(writer.pendingEvents)) events, \(writer.bytesWritten) bytes written, "
-                        + "\(Int(Double(writer.eventsWritten) / max(secs, 0.001))) events/s, \(dropped) lost")
+                        + "\(rate < 1e15 ? String(Int(rate)) : "?") events/s, \(dropped) lost")
             }
             if finished { break }
         }
@@ -116,6 +139,14 @@ final class EventQueue: @unchecked Sendable {
         done = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// How many of the dropped events are marked in the file: those whose marker lies within the first
+    /// `sealedEvents` events (the ones in complete chunks).
+    func lostMarked(sealedEvents: UInt64) -> UInt64 {
+        condition.lock()
+        defer { condition.unlock() }
+        return markers.filter { $0.index < sealedEvents }.reduce(0) { $0 + $1.count }
     }
 
     /// Drains everything, stops the writer thread; the caller then closes the writer.

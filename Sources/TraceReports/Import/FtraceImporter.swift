@@ -27,13 +27,18 @@ public struct FtraceImporter {
         var args: String
     }
 
+    static let notALine = LineRejection("not an ftrace line (expected TASK-PID [CPU] FLAGS SECONDS: EVENT ARGS)")
+
     /// Parses `TASK-PID [CPU] [FLAGS] SECONDS.FRACTION: EVENT: ARGS` or `…: FUNCTION <-CALLER`; nil otherwise.
-    static func parse(_ text: Substring) -> Line? {
+    static func parse(_ text: Substring) -> Line? { try? parseLine(text) }
+
+    /// `parse`, saying why a line is refused (not an ftrace line, or a timestamp out of range).
+    static func parseLine(_ text: Substring) throws(LineRejection) -> Line {
         guard let open = text.firstIndex(of: "["), let close = text[open...].firstIndex(of: "]"),
             text[text.index(after: open)..<close].allSatisfy(\.isNumber)
-        else { return nil }
+        else { throw notALine }
         let taskPid = text[..<open].trimmingCharacters(in: .whitespaces)
-        guard let dash = taskPid.lastIndex(of: "-"), let pid = Int32(taskPid[taskPid.index(after: dash)...]) else { return nil }
+        guard let dash = taskPid.lastIndex(of: "-"), let pid = Int32(taskPid[taskPid.index(after: dash)...]) else { throw notALine }
         // After the CPU: optional flags, then the timestamp ending in ':'.
         var rest = text[text.index(after: close)...].drop { $0 == " " }
         var timeNs: UInt64?
@@ -41,30 +46,24 @@ public struct FtraceImporter {
             let token = rest.prefix { $0 != " " }
             rest = rest.dropFirst(token.count).drop { $0 == " " }
             if token.hasSuffix(":") {
-                timeNs = seconds(token.dropLast())
+                let stamp = token.dropLast()
+                // Digits that do not fit are a bad timestamp; anything else is not an ftrace line.
+                guard stamp.utf8.allSatisfy({ $0 == 0x2E || ($0 >= 0x30 && $0 <= 0x39) }) else { throw notALine }
+                timeNs = try LogTimestamp.nanoseconds(stamp)
                 break
             }
         }
-        guard let timeNs else { return nil }
+        guard let timeNs else { throw notALine }
         if let colon = rest.firstIndex(of: ":"), rest[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), colon > rest.startIndex {
             return Line(
                 task: String(taskPid[..<dash]), pid: pid, timeNs: timeNs, event: String(rest[..<colon]),
                 args: rest[rest.index(after: colon)...].trimmingCharacters(in: .whitespaces))
         }
         let function = rest.prefix { $0 != " " }
-        guard !function.isEmpty else { return nil }
+        guard !function.isEmpty else { throw notALine }
         return Line(
             task: String(taskPid[..<dash]), pid: pid, timeNs: timeNs, event: String(function),
             args: rest.dropFirst(function.count).trimmingCharacters(in: .whitespaces))
-    }
-
-    /// "123.456789" -> ns (up to 9 fraction digits).
-    static func seconds(_ s: Substring) -> UInt64? {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let sec = UInt64(parts[0]), parts[1].count <= 9, !parts[1].isEmpty, let frac = UInt64(parts[1]) else { return nil }
-        var ns = frac
-        for _ in parts[1].count..<9 { ns *= 10 }
-        return sec * 1_000_000_000 + ns
     }
 
     /// "vfio-msix[3](0000:00:05.0)" -> (device, irq index, vector).
@@ -99,25 +98,21 @@ public struct FtraceImporter {
         return TraceEvent(time: l.timeNs, pid: l.pid, tid: l.pid, payload: .marker(marker))
     }
 
-    /// Reads `input`, writes `output`; returns the number of events.
-    @discardableResult
-    public func run(input: String, output: String) throws -> Int {
-        guard let data = FileManager.default.contents(atPath: input) else {
-            throw ImportProblem(path: input, line: 0, message: "cannot read the file")
-        }
-        var events: [TraceEvent] = []
-        for (i, raw) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            guard let parsed = Self.parse(Substring(line)) else {
-                let p = ImportProblem(path: input, line: i + 1, message: "not an ftrace line (expected TASK-PID [CPU] FLAGS SECONDS: EVENT ARGS)")
-                if strict { throw p }
-                warn(p)
-                continue
+    /// Reads `source`, writes `output` as it goes; returns the number of events.
+    public func run(_ source: LogSource, output: String) throws -> Int {
+        let trace = try ImportedTrace(output: output, format: "ftrace", input: source.name, clock: clock, ordered: true)
+        try LogLines.scan(source) { number, bytes in
+            let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { return }
+            do {
+                let event = Self.event(for: try Self.parseLine(Substring(line)))
+                guard try trace.add(event) else { throw LineRejection(ImportedTrace.outOfOrder(event.time)) }
+            } catch let r as LineRejection {
+                try reject(ImportProblem(path: source.name, line: number, message: r.message))
             }
-            events.append(Self.event(for: parsed))
+        } tooLong: {
+            try rejectTooLong(source, line: $0)
         }
-        events.sort { $0.time < $1.time }
-        return try Self.writeTrace(events, to: output, format: "ftrace", input: input, clock: clock, pids: Array(Set(events.map(\.pid))).sorted())
+        return try trace.finish()
     }
 }

@@ -1,4 +1,7 @@
-/// A malformed input line, with where it is; skipped with a warning, or fatal under --strict.
+import TraceFormat
+
+/// A malformed input line, with where it is; skipped with a warning, or fatal under --strict. Line 0 stands
+/// for the whole input (it could not be read). Input text quoted in `message` is already escaped for terminals.
 public struct ImportProblem: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var line: Int
@@ -8,5 +11,5 @@ public struct ImportProblem: Error, CustomStringConvertible, Sendable {
         self.line = line
         self.message = message
     }
-    public var description: String { "\(path):\(line): \(message)" }
+    public var description: String { "\(TerminalText.escaped(path)):\(line): \(message)" }
 }

@@ -6,6 +6,7 @@ import TraceReports
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert another source's log into a trace (then `vfiotrace merge` it with a recording).",
+        discussion: ImportOptions.exitCodes,
         subcommands: [ImportStrace.self, ImportQEMUTrace.self, ImportJSONL.self, ImportFtrace.self])
 }
 
@@ -15,20 +16,34 @@ struct ImportOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Output trace file.") var output: String
     @Flag(help: "Reject the whole input at the first malformed line (default: skip it with a warning).") var strict = false
 
+    static let exitCodes = """
+        A malformed line (unparseable, a number out of range, longer than 1 MiB) is skipped with a warning on
+        stderr naming its line number; the first 20 are printed, then their count.
+
+        Exit codes:
+          0  imported (any skipped lines reported on stderr)
+          2  the log cannot be read, the output cannot be written, a usage error, or with --strict a malformed line
+             (named with its line number; no output is written)
+        """
+
     /// Runs `importer` over the log with these options; the first 20 skipped lines are printed, then the count.
     func run(_ importer: some LogImporter) throws {
         var importer = importer
         var skipped = 0
         importer.strict = strict
+        // ImportProblem's text is already escaped for terminals (printError would escape its backslashes again).
         importer.warn = { problem in
             skipped += 1
-            if skipped <= 20 { printError("warning: \(problem) (line skipped)") }
+            if skipped <= 20 { FileHandleStream.standardError.write("vfiotrace: warning: \(problem) (line skipped)\n") }
         }
         do {
             let n = try importer.run(input: log, output: output)
             printError("imported \(n) events into \(output)" + (skipped > 0 ? "; \(skipped) malformed lines skipped" : ""))
         } catch let p as ImportProblem {
-            throw CommandFailure(p.description)
+            FileHandleStream.standardError.write("vfiotrace: \(p)\n")
+            throw ExitCode(2)
+        } catch let e as TraceError {
+            throw CommandFailure("\(output): \(e)")
         }
     }
 }
@@ -37,7 +52,8 @@ struct ImportOptions: ParsableArguments {
 struct ImportJSONL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jsonl",
-        abstract: "Import driver-side and kernel-side events (trap on/off, signals, markers, device_state) from JSON Lines (docs/IMPORT.md).")
+        abstract: "Import driver-side and kernel-side events (trap on/off, signals, markers, device_state) from JSON Lines (docs/IMPORT.md).",
+        discussion: ImportOptions.exitCodes)
 
     @OptionGroup var options: ImportOptions
 
@@ -50,7 +66,8 @@ struct ImportJSONL: ParsableCommand {
 struct ImportQEMUTrace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qemu-trace",
-        abstract: "Import QEMU's trace log (-trace 'vfio_*' -msg timestamp=on): mmaps enabled/disabled, interrupts, migration states.")
+        abstract: "Import QEMU's trace log (-trace 'vfio_*' -msg timestamp=on): mmaps enabled/disabled, interrupts, migration states.",
+        discussion: ImportOptions.exitCodes)
 
     @OptionGroup var options: ImportOptions
 
@@ -63,7 +80,8 @@ struct ImportQEMUTrace: ParsableCommand {
 struct ImportStrace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strace",
-        abstract: "Import strace -f -ttt output (-T, -y and -X raw understood; unfinished/resumed pairs joined).")
+        abstract: "Import strace -f -ttt output (-T, -y and -X raw understood; unfinished/resumed pairs joined).",
+        discussion: ImportOptions.exitCodes)
 
     @OptionGroup var options: ImportOptions
 
@@ -81,8 +99,10 @@ struct ImportFtrace: ParsableCommand {
             Record with:  cd /sys/kernel/tracing; echo mono > trace_clock; echo 1 > events/irq/irq_handler_entry/enable
             irq_handler_entry lines of vfio-intx(BDF), vfio-msi[N](BDF) and vfio-msix[N](BDF) become irq.signal
             markers of that device; other lines become markers. ftrace's mono clock is the host's CLOCK_MONOTONIC,
-            so the trace takes the clock pair of --clock-from, a recording made on the same host.
-            """)
+            so the trace takes the clock pair of --clock-from, a recording made on the same host (exit 2 when it
+            cannot be read).
+
+            """ + ImportOptions.exitCodes)
 
     @OptionGroup var options: ImportOptions
     @Option(help: "A vfiotrace recording made on the same host (its clock pair places the ftrace times).") var clockFrom: String

@@ -9,10 +9,12 @@ struct Record: ParsableCommand {
         abstract: "Record VFIO, KVM memslot, eventfd, mmap and device_state activity of a VMM.",
         discussion: """
             Attach:  vfiotrace record -p PID [-p PID…] -o FILE [--duration 30s] [--threads TID,…]
-                     Every thread is seized with PTRACE_SEIZE (never with exit-kill): Ctrl-C, SIGTERM or the end of
+                     The threads are seized with PTRACE_SEIZE (never with exit-kill): Ctrl-C, SIGTERM or the end of
                      --duration detach cleanly and the VMM keeps running; if the recorder itself is killed the kernel
                      detaches and the VMM survives. Each syscall of a traced thread costs two ptrace stops, so
-                     --threads limits recording to the threads that matter (e.g. the main loop and the VFIO thread).
+                     --threads limits recording to the threads that matter (e.g. the main loop and the VFIO thread):
+                     only the named threads are seized, the others are never traced and never stop (nor are threads
+                     created later). Each id must be a thread of a -p process (ls /proc/PID/task).
             Launch:  vfiotrace record -o FILE -- CMD ARGS…
                      A seccomp-bpf filter makes only VFIO ioctls, KVM memslot/irqfd/VM ioctls and the fd, eventfd, read/write,
                      mmap (of files, or MAP_FIXED), munmap and pread/pwrite calls stop; KVM_RUN, anonymous allocations and all
@@ -20,7 +22,15 @@ struct Record: ParsableCommand {
                      command until it exits (a seccomp filter cannot be removed, and its filtered calls need a tracer):
                      Ctrl-C and SIGTERM are passed on to the command; after --duration or a full disk the command runs
                      on, unrecorded. If the recorder is killed, the kernel kills the command too (PTRACE_O_EXITKILL).
-            Exit status: launch mode returns the command's status; 1 when the file could not be written; 2 usage errors.
+            Exit status:
+              0  recorded; the trace file is complete (launch mode: and the command exited with status 0)
+              1  the trace file could not be written: nothing was recorded when even its header could not be written
+                 (nothing was attached or launched then); after a write failure part-way (e.g. a full disk) the file
+                 holds the events up to its last complete chunk and the message says how many
+              2  nothing was recorded: usage error, or the process cannot be recorded (no such process, exited, a
+                 kernel thread, already traced by another process, ptrace not permitted, a --threads id that is not
+                 one of its threads) or the command could not be started; no trace file is written
+              N  launch mode: the command's own non-zero exit status (128 + signal when it was killed)
             """)
 
     @Option(name: [.customShort("p"), .long], help: "Process to attach to (repeatable).") var pid: [Int32] = []
@@ -46,20 +56,50 @@ struct Record: ParsableCommand {
         }
         let err = FileHandleStream.standardError
         if err.isTerminal {
-            options.status = { line in FileHandleStream.standardError.write("\r\u{1B}[Krecording: " + line) }
+            options.status = { line in FileHandleStream.standardError.write("\r\u{1B}[Krecording: " + TerminalText.escaped(line)) }
         }
         let summary: RecordSummary
-        do { summary = try Recorder.record(options) } catch { throw CommandFailure("record: \(error)") }
+        do { summary = try Recorder.record(options) } catch let failure as RecordingFailed {
+            throw CommandFailure("record: \(failure.description)", exitCode: failure.code == .output ? 1 : 2)
+        } catch {
+            throw CommandFailure("record: \(error)")
+        }
         if err.isTerminal { err.write("\r\u{1B}[K") }
-        var line = "vfiotrace: recorded \(summary.events) events (\(summary.bytes) bytes, \(summary.syscallStops) syscall stops) to \(output)"
-        if summary.lost > 0 { line += "; \(summary.lost) events LOST (queue full; marked in the trace)" }
+        // Each clause says what is in the file, counted by the writer, not what was meant to be written.
+        let file = TerminalText.escaped(output)
+        var line = "vfiotrace: recorded \(summary.events) events (\(summary.bytes) bytes, \(summary.syscallStops) syscall stops) to \(file)"
+        if summary.writeFailure != nil {
+            line = "vfiotrace: \(file) holds the first \(summary.events) events (\(summary.bytes) bytes, its complete chunks; "
+                + "\(summary.syscallStops) syscall stops); nothing after them was written"
+        }
+        if summary.lost > 0 {
+            line += "; \(summary.lost) events LOST (queue full"
+            line +=
+                summary.lostMarked == summary.lost
+                ? "; marked in the trace)"
+                : summary.lostMarked == 0 ? "; not marked in the trace)" : "; \(summary.lostMarked) of them marked in the trace)"
+        }
+        if summary.rejected > 0 { line += "; \(summary.rejected) events too large for the format left out" }
         err.write(line + "\n")
         if let f = summary.writeFailure {
-            let fate =
-                summary.childStatus.map { "the command ran on under the recorder until it exited (status \($0))" }
-                ?? "the traced process was left running"
-            throw CommandFailure("stopped recording: \(f); \(fate); everything written before is readable", exitCode: 1)
+            let fate: String
+            if let status = summary.childStatus {
+                fate = "the command ran on under the recorder until it exited (status \(status))"
+            } else {
+                var parts: [String] = []
+                if !summary.leftRunning.isEmpty {
+                    parts.append("\(Self.processes(summary.leftRunning)) left running, no longer traced")
+                }
+                if !summary.exited.isEmpty { parts.append("\(Self.processes(summary.exited)) exited during the recording") }
+                fate = parts.joined(separator: "; ")
+            }
+            throw CommandFailure("stopped recording: \(f); \(fate); `vfiotrace verify` reports the file as truncated", exitCode: 1)
         }
         if let status = summary.childStatus, status != 0 { terminate(status) }
+    }
+
+    /// "the traced process 42" / "the traced processes 42, 43".
+    static func processes(_ pids: [Int32]) -> String {
+        (pids.count == 1 ? "the traced process " : "the traced processes ") + pids.map(String.init).joined(separator: ", ")
     }
 }
