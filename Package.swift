@@ -83,10 +83,18 @@ let package = Package(
             path: "Benchmarks/FormatBenchmark",
             swiftSettings: upcoming
         ),
+        // `Benchmarks/hostile-inputs.sh`: ~100k hostile inputs through every reader, each batch in a forked child
+        // (crashes, hangs and peak memory counted).
+        .executableTarget(
+            name: "vfiotrace-fuzz",
+            dependencies: ["TestSupport", "TraceFormat"],
+            path: "Benchmarks/HostileInputs",
+            swiftSettings: upcoming
+        ),
         // Helpers shared by the test targets (where the built executables are; recorded calls as logs state them).
         .target(
             name: "TestSupport",
-            dependencies: ["TraceFormat"],
+            dependencies: ["TraceFormat", "TraceAnalysis", "TraceReports"],
             path: "Tests/TestSupport",
             swiftSettings: upcoming
         ),
@@ -114,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TraceReportsTests",
-            dependencies: ["TraceReports", "TraceAnalysis", "TraceFormat"],
+            dependencies: ["TraceReports", "TraceAnalysis", "TraceFormat", "TestSupport"],
             resources: [.copy("Golden")],
             swiftSettings: upcoming
         ),
