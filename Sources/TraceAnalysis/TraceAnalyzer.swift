@@ -745,7 +745,8 @@ public final class TraceAnalyzer {
     ) throws -> TraceAnalyzer {
         let analyzer = try TraceAnalyzer(policy: policy)
         analyzer.collectSpans = collectSpans
-        try refuseRepeats(paths)
+        // The same file twice (by any path) would count every gap twice.
+        try FileIdentity.refuseRepeats(paths, "each file is analyzed once (to compare two runs, use `vfiotrace compare`)")
         for path in paths {
             let reader = try TraceReader(path: path)
             var chunks = 0
@@ -766,22 +767,5 @@ public final class TraceAnalyzer {
             analyzer.endFile(cut: !reader.isIntact)
         }
         return analyzer
-    }
-
-    /// The same file given twice (by any path) would count every gap twice: refused.
-    static func refuseRepeats(_ paths: [String]) throws(TraceError) {
-        var seen: [FileIdentity: String] = [:]
-        for path in paths {
-            guard let id = FileIdentity(path: path) else { continue }  // the reader says why it cannot open it
-            if let first = seen[id] {
-                throw TraceError(
-                    .io,
-                    first == path
-                        ? "given twice: each file is analyzed once (to compare two runs, use `vfiotrace compare`)"
-                        : "is the same file as \(first): each file is analyzed once (to compare two runs, use `vfiotrace compare`)",
-                    path: path)
-            }
-            seen[id] = path
-        }
     }
 }

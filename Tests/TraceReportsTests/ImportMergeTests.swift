@@ -51,7 +51,7 @@ import TraceFormat
         strict.strict = true
         #expect(throws: ImportProblem.self) { try strict.run(input: log, output: driver + ".strict") }
 
-        #expect(try TraceMerger.merge(inputs: [vmm, driver], output: merged) == 7)
+        #expect(try TraceMerger.merge(inputs: [vmm, driver], output: merged).events == 7)
         let events = try TraceReader(path: merged).readAll()
         // Driver monotonic t maps to VMM monotonic t + (5_000_300 − 1_000) − 5_000_000 = t − 700.
         let trapOn = try #require(events.first { if case .marker(let m) = $0.payload { return m.name == "trap.on" } else { return false } })

@@ -1,4 +1,4 @@
-import TraceFormat
+public import TraceFormat
 
 /// Merges traces from several sources onto the first file's CLOCK_MONOTONIC timeline.
 ///
@@ -6,10 +6,12 @@ import TraceFormat
 /// file i maps to t + offset(i) − offset(0). Events are interleaved by completion time with a
 /// streaming k-way merge (one chunk per input in memory).
 public enum TraceMerger {
-    /// Writes the merge of `inputs` to `output`; returns the number of events.
+    /// Writes the merge of `inputs` to `output`; returns the number of events and the damage found in the
+    /// inputs (their damaged chunks are left out, every intact one merged).
     @discardableResult
-    public static func merge(inputs: [String], output: String) throws -> UInt64 {
+    public static func merge(inputs: [String], output: String) throws -> (events: UInt64, damage: [TraceError]) {
         precondition(!inputs.isEmpty)
+        try FileIdentity.refuseRepeats(inputs + [output], "each input is merged once, and the output must be a new file")
         let readers = try inputs.map { try TraceReader(path: $0) }
         let base = readers[0].header.startClock.offsetNs
         let shifts = readers.map { $0.header.startClock.offsetNs &- base }
@@ -51,6 +53,6 @@ public enum TraceMerger {
         var close = readers[0].footer?.closeClock ?? .now()
         close.monotonicNs = max(close.monotonicNs, 0)
         try writer.close(closeClock: close)
-        return written
+        return (written, readers.flatMap(\.damage))
     }
 }

@@ -13,6 +13,8 @@ struct Demo: ParsableCommand {
             The test VMM (Fixtures/TestVMM) drives an emulated migration-capable VFIO device through seccomp user
             notification, with real mmaps, eventfds and KVM memslots (when /dev/kvm works). vfiotrace attaches to it
             with ptrace exactly as it would to a production VMM.
+            Exit status: 0 the demo ran (the racy run's gap is what it shows, not a failure); 1 the test VMM did not \
+            start or failed; 2 the test VMM was not found or usage error.
             """)
 
     @Option(help: "Directory for the traces (default: a new temporary directory).") var outputDir: String?

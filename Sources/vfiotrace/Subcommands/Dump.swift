@@ -5,7 +5,12 @@ import TraceFormat
 struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print every event of a trace, one per line.",
-        discussion: "Damaged chunks are skipped with a warning on stderr (exit status 1); every intact chunk is printed.")
+        discussion: """
+            Strings from the trace are escaped as strace escapes them (\\n, \\x1b), so a device name cannot forge a line.
+            Example: vfiotrace dump --kind mapping --kind memslot mig.vftrace
+            Exit status: 0 every event printed; 1 damaged or truncated trace (damaged chunks skipped with a warning \
+            on stderr, every intact chunk printed); 2 not a trace file or usage error.
+            """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, jsonl }
 

@@ -3,7 +3,13 @@ import TraceFormat
 
 /// `vfiotrace stats FILE`: counts per kind, time span, sizes and compression.
 struct Stats: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Summarize a trace: event counts per kind, time span, chunks, sizes.")
+    static let configuration = CommandConfiguration(
+        abstract: "Summarize a trace: event counts per kind, time span, chunks, sizes.",
+        discussion: """
+            Example: vfiotrace stats --format json mig.vftrace
+            Exit status: 0 intact trace; 1 damaged or truncated (counted as far as it is intact); 2 not a trace file \
+            or usage error.
+            """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
