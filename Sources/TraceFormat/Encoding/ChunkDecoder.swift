@@ -55,8 +55,8 @@ struct ChunkDecoder {
             var tid = prevTid
             if flags & 4 != 0 {
                 let d = try r.zigzag()
-                let t = Int64(pid) + d
-                guard t >= Int64(Int32.min) && t <= Int64(Int32.max) else {
+                let (t, overflow) = Int64(pid).addingReportingOverflow(d)
+                guard !overflow, t >= Int64(Int32.min) && t <= Int64(Int32.max) else {
                     throw ByteReader.Malformed(message: "tid out of range", position: r.position)
                 }
                 tid = Int32(t)
