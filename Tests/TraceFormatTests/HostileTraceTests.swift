@@ -95,4 +95,19 @@ import TraceFormat
         // The reader's own allowance: the 16 MiB raw buffer, the compressed bytes, the process itself.
         #expect(out.maxRSSKiB < 120 * 1024, "peak RSS \(out.maxRSSKiB) KiB")
     }
+
+    @Test("a tid delta that overflows 64 bits is damage (found by the hostile-input run)")
+    func tidDeltaOverflow() throws {
+        var b = HostileTraces.Body()
+        b.varint(0)
+        b.u8(15)  // lost
+        b.u8(2 | 4)  // pid and tid follow
+        b.zigzag(1)
+        b.zigzag(Int64(Int32.max))  // pid
+        b.zigzag(Int64.max)  // tid - pid: the sum overflows
+        b.varint(1); b.varint(0); b.varint(0)
+        let r = try Self.read([(b.bytes, 1), HostileTraces.lostRecords(1)])
+        #expect(r.events.count == 1)
+        #expect(r.damage.first?.message.contains("tid out of range") == true)
+    }
 }
