@@ -328,7 +328,11 @@ import TraceFormat
             rec.waitUntilExit()
             #expect(rec.terminationStatus == 1)
             #expect(text.contains("No space left on device"), "\(text)")
-            #expect(text.contains("left running"), "\(text)")
+            #expect(text.contains("the traced process \(pid) left running"), "\(text)")
+            // The count it gives is the count the file holds (read back, not taken from the recorder).
+            let claimed = text.split(separator: " ").firstIndex(of: "first").flatMap { i in UInt64(text.split(separator: " ")[i + 1]) }
+            #expect(claimed != nil && claimed == (try? TraceReader(path: dir + "/t.vftrace").readAll()).map { UInt64($0.count) }, "\(text)")
+            #expect(!text.contains("marked in the trace)") || text.contains("events LOST"), "\(text)")
             let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
             #expect(status.contains("TracerPid:\t0"), "\(status)")
             #expect(!status.contains("State:\tT"), "the VMM must not be left stopped: \(status)")
