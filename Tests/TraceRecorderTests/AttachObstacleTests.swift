@@ -69,7 +69,8 @@ import TraceFormat
     @Test("a refused seize is explained from /proc: another tracer, or EPERM as root (no advice to run as root) or not")
     func seizeRefused() {
         let traced = Self.view(tasks: [10: Self.task(10, tracer: 77)], threads: [10: [10]], comms: [77: "gdb"])
-        #expect(AttachObstacle.seizeRefused(pid: 10, tid: 10, errno: 1, view: traced) == .alreadyTraced(pid: 10, tid: 10, tracer: 77, tracerComm: "gdb"))
+        #expect(
+            AttachObstacle.seizeRefused(pid: 10, tid: 10, errno: 1, view: traced) == .alreadyTraced(pid: 10, tid: 10, tracer: 77, tracerComm: "gdb"))
         let plain = Self.view(tasks: [10: Self.task(10)], threads: [10: [10]], root: true, scope: 3)
         let asRoot = AttachObstacle.seizeRefused(pid: 10, tid: 10, errno: 1, view: plain).description
         #expect(asRoot.contains("ptrace_scope is 3") && !asRoot.contains("run the recorder as root"))

@@ -23,7 +23,9 @@ import TraceFormat
     /// The process exists, is not stopped (T, t) or a zombie, and no thread of it is traced.
     static func expectRunningUntraced(_ pid: Int32, sourceLocation: SourceLocation = #_sourceLocation) {
         let state = field("State", pid: pid) ?? "gone"
-        #expect(!state.hasPrefix("T") && !state.hasPrefix("t") && !state.hasPrefix("Z") && state != "gone", "state \(state)", sourceLocation: sourceLocation)
+        #expect(
+            !state.hasPrefix("T") && !state.hasPrefix("t") && !state.hasPrefix("Z") && state != "gone", "state \(state)",
+            sourceLocation: sourceLocation)
         for tid in threads(of: pid) {
             #expect(field("TracerPid", pid: pid, tid: tid) == "0", "thread \(tid) is still traced", sourceLocation: sourceLocation)
         }

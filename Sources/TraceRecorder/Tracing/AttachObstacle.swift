@@ -18,8 +18,8 @@ package struct ProcessView {
 
     package static var live: ProcessView {
         ProcessView(
-        status: { ProcFS.status(pid: $0, tid: $1) }, threads: { ProcFS.threads(of: $0) }, comm: { ProcFS.comm(of: $0) },
-        ptraceScope: { ProcFS.read("/proc/sys/kernel/yama/ptrace_scope", limit: 16).flatMap { Int($0.split(separator: "\n").first ?? "") } },
+            status: { ProcFS.status(pid: $0, tid: $1) }, threads: { ProcFS.threads(of: $0) }, comm: { ProcFS.comm(of: $0) },
+            ptraceScope: { ProcFS.read("/proc/sys/kernel/yama/ptrace_scope", limit: 16).flatMap { Int($0.split(separator: "\n").first ?? "") } },
             isRoot: { geteuid() == 0 }, ownPid: { getpid() })
     }
 }
