@@ -45,7 +45,7 @@ import TraceFormat
         #expect(text.contains("threads 500, 999 are not a thread of process 100"))
         #expect(text.contains("500 is a thread of process 500, which is not being recorded"))
         #expect(text.contains("100, 101, 102, 103, 104, 105, 106, 107, …") && !text.contains("108"))
-        #expect(text.contains("20 in all: ls /proc/100/task"))
+        #expect(text.contains("process 100 has 20 threads: 100,") && text.contains("ls /proc/100/task lists them all"))
         // Named threads all belong to another -p process: this one would record nothing.
         let two = Self.view(tasks: [10: Self.task(10), 20: Self.task(20)], threads: [10: [10], 20: [20]])
         #expect(AttachObstacle.find(pids: [10, 20], threads: [20], view: two) == .noNamedThread(.init(pid: 10, threads: [10])))
@@ -69,7 +69,8 @@ import TraceFormat
     @Test("a refused seize is explained from /proc: another tracer, or EPERM as root (no advice to run as root) or not")
     func seizeRefused() {
         let traced = Self.view(tasks: [10: Self.task(10, tracer: 77)], threads: [10: [10]], comms: [77: "gdb"])
-        #expect(AttachObstacle.seizeRefused(pid: 10, tid: 10, errno: 1, view: traced) == .alreadyTraced(pid: 10, tid: 10, tracer: 77, tracerComm: "gdb"))
+        #expect(
+            AttachObstacle.seizeRefused(pid: 10, tid: 10, errno: 1, view: traced) == .alreadyTraced(pid: 10, tid: 10, tracer: 77, tracerComm: "gdb"))
         let plain = Self.view(tasks: [10: Self.task(10)], threads: [10: [10]], root: true, scope: 3)
         let asRoot = AttachObstacle.seizeRefused(pid: 10, tid: 10, errno: 1, view: plain).description
         #expect(asRoot.contains("ptrace_scope is 3") && !asRoot.contains("run the recorder as root"))

@@ -18,8 +18,8 @@ package struct ProcessView {
 
     package static var live: ProcessView {
         ProcessView(
-        status: { ProcFS.status(pid: $0, tid: $1) }, threads: { ProcFS.threads(of: $0) }, comm: { ProcFS.comm(of: $0) },
-        ptraceScope: { ProcFS.read("/proc/sys/kernel/yama/ptrace_scope", limit: 16).flatMap { Int($0.split(separator: "\n").first ?? "") } },
+            status: { ProcFS.status(pid: $0, tid: $1) }, threads: { ProcFS.threads(of: $0) }, comm: { ProcFS.comm(of: $0) },
+            ptraceScope: { ProcFS.read("/proc/sys/kernel/yama/ptrace_scope", limit: 16).flatMap { Int($0.split(separator: "\n").first ?? "") } },
             isRoot: { geteuid() == 0 }, ownPid: { getpid() })
     }
 }
@@ -148,11 +148,12 @@ package enum AttachObstacle: Error, Equatable, CustomStringConvertible {
         }
     }
 
-    /// "process 42's threads: 42, 43, … (12 in all: ls /proc/42/task)".
+    /// "process 42 has 12 threads: 42, 43, … (ls /proc/42/task lists them all)".
     static func describe(_ process: ThreadList) -> String {
-        if process.threads.isEmpty { return "process \(process.pid) has no threads left" }
-        let all = process.threads.count > listed ? " (\(process.threads.count) in all: ls /proc/\(process.pid)/task)" : ""
-        return "process \(process.pid)'s threads: \(list(process.threads))\(all)"
+        let n = process.threads.count
+        if n == 0 { return "process \(process.pid) has no threads left" }
+        let more = n > listed ? " (ls /proc/\(process.pid)/task lists them all)" : ""
+        return "process \(process.pid) has \(n) thread\(n == 1 ? "" : "s"): \(list(process.threads))\(more)"
     }
 
     /// The first few numbers, comma-separated, "…" when there are more.

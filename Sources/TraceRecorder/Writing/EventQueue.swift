@@ -99,7 +99,7 @@ final class EventQueue: @unchecked Sendable {
             condition.unlock()
             do {
                 for e in batch {
-                    do { try writer.append(e) } catch where error.code == .invalidEvent {
+                    do { try writer.append(e) } catch  where error.code == .invalidEvent {
                         // One event the format cannot hold (the writer is still sound): leave it out, go on.
                         condition.lock()
                         rejected += 1

@@ -69,7 +69,8 @@ struct Record: ParsableCommand {
         let file = TerminalText.escaped(output)
         var line = "vfiotrace: recorded \(summary.events) events (\(summary.bytes) bytes, \(summary.syscallStops) syscall stops) to \(file)"
         if summary.writeFailure != nil {
-            line = "vfiotrace: \(file) holds the first \(summary.events) events (\(summary.bytes) bytes, its complete chunks; "
+            line =
+                "vfiotrace: \(file) holds the first \(summary.events) events (\(summary.bytes) bytes, its complete chunks; "
                 + "\(summary.syscallStops) syscall stops); nothing after them was written"
         }
         if summary.lost > 0 {
