@@ -104,7 +104,8 @@ while next < end {
     if let at = r.crashedAt {
         if r.hung { hangs += 1 } else { crashes += 1 }
         let surface = (try? HostileCases.make(index: at, seed: seed, directory: directory).surface.rawValue) ?? "?"
-        print("\(r.hung ? "HANG" : "CRASH") case \(at) (\(surface)), signal \(r.signal); rerun: vfiotrace-fuzz --seed \(seed) --first \(at) --cases 1")
+        print(
+            "\(r.hung ? "HANG" : "CRASH") case \(at) (\(surface)), signal \(r.signal); rerun: vfiotrace-fuzz --seed \(seed) --first \(at) --cases 1")
         next = at + 1
     } else {
         next = to

@@ -646,7 +646,9 @@ public final class TraceAnalyzer {
                         kind: .openAtTraceEnd, severity: .warning,
                         message:
                             "the trace ends \(DurationText.human(end - s)) after the re-evaluate signal, before any VFIO_DEVICE_GET_REGION_INFO re-read: "
-                            + (cut ? "the trace is cut, so what the VMM did next is unknown" : "the recording stopped before the VMM answered, or it never did"),
+                            + (cut
+                                ? "the trace is cut, so what the VMM did next is unknown"
+                                : "the recording stopped before the VMM answered, or it never did"),
                         timeNs: s, device: d.name))
             }
             if let s = d.pendingSignals.first {
@@ -681,7 +683,9 @@ public final class TraceAnalyzer {
         gaps.sort { ($0.startNs, $0.device, $0.region) < ($1.startNs, $1.device, $1.region) }
         for g in gaps {
             let range = "region \(g.region) +0x\(String(g.offset, radix: 16)) len 0x\(String(g.length, radix: 16))"
-            let how = g.endNs == nil ? "still open at the end of the trace (\(DurationText.human(g.durationNs)))" : "for \(DurationText.human(g.durationNs))"
+            let how =
+                g.endNs == nil
+                ? "still open at the end of the trace (\(DurationText.human(g.durationNs)))" : "for \(DurationText.human(g.durationNs))"
             let over = policy.maxGapNs.map { g.durationNs > $0 } ?? true
             report(
                 Finding(
@@ -693,7 +697,8 @@ public final class TraceAnalyzer {
             report(
                 Finding(
                     kind: .thresholdExceeded, severity: .error,
-                    message: "remap latency p99 \(DurationText.human(total.p99Ns)) exceeds the limit \(DurationText.human(limit))", timeNs: nil, device: nil))
+                    message: "remap latency p99 \(DurationText.human(total.p99Ns)) exceeds the limit \(DurationText.human(limit))", timeNs: nil,
+                    device: nil))
         }
         for (kind, n) in findingCounts.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where n > Self.listedPerKind {
             // Counted already; listed so that the report says what it left out.
@@ -719,7 +724,8 @@ public final class TraceAnalyzer {
         // Nothing checked: no VFIO device in any file (a wrong pid or file must not pass a CI gate).
         let verdict = errorCount > 0 ? AnalysisResult.fail : deviceOrder.isEmpty ? AnalysisResult.nothingChecked : AnalysisResult.pass
         return AnalysisResult(
-            files: files, verdict: verdict, errors: errorCount, warnings: warningCount, events: eventCount, startNs: firstNs, endNs: firstNs == nil ? nil : lastNs,
+            files: files, verdict: verdict, errors: errorCount, warnings: warningCount, events: eventCount, startNs: firstNs,
+            endNs: firstNs == nil ? nil : lastNs,
             gaps: gaps, remapLatency: .init(total: total, phases: phases, leadTime: lead.summary, unresolved: unresolved),
             restoreLatency: restore.summary, triggers: triggers, restores: restores, devices: deviceSummaries,
             findings: findings, policy: policy)

@@ -1,5 +1,5 @@
-public import TraceFormat
 import TraceAnalysis
+public import TraceFormat
 import TraceReports
 
 #if canImport(Glibc)
@@ -89,7 +89,10 @@ public enum HostileCases {
         }
     }
 
-    static let strings = ["0000:00:05.0", "", "dev\u{1B}]0;x\u{07}", "\r\nverdict: PASS", "\u{202E}\u{FFFE}", "a|b*`c`<d>&", "index", "region", "0", "trap.on", "irq.signal"]
+    static let strings = [
+        "0000:00:05.0", "", "dev\u{1B}]0;x\u{07}", "\r\nverdict: PASS", "\u{202E}\u{FFFE}", "a|b*`c`<d>&", "index", "region", "0", "trap.on",
+        "irq.signal",
+    ]
 
     /// One chunk body of random events with hostile values (valid framing most of the time).
     static func craftedBody(_ rng: inout SplitMix64) -> (body: [UInt8], events: UInt32) {
@@ -131,14 +134,23 @@ public enum HostileCases {
             let device = strings[Int(rng.next() % 2)]
             let payload: EventPayload
             switch rng.next() % 6 {
-            case 0: payload = .deviceState(DeviceStateChange(fd: 5, device: device, migrationProtocol: .v2, requested: UInt32(rng.next() % 8), resulting: 0))
+            case 0:
+                payload = .deviceState(
+                    DeviceStateChange(fd: 5, device: device, migrationProtocol: .v2, requested: UInt32(rng.next() % 8), resulting: 0))
             case 1: payload = .mapping(MappingChange(operation: .mmap, fd: 5, device: device, region: 0, address: 0, length: number(&rng)))
             case 2: payload = .eventfd(EventfdOp(operation: rng.next() % 2 == 0 ? .read : .write, fd: 8, value: 1))
             case 3: payload = .irqBinding(IrqBinding(fd: 5, device: device, index: 5, start: 0, count: 1, flags: 0x24, eventfds: [8]))
             case 4: payload = .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: number(&rng), size: number(&rng), userAddress: number(&rng)))
-            default: payload = .regionInfo(RegionInfo(fd: 5, device: device, index: 0, flags: 0xF, size: number(&rng), offset: 0, sparseAreas: [.init(offset: number(&rng), size: number(&rng))]))
+            default:
+                payload = .regionInfo(
+                    RegionInfo(
+                        fd: 5, device: device, index: 0, flags: 0xF, size: number(&rng), offset: 0,
+                        sparseAreas: [.init(offset: number(&rng), size: number(&rng))]))
             }
-            try w.append(TraceEvent(time: time, endTime: rng.next() % 8 == 0 ? time &- 100 : time &+ 50, pid: 1, tid: 1, result: Int64(bitPattern: rng.next() % 3 == 0 ? number(&rng) : 0), payload: payload))
+            try w.append(
+                TraceEvent(
+                    time: time, endTime: rng.next() % 8 == 0 ? time &- 100 : time &+ 50, pid: 1, tid: 1,
+                    result: Int64(bitPattern: rng.next() % 3 == 0 ? number(&rng) : 0), payload: payload))
         }
         try w.close()
         var bytes = readAll(path)

@@ -319,7 +319,9 @@ import TraceFormat
             setup() + [
                 ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
                 state(1_000, 6),  // a gap opens at 1000
-                TraceEvent(time: 900, endTime: 400, pid: 1, tid: 1, result: 0, payload: .mapping(MappingChange(operation: .munmap, fd: -1, address: base, length: 0x10_0000))),
+                TraceEvent(
+                    time: 900, endTime: 400, pid: 1, tid: 1, result: 0,
+                    payload: .mapping(MappingChange(operation: .munmap, fd: -1, address: base, length: 0x10_0000))),
             ]
         let r = try analyze(events)
         // The munmap takes effect at the analyzer's clock (1000): the gap closes with zero length, not 2^64 - 600.
@@ -332,9 +334,16 @@ import TraceFormat
     func wrappingRanges() throws {
         let events =
             setup() + [
-                ev(20, .mapping(MappingChange(operation: .mmap, fd: 7, device: dev, region: 0, regionOffset: .max - 4, address: 0, length: .max)), result: -4096 * 2),
+                ev(
+                    20, .mapping(MappingChange(operation: .mmap, fd: 7, device: dev, region: 0, regionOffset: .max - 4, address: 0, length: .max)),
+                    result: -4096 * 2),
                 ev(21, .memslot(Memslot(vmFd: 4, slot: 9, guestPhys: 0, size: .max, userAddress: .max - 1))),
-                ev(22, .marker(Marker(source: "driver", name: "trap.on", device: dev, fields: [.init("region", "0"), .init("offset", "0xffffffffffffffff"), .init("length", "16")]))),
+                ev(
+                    22,
+                    .marker(
+                        Marker(
+                            source: "driver", name: "trap.on", device: dev,
+                            fields: [.init("region", "0"), .init("offset", "0xffffffffffffffff"), .init("length", "16")]))),
                 ev(23, .mapping(MappingChange(operation: .munmap, fd: -1, address: .max - 10, length: .max))),
             ]
         let r = try analyze(events)

@@ -16,7 +16,8 @@ import TraceFormat
             TraceEvent(time: 1_000, endTime: 500, pid: 7, tid: 7, result: 5, payload: .deviceOpen(DeviceOpen(fd: 5, groupFd: 4, device: d))),
             TraceEvent(
                 time: 2_000, pid: 7, tid: 7,
-                payload: .regionInfo(RegionInfo(fd: 5, device: d, index: 0, flags: 0xF, size: 0x1000, offset: 0, sparseAreas: [.init(offset: 0, size: 0x1000)]))),
+                payload: .regionInfo(
+                    RegionInfo(fd: 5, device: d, index: 0, flags: 0xF, size: 0x1000, offset: 0, sparseAreas: [.init(offset: 0, size: 0x1000)]))),
             TraceEvent(
                 time: 3_000, endTime: 3_100, pid: 7, tid: 7, result: 0x7F00_0000_0000,
                 payload: .mapping(MappingChange(operation: .mmap, fd: 5, device: d, region: 0, address: 0, length: 0x1000))),
@@ -24,9 +25,12 @@ import TraceFormat
                 time: 5_000, endTime: 4_000, pid: 7, tid: 7,
                 payload: .deviceState(DeviceStateChange(fd: 5, device: d, migrationProtocol: .v2, requested: 6, resulting: 6))),
             TraceEvent(time: 6_000, pid: 7, tid: 7, payload: .fd(FdChange(operation: .open, fd: 9, kind: .unknown, path: "/tmp/\u{1B}[2J\u{1B}[H"))),
-            TraceEvent(time: 7_000, pid: 7, tid: 7, payload: .marker(Marker(source: "x\u{1B}[31m", name: "trap.on", device: d, fields: [.init("k\n", "v\r")]))),
+            TraceEvent(
+                time: 7_000, pid: 7, tid: 7,
+                payload: .marker(Marker(source: "x\u{1B}[31m", name: "trap.on", device: d, fields: [.init("k\n", "v\r")]))),
         ]
-        let w = try TraceWriter(path: path, header: TraceHeader.forThisHost(source: "hostile\u{1B}]2;title\u{07}", command: ["vmm\r\nforged"], pids: [7]))
+        let w = try TraceWriter(
+            path: path, header: TraceHeader.forThisHost(source: "hostile\u{1B}]2;title\u{07}", command: ["vmm\r\nforged"], pids: [7]))
         for e in events { try w.append(e) }
         try w.close()
         return path
@@ -56,7 +60,8 @@ import TraceFormat
         #expect(dump.stdout.contains("\\x1b]0;pwned\\x07\\r\\nverdict: PASS \\u{202e}\\u{fffe}"))
         #expect(dump.stdout.contains("> <-0.000001>"), "a negative duration is shown as such (500 ns rounds to 1 µs)")
         let report = try ChildProcess.run(
-            Self.bin, ["report", path, "--html", dir + "/r.html", "--junit", dir + "/j.xml", "--markdown", dir + "/r.md", "--perfetto", dir + "/p.json"])
+            Self.bin,
+            ["report", path, "--html", dir + "/r.html", "--junit", dir + "/j.xml", "--markdown", dir + "/r.md", "--perfetto", dir + "/p.json"])
         #expect(report.signal == nil, "\(report.stderr)")
         #expect(report.status == 1, "a state requiring traps on a reachable BAR is a gap: \(report.stderr)")
         let junit = try String(contentsOfFile: dir + "/j.xml", encoding: .utf8)
@@ -107,7 +112,9 @@ import TraceFormat
         let xml = path + ".xml", md = path + ".md"
         defer { for p in [path, xml, md] { unlink(p) } }
         let events = (0..<4).map { i in
-            TraceEvent(time: UInt64(i) * 10, pid: 3, tid: 3, result: 8, payload: .eventfd(EventfdOp(operation: i % 2 == 0 ? .write : .read, fd: 4, value: 1)))
+            TraceEvent(
+                time: UInt64(i) * 10, pid: 3, tid: 3, result: 8, payload: .eventfd(EventfdOp(operation: i % 2 == 0 ? .write : .read, fd: 4, value: 1))
+            )
         }
         _ = try TraceFiles.write(events, to: path)
         let out = try ChildProcess.run(Self.bin, ["analyze", path])

@@ -55,7 +55,9 @@ final class ProcessTables {
                 var covered = memslotUnion.intersection(IntervalSet([m.user]))
                 covered = covered.union(IntervalSet([m.user]).intersection(adoptedMappings).subtracting(memslotTouched))
                 for r in covered.ranges {
-                    out.insert(m.regionOffset.saturatingAdd(r.lowerBound - m.user.lowerBound)..<m.regionOffset.saturatingAdd(r.upperBound - m.user.lowerBound))
+                    out.insert(
+                        m.regionOffset.saturatingAdd(
+                            r.lowerBound - m.user.lowerBound)..<m.regionOffset.saturatingAdd(r.upperBound - m.user.lowerBound))
                 }
             } else {
                 out.insert(Range(start: m.regionOffset, length: m.user.length))

@@ -21,7 +21,8 @@ struct ChunkDecoder {
         var r = ByteReader(raw)
         let n = try r.count()
         guard n <= TraceFormat.maxStringsPerChunk else {
-            throw ByteReader.Malformed(message: "string table of \(n) entries exceeds the \(TraceFormat.maxStringsPerChunk) a chunk may hold", position: 0)
+            throw ByteReader.Malformed(
+                message: "string table of \(n) entries exceeds the \(TraceFormat.maxStringsPerChunk) a chunk may hold", position: 0)
         }
         var table: [String] = []
         table.reserveCapacity(n)

@@ -45,13 +45,16 @@ public struct DeviceMappingTable: Sendable {
             }
             let lo = max(m.user.lowerBound, range.lowerBound)
             let hi = min(m.user.upperBound, range.upperBound)
-            removed.append(Mapping(user: lo..<hi, device: m.device, region: m.region, regionOffset: m.regionOffset.saturatingAdd(lo - m.user.lowerBound)))
+            removed.append(
+                Mapping(user: lo..<hi, device: m.device, region: m.region, regionOffset: m.regionOffset.saturatingAdd(lo - m.user.lowerBound)))
             if m.user.lowerBound < lo {
                 kept.append(Mapping(user: m.user.lowerBound..<lo, device: m.device, region: m.region, regionOffset: m.regionOffset))
             }
             if hi < m.user.upperBound {
                 kept.append(
-                    Mapping(user: hi..<m.user.upperBound, device: m.device, region: m.region, regionOffset: m.regionOffset.saturatingAdd(hi - m.user.lowerBound))
+                    Mapping(
+                        user: hi..<m.user.upperBound, device: m.device, region: m.region,
+                        regionOffset: m.regionOffset.saturatingAdd(hi - m.user.lowerBound))
                 )
             }
         }

@@ -33,7 +33,9 @@ public enum HTMLReport {
 
             """
         let verdict =
-            r.passed ? "<span class=\"pass\">PASS</span>" : r.checkedNothing ? "<span class=\"fail\">NOTHING CHECKED</span>" : "<span class=\"fail\">FAIL</span>"
+            r.passed
+            ? "<span class=\"pass\">PASS</span>"
+            : r.checkedNothing ? "<span class=\"fail\">NOTHING CHECKED</span>" : "<span class=\"fail\">FAIL</span>"
         html += "<h1>vfiotrace: \(verdict)</h1>\n"
         html += "<p>\(r.events) events from \(r.files.map(escape).joined(separator: ", ")) over \(escape(d(span))); "
         html += "\(r.gaps.count) trap gap\(r.gaps.count == 1 ? "" : "s"), \(escape(AnalysisText.count(r.errors, "error"))).</p>\n"

@@ -36,7 +36,8 @@ public enum JUnitReport {
             Case(
                 name: "a VFIO device was checked",
                 failures: r.checkedNothing
-                    ? ["nothing was checked: no VFIO device appears in the trace (a wrong pid or file, or a recording that missed the device setup)"] : []))
+                    ? ["nothing was checked: no VFIO device appears in the trace (a wrong pid or file, or a recording that missed the device setup)"]
+                    : []))
         suites.append(("trace", traceCases))
 
         let total = suites.reduce(0) { $0 + $1.1.count }

@@ -12,7 +12,8 @@ public enum MarkdownReport {
         out += "\(AnalysisText.count(r.gaps.count, "trap gap")), "
         out += "\(AnalysisText.count(r.errors, "error")), \(AnalysisText.count(r.warnings, "warning")).\n\n"
         if r.checkedNothing {
-            out += "**Nothing was checked:** no VFIO device appears in the trace (a wrong pid or file, or a recording that missed the device setup).\n\n"
+            out +=
+                "**Nothing was checked:** no VFIO device appears in the trace (a wrong pid or file, or a recording that missed the device setup).\n\n"
         }
         out += "### Trap gaps\n\n"
         if r.gaps.isEmpty {
@@ -70,7 +71,11 @@ public enum MarkdownReport {
             case ">": out += "&gt;"
             case "*", "_", "`", "[", "]", "\\", "#", "!", "~", "&": out += "\\" + String(c)
             default:
-                if c.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { out += TerminalText.escaped(String(c)) } else { out.append(c) }
+                if c.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                    out += TerminalText.escaped(String(c))
+                } else {
+                    out.append(c)
+                }
             }
         }
         return out

@@ -72,7 +72,10 @@ public enum PerfettoReport {
                 var at = t.timeNs
                 for (name, d) in [("wake-up", t.wakeupNs), ("re-evaluation", t.reevaluationNs), ("trap effective", t.effectiveNs)] {
                     guard let d else { continue }
-                    add([("ph", q("X")), ("name", q(name)), ("cat", q("remap")), ("pid", pid), ("tid", "3"), ("ts", us(at)), ("dur", us(t0.saturatingAdd(d)))])
+                    add([
+                        ("ph", q("X")), ("name", q(name)), ("cat", q("remap")), ("pid", pid), ("tid", "3"), ("ts", us(at)),
+                        ("dur", us(t0.saturatingAdd(d))),
+                    ])
                     at = at.saturatingAdd(d)
                 }
                 // Flow arrow from the trigger to the moment the remap took effect.

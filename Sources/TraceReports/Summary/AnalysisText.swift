@@ -26,7 +26,9 @@ public enum AnalysisText {
                     let end = g.endNs.map { "\(seconds($0 - (r.startNs ?? 0)))" } ?? "open at end"
                     out += "    region \(g.region) +0x\(String(g.offset, radix: 16)) len 0x\(String(g.length, radix: 16))"
                     out += "  \(seconds(g.startNs - (r.startNs ?? 0))) -> \(end)  \(duration(g.durationNs))  cause \(esc(g.cause))"
-                    if g.trappedAccesses > 0 { out += "  (\(count(Int(clamping: g.trappedAccesses), "trapped access", "trapped accesses")) during it)" }
+                    if g.trappedAccesses > 0 {
+                        out += "  (\(count(Int(clamping: g.trappedAccesses), "trapped access", "trapped accesses")) during it)"
+                    }
                     out += "\n"
                 }
             }

@@ -46,7 +46,9 @@ struct Stats: ParsableCommand {
         case .text:
             // Header strings come from the file: escaped like everything printed from a trace.
             let h = s.header
-            out.write(TerminalText.escaped("file        \(file) (\(h.source), vfiotrace \(h.recorderVersion), \(h.kernelRelease) \(h.architecture))") + "\n")
+            out.write(
+                TerminalText.escaped("file        \(file) (\(h.source), vfiotrace \(h.recorderVersion), \(h.kernelRelease) \(h.architecture))") + "\n"
+            )
             if !h.command.isEmpty { out.write("command     \(h.command.map(TerminalText.escaped).joined(separator: " "))\n") }
             if !s.header.pids.isEmpty { out.write("pids        \(s.header.pids.map(String.init).joined(separator: " "))\n") }
             out.write("events      \(s.events)\n")
