@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # The guest's /init (see vfio-guest.sh): load the modules, bind edu to vfio-pci, run the command in a
-# chroot of the host's root, leave its output and status in the shared folder, power off.
+# chroot of the host's root (after leaving .guest-ready), leave its output and status in the shared folder,
+# power off.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mkdir -p /proc /sys /dev /tmp
@@ -36,5 +37,7 @@ export VFIO_BDF=$bdf VFIO_GROUP=$group VFIO_OUT=$outdir
 cd "\$(cat $outdir/.guest-cwd)" 2>/dev/null || cd /
 . $outdir/.guest-command
 RUN
+# The host counts a boot that never gets here as the rig's failure (and retries it), not the command's.
+: > /out/.guest-ready
 chroot /host /bin/sh /run/.guest-run > /out/.guest-output 2>&1
 finish $?

@@ -5,14 +5,23 @@
 #   Scripts/vfio-guest.sh check                say whether the guest can run here (exit 0 yes, 3 no)
 #   Scripts/vfio-guest.sh run [-o DIR] [-t SECONDS] -- 'SHELL COMMAND'
 #
-# `run` boots Debian's kernel under QEMU (q35, TCG, an emulated Intel IOMMU) with QEMU's `edu` PCI device
+# `run` boots Debian's kernel under QEMU (q35, TCG by default, an emulated Intel IOMMU) with QEMU's `edu` PCI device
 # (1234:11e8: BAR0 of 1 MiB, interrupt on a write to 0x60), binds edu to vfio-pci, mounts this host's root
 # read-only over 9p and runs the command in a chroot of it, so this project's build and Debian's QEMU run
 # inside unchanged. In the chroot everything is this host's, read-only, except DIR (default: a new
 # temporary folder), which is this host's DIR, writable, and /run (a tmpfs, also TMPDIR and HOME); the
 # environment has VFIO_BDF (edu's PCI address), VFIO_GROUP (its IOMMU group number) and VFIO_OUT (DIR).
 # The command's output is printed here; its exit status is the script's.
-# Exit 3: the guest cannot run on this machine (the message says why). Exit 4: the guest timed out.
+#
+# Accelerator: TCG unless $VFIOTRACE_GUEST_ACCEL says otherwise: `kvm` (q35 with kernel-irqchip=split, which
+# the IOMMU's interrupt remapping needs under KVM), or `auto` (KVM when a short probe boot of the rig under
+# KVM succeeds on this host, remembered until the host reboots; TCG otherwise). The script says which one it
+# used and why.
+# A boot that fails for the rig's own reasons (the guest kernel panics or never reaches the command, within
+# $VFIOTRACE_GUEST_BOOT_TIMEOUT seconds, default 180) is retried at most twice, saying so on stderr with the
+# console's panic line. A command that ran and failed is never retried.
+# Exit 3: the guest cannot run on this machine (the message says why). Exit 4: the command timed out.
+# Exit 5: the guest did not boot after the retries, or died while the command ran (the console is quoted).
 #
 # Cache: $VFIOTRACE_GUEST_CACHE, default .cache/guest in this repository (not committed).
 set -euo pipefail
@@ -82,8 +91,100 @@ initramfs() {
     cp "$here/Scripts/vfio-guest-init.sh" "$cache/init.sh"
 }
 
+# The QEMU options that differ by accelerator. Interrupt remapping under KVM needs the split irqchip.
+accel_options() {
+    case "$1" in
+        kvm) echo "-machine q35,kernel-irqchip=split -accel kvm -cpu host -device intel-iommu,intremap=on" ;;
+        *) echo "-machine q35 -accel tcg -cpu max -device intel-iommu,intremap=on" ;;
+    esac
+}
+
+# Sets `accel` and `accel_why` from $VFIOTRACE_GUEST_ACCEL (tcg, kvm or auto; default tcg).
+choose_accel() {
+    local want=${VFIOTRACE_GUEST_ACCEL:-tcg}
+    case "$want" in
+        tcg) accel=tcg; accel_why="the default; VFIOTRACE_GUEST_ACCEL=auto uses KVM where it works" ;;
+        kvm)
+            [ -r /dev/kvm ] && [ -w /dev/kvm ] || cannot "VFIOTRACE_GUEST_ACCEL=kvm but /dev/kvm is not usable"
+            accel=kvm; accel_why="VFIOTRACE_GUEST_ACCEL=kvm" ;;
+        auto) kvm_verdict ;;
+        *) say "VFIOTRACE_GUEST_ACCEL must be tcg, kvm or auto, not '$want'"; exit 2 ;;
+    esac
+}
+
+# KVM if a probe boot under KVM reaches the command quickly; the verdict lasts until the host reboots.
+kvm_verdict() {
+    accel=tcg
+    if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then accel_why="no usable /dev/kvm"; return; fi
+    if ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
+        accel_why="/dev/kvm is there but this CPU shows no vmx/svm (KVM here cannot boot the guest)"; return
+    fi
+    local key verdict="$cache/kvm-verdict"
+    key="$(cat /proc/sys/kernel/random/boot_id) $("$qemu" --version | head -n 1)"
+    if [ "$(head -n 1 "$verdict" 2>/dev/null)" != "$key" ]; then
+        say "probing KVM with one short boot (once per host boot)"
+        local dir
+        dir=$(mktemp -d /tmp/vfio-guest-kvm-XXXXXX)
+        if boot_once kvm "$dir" 60 60 'test -e /dev/vfio/$VFIO_GROUP' 2>/dev/null \
+            && [ "$(cat "$dir/.guest-status" 2>/dev/null)" = 0 ]; then
+            printf '%s\nkvm\nthe probe boot under KVM reached the command\n' "$key" > "$verdict"
+        else
+            printf '%s\ntcg\na probe boot under KVM did not reach the command within 60s\n' "$key" > "$verdict"
+        fi
+        rm -rf "$dir"
+    fi
+    accel=$(sed -n 2p "$verdict")
+    accel_why="$(sed -n 3p "$verdict") (VFIOTRACE_GUEST_ACCEL=auto)"
+}
+
+# One boot: runs the command in the guest, the output shown as it comes. Returns 0 when the command ran (its
+# status is in DIR/.guest-status), 4 when it timed out, 5 when the guest never reached it (the boot failed),
+# 6 when the guest died while it ran.
+# Usage: boot_once ACCEL DIR BOOT_SECONDS TOTAL_SECONDS COMMAND
+boot_once() {
+    local accel=$1 out=$2 boot_limit=$3 limit=$4
+    shift 4
+    printf '%s\n' "$*" > "$out/.guest-command"
+    printf '%s\n' "$start" > "$out/.guest-cwd"
+    printf '%s\n' "$out" > "$out/.guest-outdir"
+    rm -f "$out/.guest-status" "$out/.guest-ready" "$out/.guest-console"
+    : > "$out/.guest-output"
+    local vm waited=0 status=0
+    # shellcheck disable=SC2046 # the accelerator's options are words on purpose
+    "$qemu" $(accel_options "$accel") -smp 1 -m 2G -device edu \
+        -kernel "$cache/vmlinuz" -initrd "$cache/initramfs.gz" \
+        -append "console=ttyS0 quiet intel_iommu=on iomem=relaxed panic=-1 no_timer_check" \
+        -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+        -virtfs "local,path=$out,mount_tag=out,security_model=none" \
+        -display none -serial file:"$out/.guest-console" -monitor none \
+        -no-reboot </dev/null &
+    vm=$!
+    # The command's output as it comes (the guest writes it straight into the shared folder).
+    tail -n +1 -f --pid=$vm "$out/.guest-output" &
+    # Tenths of a second: the boot must reach the command within boot_limit, the whole run end within limit.
+    while kill -0 $vm 2>/dev/null; do
+        if [ ! -e "$out/.guest-ready" ] && [ $waited -ge $((boot_limit * 10)) ]; then status=5; break; fi
+        if [ $waited -ge $((limit * 10)) ]; then status=4; break; fi
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    if [ $status != 0 ]; then kill $vm 2>/dev/null; fi
+    wait $vm || true
+    wait
+    [ $status != 0 ] && return $status
+    [ -f "$out/.guest-status" ] && return 0
+    [ -e "$out/.guest-ready" ] && return 6
+    return 5
+}
+
+# The line of the guest's console that says why it stopped, if there is one.
+console_reason() {
+    grep -m 1 -E 'Kernel panic|BUG:|Oops|timer doesn.t work' "$1/.guest-console" 2>/dev/null \
+        | sed 's/^\[ *[0-9.]*\] //' || true
+}
+
 run() {
-    local out="" timeout=300
+    local out="" timeout=300 boot_limit=${VFIOTRACE_GUEST_BOOT_TIMEOUT:-180} retries=2
     while [ $# -gt 0 ]; do
         case "$1" in
             -o) out=$2; shift 2 ;;
@@ -99,30 +200,33 @@ run() {
     [ -n "$out" ] || out=$(mktemp -d /tmp/vfio-guest-XXXXXX)
     mkdir -p "$out"
     out=$(cd "$out" && pwd)
-    # The guest reads the command and its working folder from the shared folder and leaves its status there.
-    printf '%s\n' "$*" > "$out/.guest-command"
-    printf '%s\n' "$start" > "$out/.guest-cwd"
-    printf '%s\n' "$out" > "$out/.guest-outdir"
-    rm -f "$out/.guest-status" "$out/.guest-output"
-    local status=0 vm
-    : > "$out/.guest-output"
-    timeout "$timeout" "$qemu" \
-        -machine q35 -accel tcg -cpu max -smp 1 -m 2G \
-        -device intel-iommu -device edu \
-        -kernel "$cache/vmlinuz" -initrd "$cache/initramfs.gz" \
-        -append "console=ttyS0 quiet intel_iommu=on iomem=relaxed panic=-1" \
-        -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-        -virtfs "local,path=$out,mount_tag=out,security_model=none" \
-        -display none -serial file:"$out/.guest-console" -monitor none \
-        -no-reboot </dev/null &
-    vm=$!
-    # The command's output as it comes (the guest writes it straight into the shared folder).
-    tail -n +1 -f --pid=$vm "$out/.guest-output" &
-    wait $vm || status=$?
-    wait
-    if [ "$status" = 124 ]; then say "the guest did not finish within ${timeout}s (console: $out/.guest-console)"; exit 4; fi
-    [ -f "$out/.guest-status" ] || { say "the guest stopped without running the command; its console:"; tail -n 30 "$out/.guest-console" >&2; exit 3; }
-    exit "$(cat "$out/.guest-status")"
+    local accel accel_why
+    choose_accel
+    say "accelerator: $accel: $accel_why"
+    local attempt=0 result reason
+    while :; do
+        attempt=$((attempt + 1))
+        result=0
+        boot_once "$accel" "$out" "$boot_limit" "$timeout" "$@" || result=$?
+        case $result in
+            0) exit "$(cat "$out/.guest-status")" ;;
+            4) say "the command did not finish within ${timeout}s (console: $out/.guest-console)"; exit 4 ;;
+            6)
+                say "the guest died while the command ran (not retried: the command may be the cause):" \
+                    "$(console_reason "$out"). Its console:"
+                tail -n 40 "$out/.guest-console" >&2
+                exit 5 ;;
+        esac
+        reason=$(console_reason "$out")
+        [ -n "$reason" ] || reason="no panic on the console; the guest did not reach the command within ${boot_limit}s"
+        if [ $attempt -gt $retries ]; then
+            say "the guest failed to boot $attempt times; the last time: $reason. Its console:"
+            tail -n 30 "$out/.guest-console" >&2
+            exit 5
+        fi
+        cp "$out/.guest-console" "$out/.guest-console.boot$attempt" 2>/dev/null || true
+        say "retrying the boot ($((attempt + 1)) of $((retries + 1))): the guest failed to boot, not the command: $reason"
+    done
 }
 
 case "${1:-}" in

@@ -84,5 +84,15 @@ struct GuestFailure: Error, CustomStringConvertible {
     var status: Int32
     var output: String
     var folder: String
-    var description: String { "guest rig failed (status \(status)); console log in \(folder)/.guest-console:\n\(output)" }
+    var description: String { "guest rig failed (status \(status): \(meaning)); console log in \(folder)/.guest-console:\n\(output)" }
+
+    /// What `vfio-guest.sh run` means by its exit status (see its header); other values are the command's own.
+    var meaning: String {
+        switch status {
+        case 3: "the guest cannot run on this machine"
+        case 4: "the command timed out"
+        case 5: "the guest did not boot after retries, or died while the command ran"
+        default: "the command in the guest failed"
+        }
+    }
 }

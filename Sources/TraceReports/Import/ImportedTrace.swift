@@ -38,7 +38,12 @@ final class ImportedTrace {
         var options = TraceWriter.Options()
         options.compressionLevel = 1
         options.maxChunkAgeNs = .max  // chunks by size only: nobody reads the spill while it is written
-        spill = try TraceWriter(path: spillPath, header: TraceHeader(source: "import-\(format)"), options: options)
+        do {
+            spill = try TraceWriter(path: spillPath, header: TraceHeader(source: "import-\(format)"), options: options)
+        } catch {
+            // Said of the output: the spill file is an implementation detail beside it.
+            throw TraceError(error.code, "cannot write the output: \(error.message)", path: output)
+        }
     }
 
     deinit {

@@ -17,13 +17,13 @@ struct ImportOptions: ParsableArguments {
     @Flag(help: "Reject the whole input at the first malformed line (default: skip it with a warning).") var strict = false
 
     static let exitCodes = """
-        A malformed line (unparseable, a number out of range, longer than 1 MiB) is skipped with a warning on
-        stderr naming its line number; the first 20 are printed, then their count.
+        A malformed line (unparseable, a number out of range, longer than 1 MiB) is skipped with a warning on stderr naming its line number; \
+        the first 20 are printed, then their count.
 
         Exit codes:
           0  imported (any skipped lines reported on stderr)
-          2  the log cannot be read, the output cannot be written, a usage error, or with --strict a malformed line
-             (named with its line number; no output is written)
+          2  the log cannot be read, the output cannot be written, a usage error, or (--strict) a malformed line, named with its line \
+        number; with --strict nothing is written
         """
 
     /// Runs `importer` over the log with these options; the first 20 skipped lines are printed, then the count.
@@ -43,7 +43,7 @@ struct ImportOptions: ParsableArguments {
             FileHandleStream.standardError.write("vfiotrace: \(p)\n")
             throw ExitCode(2)
         } catch let e as TraceError {
-            throw CommandFailure("\(output): \(e)")
+            throw CommandFailure(e.description)
         }
     }
 }
