@@ -29,13 +29,12 @@ struct Dump: ParsableCommand {
             })
         let reader = try TraceReader(path: file)
         let out = FileHandleStream.standardOutput
-        var events: [TraceEvent] = []
-        while try reader.nextChunk(into: &events) != nil {
-            for e in events where wanted.isEmpty || wanted.contains(e.kind) {
-                out.write((format == .text ? EventText.line(e) : EventJSON.line(e)) + "\n")
-            }
-            events.removeAll(keepingCapacity: true)
-        }
+        // Streamed: one event at a time into a 64 KiB output buffer, whatever a chunk holds.
+        let text = format == .text
+        while try reader.nextChunk(visit: { e in
+            guard wanted.isEmpty || wanted.contains(e.kind) else { return }
+            out.write((text ? EventText.line(e) : EventJSON.line(e)) + "\n")
+        }) != nil {}
         out.flush()
         for d in reader.damage { printError("warning: \(d)") }
         if !reader.damage.isEmpty { terminate(1) }
