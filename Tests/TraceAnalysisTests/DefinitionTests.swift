@@ -379,4 +379,35 @@ import TraceFormat
         #expect(acted.findings.contains { $0.kind == .noRegionInfoReread && $0.severity == .error })
         #expect(!acted.findings.contains { $0.kind == .openAtTraceEnd })
     }
+
+    func driver(_ t: UInt64, _ name: String, offset: UInt64 = 0, length: UInt64 = 0x1000) -> TraceEvent {
+        ev(
+            t,
+            .marker(
+                Marker(
+                    source: "edu_vfio_pci", name: name, device: dev,
+                    fields: [.init("region", "0"), .init("offset", "\(offset)"), .init("length", "\(length)")])))
+    }
+
+    @Test(
+        "a driver's revocation ends reachability at once, whatever the VMM still maps; restore makes it reachable again",
+        arguments: [
+            // (revoke at, expected gap): revoking before the requirement leaves none; after it, the gap ends at the revoke.
+            (UInt64(100), nil), (UInt64(130), UInt64(30)),
+        ] as [(UInt64, UInt64?)])
+    func revocation(revokeAt: UInt64, gap: UInt64?) throws {
+        let memslot = ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base)))
+        let events =
+            setup() + [memslot]
+            + (revokeAt <= 100
+                ? [driver(revokeAt, "mmap.revoke"), driver(100, "trap.on")] : [driver(100, "trap.on"), driver(revokeAt, "mmap.revoke")])
+            + [driver(300, "trap.off"), driver(310, "mmap.restore"), state(400, 6)]
+        let r = try analyze(events)
+        // The VMM never unmapped: only the driver's revocation closes the first window; the state change
+        // at 400 (PRE_COPY requires traps) finds the restored mapping reachable again and opens a gap.
+        let first = r.gaps.first { $0.startNs < 400 }
+        #expect(first?.durationNs == gap)
+        #expect(first.map { $0.startNs == 100 && $0.length == 0x1000 } ?? true)
+        #expect(r.gaps.contains { $0.startNs == 400 && $0.endNs == nil })
+    }
 }

@@ -29,6 +29,9 @@ final class DeviceTimeline {
     /// Driver-side trap requests (imported markers).
     var markerRequired: [UInt32: IntervalSet] = [:]
     var markerCause = ""
+    /// Per region: ranges whose user mappings the driver revoked in the kernel (`mmap.revoke`, until
+    /// `mmap.restore`): unreachable whatever the VMM still maps.
+    var revoked: [UInt32: IntervalSet] = [:]
     /// Regions whose mmaps QEMU disabled (vfio_region_mmaps_set_enabled 0).
     var mmapsDisabled: Set<UInt32> = []
     /// Open gap per region.

@@ -111,7 +111,7 @@ public struct JSONLImporter {
             return TraceEvent(time: t, pid: pid, tid: tid, payload: .marker(Marker(source: source, name: name, device: device, fields: fields)))
         }
         switch kind {
-        case "trap.on", "trap.off":
+        case "trap.on", "trap.off", "mmap.revoke", "mmap.restore":
             guard !device.isEmpty, Self.uint(o["region"]) != nil else { throw fail("\(kind) needs \"device\" and \"region\"") }
             return marker(kind, ["region", "offset", "length"])
         case "irq.signal":
@@ -130,7 +130,8 @@ public struct JSONLImporter {
                     DeviceStateChange(
                         fd: -1, device: device, migrationProtocol: p == 1 ? .v1 : .v2, requested: UInt32(s), resulting: UInt32(s))))
         default:
-            throw fail("unknown kind \"\(LogTimestamp.quoted(kind))\" (trap.on, trap.off, irq.signal, marker, device_state)")
+            throw fail(
+                "unknown kind \"\(LogTimestamp.quoted(kind))\" (trap.on, trap.off, mmap.revoke, mmap.restore, irq.signal, marker, device_state)")
         }
     }
 }

@@ -1,0 +1,63 @@
+import TraceFormat
+
+/// What the trackers share: the policy, the analyzer's clock, the live processes and devices, the
+/// findings, and the gap accounting every change of reachability or requirement is reported to.
+final class AnalysisContext {
+    let policy: AnalysisPolicy
+    let v1Mask: UInt32
+    let v2States: Set<UInt32>
+
+    // The per-event path touches these; exclusivity is statically evident (single-threaded, no
+    // overlapping accesses), so skip the dynamic check that costs more than the work itself.
+    @exclusivity(unchecked) var processes: [Int32: ProcessTables] = [:]
+    @exclusivity(unchecked) var devices: [String: DeviceTimeline] = [:]
+    /// The process of the previous event (most events come from the same one).
+    @exclusivity(unchecked) private var lastProcess: (pid: Int32, tables: ProcessTables)?
+    /// Every device seen, in order of first appearance, across files.
+    private(set) var deviceOrder: [String] = []
+    private var deviceNames: Set<String> = []
+    /// The analyzer's clock: the latest completion time seen in the current file. Effects never go back in
+    /// time, whatever order a crafted or merged file holds its events in.
+    var now: UInt64 = 0
+    var findings = FindingLog()
+    /// Set once by the analyzer: where changes of reachability and requirement go.
+    var gaps: GapAccounting!
+
+    init(policy: AnalysisPolicy) throws(AnalysisPolicy.Invalid) {
+        self.policy = policy
+        v1Mask = try policy.resolvedV1Mask()
+        v2States = try policy.resolvedV2States()
+    }
+
+    func process(_ pid: Int32) -> ProcessTables {
+        if let last = lastProcess, last.pid == pid { return last.tables }
+        let p = processes[pid] ?? ProcessTables()
+        processes[pid] = p
+        lastProcess = (pid, p)
+        return p
+    }
+
+    /// Forgets a process whose address space is gone.
+    func removeProcess(_ pid: Int32) {
+        processes[pid] = nil
+        lastProcess = nil
+    }
+
+    func device(_ name: String) -> DeviceTimeline {
+        if let d = devices[name] { return d }
+        let d = DeviceTimeline(name: name)
+        devices[name] = d
+        if deviceNames.insert(name).inserted { deviceOrder.append(name) }
+        return d
+    }
+
+    func checks(region r: UInt32) -> Bool { policy.regions?.contains(r) ?? true }
+
+    /// The next file is a recording of its own: processes, devices and the clock start afresh.
+    func forgetFile() {
+        devices.removeAll()
+        processes.removeAll()
+        lastProcess = nil
+        now = 0
+    }
+}

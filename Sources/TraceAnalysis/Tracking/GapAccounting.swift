@@ -1,0 +1,240 @@
+import TraceFormat
+
+/// Where reachability meets requirement: each change re-derives a device's exposure, opening and closing
+/// trap gaps, and times the triggers — from the requirement to the moment the device stopped being
+/// exposed, phase by phase — and the restores (docs/ANALYSIS.md, "Trap gap", "Remap latency").
+final class GapAccounting {
+    private unowned let context: AnalysisContext
+    private unowned let reachability: ReachabilityTracker
+
+    private(set) var gaps: [TrapGap] = []
+    private(set) var triggers: [RemapTrigger] = []
+    private(set) var restores: [RestoreEvent] = []
+    /// Reachable and trap-required spans per device, collected for timelines only on request.
+    var collectSpans = false
+    private(set) var spans: [DeviceSpan] = []
+    /// Number of gaps open across all devices (lets the hot path skip lookups).
+    @exclusivity(unchecked) private(set) var openGapCount = 0
+
+    private var remap = LatencyRecorder()
+    private var wakeup = LatencyRecorder()
+    private var reevaluation = LatencyRecorder()
+    private var effective = LatencyRecorder()
+    private var lead = LatencyRecorder()
+    private var restore = LatencyRecorder()
+    private var latencies: [String: DeviceLatency] = [:]
+    private var unresolved: UInt64 = 0
+    /// Wake-up and re-read times per pending trigger (kept apart so phases are set once the trigger resolves).
+    private var wakeMarks: [Int: UInt64] = [:]
+    private var rereadMarks: [Int: UInt64] = [:]
+
+    init(context: AnalysisContext, reachability: ReachabilityTracker) {
+        self.context = context
+        self.reachability = reachability
+    }
+
+    // MARK: - Marks from the other trackers
+
+    /// A guest access through the trap path while a gap is open on its region (the hot path: most accesses
+    /// happen with no gap open anywhere).
+    @inline(__always)
+    func trappedAccess(_ p: RegionAccess) {
+        guard openGapCount > 0, p.region >= 0, let d = context.devices[p.device], var gap = d.openGaps[UInt32(p.region)] else { return }
+        gap.trappedAccesses += 1
+        d.openGaps[UInt32(p.region)] = gap
+    }
+
+    /// The VMM woke up to the pending signals (the wake-up phase of its pending triggers ends here).
+    func markWake(_ d: DeviceTimeline, at t: UInt64) {
+        for i in d.pendingTriggers where triggers[i].wakeupNs == nil && wakeMarks[i] == nil { wakeMarks[i] = t }
+    }
+
+    /// The VMM re-read the layout (the re-evaluation phase ends here).
+    func markReread(_ d: DeviceTimeline, at t: UInt64) {
+        for i in d.pendingTriggers where rereadMarks[i] == nil { rereadMarks[i] = t }
+    }
+
+    // MARK: - Exposure
+
+    /// Re-derives which ranges of `d` are exposed, opening and closing gaps and resolving triggers at time `t`.
+    func recompute(_ d: DeviceTimeline, at t: UInt64, trigger: String? = nil) {
+        var regions = Set(d.openGaps.keys)
+        regions.formUnion(reachability.mappedRegions(d))
+        var anyExposed = false
+        var anyReachable = false
+        var anyReachableRequired = false
+        var anyRequired = false
+        for r in regions.sorted() where context.checks(region: r) {
+            let reach = reachability.reachable(d, region: r)
+            let required = d.required(region: r)
+            let exposed = reach.intersection(required)
+            if !reach.isEmpty { anyReachable = true }
+            if !required.isEmpty { anyRequired = true }
+            if !required.isEmpty && !reach.isEmpty { anyReachableRequired = true }
+            if !exposed.isEmpty {
+                anyExposed = true
+                if d.openGaps[r] == nil, let b = exposed.bounds {
+                    openGapCount += 1
+                    d.openGaps[r] = TrapGap(
+                        device: d.name, region: r, offset: b.lowerBound, length: b.upperBound - b.lowerBound,
+                        startNs: t, endNs: nil, durationNs: 0, cause: d.currentCause, trappedAccesses: 0)
+                }
+            } else if var gap = d.openGaps.removeValue(forKey: r) {
+                openGapCount -= 1
+                gap.endNs = t
+                gap.durationNs = t - gap.startNs
+                gaps.append(gap)
+            }
+        }
+        // Reachability transitions (for lead time and restore latency).
+        if d.reachable && !anyReachable { d.lastReachableEnd = t }
+        if !d.reachable && anyReachable {
+            d.everReachable = true
+            if let since = d.restorePendingSince {
+                restores.append(RestoreEvent(device: d.name, timeNs: since, latencyNs: t - since))
+                restore.record(t - since)
+                perDevice(d.name).restore.record(t - since)
+                d.restorePendingSince = nil
+            }
+        }
+        if collectSpans {
+            // The band shows the requirement whether or not anything is mapped (the safe protocol unmaps first).
+            for (r, info) in d.regions where !anyRequired && info.flags & 0x4 != 0 && context.checks(region: r) {
+                if !d.required(region: r).isEmpty { anyRequired = true }
+            }
+            span(d, .reachable, was: d.reachable, is: anyReachable, at: t)
+            span(d, .trapRequired, was: d.trapRequired, is: anyRequired, at: t)
+        }
+        d.reachable = anyReachable
+        d.trapRequired = anyRequired
+
+        if let kind = trigger {
+            if anyExposed {
+                triggers.append(RemapTrigger(kind: kind, device: d.name, timeNs: t, latencyNs: nil))
+                d.pendingTriggers.append(triggers.count - 1)
+            } else if let end = d.lastReachableEnd, d.everReachable, !anyReachable {
+                // The VMM made the device unreachable before it was asked to: lead time, not a gap.
+                triggers.append(RemapTrigger(kind: kind, device: d.name, timeNs: t, latencyNs: -Int64(clamping: t - end)))
+                lead.record(t - end)
+                perDevice(d.name).lead.record(t - end)
+            }
+        }
+        if d.exposed && !anyExposed {
+            resolveTriggers(d, at: t, remapped: !anyReachableRequired)
+        }
+        d.exposed = anyExposed
+    }
+
+    /// Opens or closes the device's span of `kind` when its state changed.
+    private func span(_ d: DeviceTimeline, _ kind: DeviceSpan.Kind, was: Bool, is now: Bool, at t: UInt64) {
+        if !was && now {
+            d.openSpans[kind] = spans.count
+            spans.append(DeviceSpan(device: d.name, kind: kind, startNs: t, endNs: nil))
+        } else if was && !now, let i = d.openSpans.removeValue(forKey: kind) {
+            spans[i].endNs = t
+        }
+    }
+
+    private func resolveTriggers(_ d: DeviceTimeline, at t: UInt64, remapped: Bool) {
+        for i in d.pendingTriggers {
+            let start = triggers[i].timeNs
+            if remapped {
+                triggers[i].latencyNs = Int64(clamping: t - start)
+                remap.record(t - start)
+                perDevice(d.name).remap.record(t - start)
+                if let w = wakeMarks[i], w >= start {
+                    triggers[i].wakeupNs = w - start
+                    wakeup.record(w - start)
+                    perDevice(d.name).wake.record(w - start)
+                    if let r = rereadMarks[i], r >= w, r <= t {
+                        triggers[i].reevaluationNs = r - w
+                        reevaluation.record(r - w)
+                        perDevice(d.name).reeval.record(r - w)
+                    }
+                }
+                // Effective from the re-read; where the policy expects none (QEMU's INTx), from the wake-up.
+                let effectiveFrom = rereadMarks[i] ?? (context.policy.expectLayoutReread ? nil : wakeMarks[i])
+                if let r = effectiveFrom, r >= start, r <= t {
+                    triggers[i].effectiveNs = t - r
+                    effective.record(t - r)
+                    perDevice(d.name).eff.record(t - r)
+                }
+            } else {
+                unresolved += 1
+                perDevice(d.name).unresolved += 1
+            }
+            wakeMarks[i] = nil
+            rereadMarks[i] = nil
+        }
+        d.pendingTriggers.removeAll()
+    }
+
+    private func perDevice(_ name: String) -> DeviceLatency {
+        if let l = latencies[name] { return l }
+        let l = DeviceLatency()
+        latencies[name] = l
+        return l
+    }
+
+    // MARK: - Ends
+
+    /// Closes the gaps still open at the end of a file (at its last event) and counts its triggers never resolved.
+    func endFile() {
+        let end = context.now
+        for name in context.deviceOrder {
+            guard let d = context.devices[name] else { continue }
+            for r in d.openGaps.keys.sorted() {
+                var gap = d.openGaps[r]!
+                gap.endNs = nil
+                gap.durationNs = end - gap.startNs
+                gaps.append(gap)
+            }
+            unresolved += UInt64(d.pendingTriggers.count)
+            perDevice(d.name).unresolved += UInt64(d.pendingTriggers.count)
+            for i in d.pendingTriggers {
+                wakeMarks[i] = nil
+                rereadMarks[i] = nil
+            }
+        }
+        openGapCount = 0
+    }
+
+    /// Gaps in time order, each as a finding (an error unless within the policy's `maxGapNs`).
+    func gapFindings() -> [Finding] {
+        gaps.sort { ($0.startNs, $0.device, $0.region) < ($1.startNs, $1.device, $1.region) }
+        return gaps.map { g in
+            let range = "region \(g.region) +0x\(String(g.offset, radix: 16)) len 0x\(String(g.length, radix: 16))"
+            let how =
+                g.endNs == nil
+                ? "still open at the end of the trace (\(DurationText.human(g.durationNs)))" : "for \(DurationText.human(g.durationNs))"
+            let over = context.policy.maxGapNs.map { g.durationNs > $0 } ?? true
+            return Finding(
+                kind: .trapGap, severity: over ? .error : .info,
+                message: "\(range) trap-required (\(g.cause)) but guest-reachable \(how)", timeNs: g.startNs, device: g.device)
+        }
+    }
+
+    var remapSummary: LatencySummary { remap.summary }
+
+    func remapResult() -> AnalysisResult.Remap {
+        .init(
+            total: remap.summary, phases: ["wakeup": wakeup.summary, "reevaluation": reevaluation.summary, "effective": effective.summary],
+            leadTime: lead.summary, unresolved: unresolved)
+    }
+
+    var restoreSummary: LatencySummary { restore.summary }
+
+    /// One device's figures.
+    func device(_ name: String, finalState: String?) -> AnalysisResult.Device {
+        let p = perDevice(name)
+        let mine = gaps.filter { $0.device == name }
+        return AnalysisResult.Device(
+            device: name, gaps: mine.count, longestGapNs: mine.map(\.durationNs).max() ?? 0,
+            remapLatency: .init(
+                total: p.remap.summary,
+                phases: ["wakeup": p.wake.summary, "reevaluation": p.reeval.summary, "effective": p.eff.summary],
+                leadTime: p.lead.summary, unresolved: p.unresolved),
+            restoreLatency: p.restore.summary,
+            finalState: finalState)
+    }
+}

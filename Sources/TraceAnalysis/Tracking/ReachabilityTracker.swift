@@ -1,0 +1,122 @@
+import TraceFormat
+
+/// Whether the guest can reach a device's BAR directly: the VMM's mappings of it, the KVM memslots over
+/// them, the VMM's own switch-off of its mmaps (QEMU's `mmaps enabled: 0`), and the driver's revocation of
+/// the mappings in the kernel (docs/ANALYSIS.md, "Guest-reachable").
+final class ReachabilityTracker {
+    private unowned let context: AnalysisContext
+
+    init(context: AnalysisContext) { self.context = context }
+
+    // MARK: - Events
+
+    /// A VMM that creates a VM routes guest access through memslots: from then on a mapping alone does not
+    /// make a device reachable.
+    func vmCreated(pid: Int32) { context.process(pid).memslotsSeen = true }
+
+    func mapping(_ p: MappingChange, pid: Int32, result: Int64, at t: UInt64) {
+        let proc = context.process(pid)
+        switch p.operation {
+        case .mmap:
+            let address = UInt64(bitPattern: result)
+            let user = Range(start: address, length: p.length)
+            var touched = proc.devices(touching: user)
+            proc.unmap(user)
+            if p.flags & MappingChange.adoptedAtAttach != 0 {
+                proc.adoptedMappings.insert(user)
+                proc.adoptedDevices.insert(p.device)
+            }
+            if !p.device.isEmpty && p.region >= 0 {
+                let r = UInt32(p.region)
+                proc.map(.init(user: user, device: p.device, region: Int32(r), regionOffset: p.regionOffset))
+                touched.insert(p.device)
+                checkAgainstLayout(p, region: r, at: t)
+            }
+            changed(touched, at: t)
+        case .munmap:
+            let user = Range(start: p.address, length: p.length)
+            let touched = proc.devices(touching: user)
+            proc.unmap(user)
+            changed(touched, at: t)
+        case .mremap:
+            let old = Range(start: p.address, length: p.length)
+            let touched = proc.devices(touching: old)
+            proc.remap(old: old, newStart: UInt64(bitPattern: result), newLength: p.newLength)
+            changed(touched, at: t)
+        }
+    }
+
+    /// A mapping of a range the latest sparse-mmap layout excludes is a protocol error.
+    private func checkAgainstLayout(_ p: MappingChange, region r: UInt32, at t: UInt64) {
+        guard let info = context.device(p.device).regions[r], info.sparseAreas != nil else { return }
+        let allowed = IntervalSet(info.mmappableAreas.map { $0.offset..<$0.end })
+        let mapped = IntervalSet([Range(start: p.regionOffset, length: p.length)])
+        guard !mapped.subtracting(allowed).isEmpty else { return }
+        context.findings.report(
+            Finding(
+                kind: .mapsExcludedRange, severity: .error,
+                message:
+                    "mmap of region \(r) +0x\(String(p.regionOffset, radix: 16)) len 0x\(String(p.length, radix: 16)) outside the latest sparse-mmap layout",
+                timeNs: t, device: p.device))
+    }
+
+    func memslot(_ p: Memslot, pid: Int32, at t: UInt64) {
+        let proc = context.process(pid)
+        let before = proc.memslots
+        let user: Range<UInt64>? = p.size == 0 ? nil : Range(start: p.userAddress, length: p.size)
+        proc.setMemslot(vmFd: p.vmFd, slot: p.slot, user: user, address: p.userAddress)
+        var touched = Set<String>()
+        for r in before.values { touched.formUnion(proc.devices(touching: r)) }
+        if let user { touched.formUnion(proc.devices(touching: user)) }
+        // A delete of a slot made before an attach names only its address.
+        if p.size == 0 && !proc.adoptedMappings.isEmpty { touched.formUnion(proc.devices(touching: Range(start: p.userAddress, length: 1))) }
+        changed(touched, at: t)
+    }
+
+    /// An exec or the exit of a process: its address space, mappings and memslots are gone.
+    func addressSpaceGone(pid: Int32, at t: UInt64) {
+        guard let proc = context.processes[pid] else { return }
+        let names = Set(proc.mappings.map(\.device))
+        context.removeProcess(pid)
+        changed(names, at: t)
+    }
+
+    /// QEMU's `vfio_region_mmaps_set_enabled`: while disabled, its mappings of the region do not reach the guest.
+    func mmapsEnabled(device: String, region r: UInt32, enabled: Bool, at t: UInt64) {
+        let d = context.device(device)
+        if enabled { d.mmapsDisabled.remove(r) } else { d.mmapsDisabled.insert(r) }
+        context.gaps.recompute(d, at: t)
+    }
+
+    /// The driver revoked (zapped) the user's mappings of `range` in the kernel, or let faults map it again:
+    /// while revoked, the range is unreachable whatever the VMM still maps.
+    func revocation(device: String, region r: UInt32, range: Range<UInt64>, revoked: Bool, at t: UInt64) {
+        let d = context.device(device)
+        var set = d.revoked[r] ?? IntervalSet()
+        if revoked { set.insert(range) } else { set.remove(range) }
+        d.revoked[r] = set
+        context.gaps.recompute(d, at: t)
+    }
+
+    private func changed(_ names: Set<String>, at t: UInt64) {
+        for n in names.sorted() { context.gaps.recompute(context.device(n), at: t) }
+    }
+
+    // MARK: - Queries
+
+    /// Region offsets of `d`'s region `r` the guest can reach now, through any process.
+    func reachable(_ d: DeviceTimeline, region r: UInt32) -> IntervalSet {
+        if d.mmapsDisabled.contains(r) { return IntervalSet() }
+        var out = IntervalSet()
+        for p in context.processes.values { out = out.union(p.reachable(device: d.name, region: r)) }
+        if let revoked = d.revoked[r], !revoked.isEmpty { out = out.subtracting(revoked) }
+        return out
+    }
+
+    /// Regions of `d` some process maps.
+    func mappedRegions(_ d: DeviceTimeline) -> Set<UInt32> {
+        var out = Set<UInt32>()
+        for p in context.processes.values { out.formUnion(p.mappedRegions(device: d.name)) }
+        return out
+    }
+}
