@@ -18,10 +18,10 @@ final class AnalysisContext {
     private var deviceNames: Set<String> = []
     /// The analyzer's clock: the latest completion time seen in the current file. Effects never go back in
     /// time, whatever order a crafted or merged file holds its events in.
-    var now: UInt64 = 0
-    var findings = FindingLog()
+    @exclusivity(unchecked) var now: UInt64 = 0
+    @exclusivity(unchecked) var findings = FindingLog()
     /// Set once by the analyzer: where changes of reachability and requirement go.
-    var gaps: GapAccounting!
+    @exclusivity(unchecked) var gaps: GapAccounting!
 
     init(policy: AnalysisPolicy) throws(AnalysisPolicy.Invalid) {
         self.policy = policy
@@ -29,6 +29,7 @@ final class AnalysisContext {
         v2States = try policy.resolvedV2States()
     }
 
+    @inline(__always)
     func process(_ pid: Int32) -> ProcessTables {
         if let last = lastProcess, last.pid == pid { return last.tables }
         let p = processes[pid] ?? ProcessTables()

@@ -3,10 +3,10 @@ import TraceFormat
 /// What a device requires: its migration state (v1 bits or the v2 FSM) and the arcs the VMM drives, its
 /// regions' layouts, and a driver's own trap requests (docs/ANALYSIS.md, "Trap required").
 final class DeviceStateTracker {
-    private unowned let context: AnalysisContext
-    private unowned let signalling: SignallingTracker
+    private unowned(unsafe) let context: AnalysisContext
+    private unowned(unsafe) let signalling: SignallingTracker
     /// The latest transition out of a running state in this file (lets the KVM_RUN check skip most calls).
-    private var latestLeftRunning: UInt64?
+    @exclusivity(unchecked) private var latestLeftRunning: UInt64?
 
     init(context: AnalysisContext, signalling: SignallingTracker) {
         self.context = context
@@ -80,9 +80,14 @@ final class DeviceStateTracker {
     }
 
     /// A KVM_RUN that spans a device leaving its running state: the vCPU ran on a device that had stopped.
+    @inline(__always)
     func kvmRun(_ e: TraceEvent) {
         // Only a KVM_RUN that started before the latest transition out of a running state can span one.
         guard let latest = latestLeftRunning, e.time < latest else { return }
+        spanningKVMRun(e)
+    }
+
+    private func spanningKVMRun(_ e: TraceEvent) {
         for d in context.devices.values {
             for t in d.leftRunningAt where e.time < t && t < e.endTime {
                 context.findings.report(

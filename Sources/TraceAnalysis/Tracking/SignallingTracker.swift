@@ -4,14 +4,18 @@ import TraceFormat
 /// kernel's, or a driver's account of them), the VMM's wake-ups (its eventfd reads, or QEMU's own
 /// "interrupt handled" report) and its layout re-reads (docs/ANALYSIS.md, "Remap latency").
 final class SignallingTracker {
-    private unowned let context: AnalysisContext
+    private unowned(unsafe) let context: AnalysisContext
     /// Per process and eventfd: when a read of a bound re-evaluate eventfd returned with no signal pending.
     /// The write that satisfied it may be seen later (another thread's exit stop).
     private var earlyReads: [Int32: [Int32: UInt64]] = [:]
 
-    init(context: AnalysisContext) { self.context = context }
+    /// The policy, kept here (a computed copy from the context would retain its arrays on every event).
+    private let policy: AnalysisPolicy
 
-    private var policy: AnalysisPolicy { context.policy }
+    init(context: AnalysisContext) {
+        self.context = context
+        policy = context.policy
+    }
 
     // MARK: - Events
 
