@@ -23,6 +23,19 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        // libbpf from the system (Debian: libbpf-dev), for the eBPF recording backend.
+        .systemLibrary(
+            name: "CLibbpf",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev"])]
+        ),
+        // The eBPF recorder's kernel side (bpf/vfiotrace.bpf.c, compiled by Scripts/bpf-regen.sh into the committed
+        // vfiotrace.skel.h, never by SwiftPM) and a thin C loader over that skeleton.
+        .target(
+            name: "CBPFRecorder",
+            dependencies: ["CLibbpf"],
+            exclude: ["bpf"]
+        ),
         // Thin C wrappers for what Swift cannot call directly (variadic ptrace/prctl/syscall,
         // wait-status macros, seccomp structs). No logic lives here.
         .target(name: "CSyscallShim"),
@@ -37,7 +50,7 @@ let package = Package(
         // ptrace/seccomp recorder: fd tracking, VFIO/KVM decoding, the writer thread.
         .target(
             name: "TraceRecorder",
-            dependencies: ["TraceFormat", "CSyscallShim"],
+            dependencies: ["TraceFormat", "CSyscallShim", "CBPFRecorder"],
             swiftSettings: upcoming
         ),
         // Offline analysis: device timelines, trap gaps, remap latency, findings, simulation.

@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
 # A throwaway guest with a real vfio-pci driver, for tests and for trying vfiotrace without VFIO hardware.
 #
-#   Scripts/vfio-guest.sh prepare              download Debian's kernel and busybox (cached), build the initramfs
-#   Scripts/vfio-guest.sh check                say whether the guest can run here (exit 0 yes, 3 no)
-#   Scripts/vfio-guest.sh run [-o DIR] [-t SECONDS] -- 'SHELL COMMAND'
+#   Scripts/vfio-guest.sh [--profile P] prepare   download Debian's kernel and busybox (cached), build the initramfs
+#   Scripts/vfio-guest.sh [--profile P] check     say whether the guest can run here (exit 0 yes, 3 no)
+#   Scripts/vfio-guest.sh [--profile P] run [-o DIR] [-t SECONDS] -- 'SHELL COMMAND'
+#   Scripts/vfio-guest.sh [--profile P] cache     print the profile's cache folder
+#   Scripts/vfio-guest.sh [--profile P] apt-get|apt-cache ARGS...   apt with the profile's package lists
+#
+# Profiles (--profile, else $VFIOTRACE_GUEST_PROFILE, else bookworm):
+#   bookworm  this host's Debian: bookworm's 6.1 kernel, fetched with the host's own apt; Debian's QEMU from the
+#             host runs in the guest.
+#   trixie    Debian trixie's kernel (linux-image-amd64, 6.12), fetched through an apt configuration of its own
+#             (trixie's lists under the cache, the host's sources and state untouched; the mirror is the host's
+#             Debian mirror, or $VFIOTRACE_DEBIAN_MIRROR), and a trixie root with trixie's QEMU 10 built by
+#             `debootstrap --variant=minbase --include=qemu-system-x86` (cached as CACHE/root). In the guest,
+#             $VFIO_TRIXIE_ROOT names that root and Scripts/guest/trixie-qemu.sh runs its QEMU in a chroot.
 #
 # `run` boots Debian's kernel under QEMU (q35, TCG by default, an emulated Intel IOMMU) with QEMU's `edu` PCI device
 # (1234:11e8: BAR0 of 1 MiB, interrupt on a write to 0x60), binds edu to vfio-pci, mounts this host's root
 # read-only over 9p and runs the command in a chroot of it, so this project's build and Debian's QEMU run
 # inside unchanged. In the chroot everything is this host's, read-only, except DIR (default: a new
 # temporary folder), which is this host's DIR, writable, and /run (a tmpfs, also TMPDIR and HOME); the
-# environment has VFIO_BDF (edu's PCI address), VFIO_GROUP (its IOMMU group number) and VFIO_OUT (DIR).
+# environment has VFIO_BDF (edu's PCI address), VFIO_GROUP (its IOMMU group number), VFIO_OUT (DIR) and
+# VFIO_PROFILE (the profile).
 # The command's output is printed here; its exit status is the script's.
 #
 # Accelerator: TCG unless $VFIOTRACE_GUEST_ACCEL says otherwise: `kvm` (q35 with kernel-irqchip=split, which
@@ -23,57 +35,167 @@
 # Exit 3: the guest cannot run on this machine (the message says why). Exit 4: the command timed out.
 # Exit 5: the guest did not boot after the retries, or died while the command ran (the console is quoted).
 #
-# Cache: $VFIOTRACE_GUEST_CACHE, default .cache/guest in this repository (not committed).
+# Cache: $VFIOTRACE_GUEST_CACHE, default .cache/guest in this repository (not committed); profiles other than
+# bookworm use that path with -PROFILE appended (.cache/guest-trixie).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 start=$PWD
-cache=${VFIOTRACE_GUEST_CACHE:-$here/.cache/guest}
 qemu=${QEMU:-qemu-system-x86_64}
 
 say() { printf 'vfio-guest: %s\n' "$*" >&2; }
 cannot() { say "cannot run the guest here: $*"; exit 3; }
 
-# The modules the guest loads, in dependency order (Debian bookworm's 6.1 kernel).
-modules=(
-    virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-    netfs fscache 9pnet 9pnet_virtio 9p
-    irqbypass vfio vfio_iommu_type1 vfio_virqfd vfio-pci-core vfio-pci
-)
+profile=${VFIOTRACE_GUEST_PROFILE:-bookworm}
+if [ "${1:-}" = --profile ]; then
+    [ $# -ge 2 ] || { say "--profile needs a name: bookworm or trixie"; exit 2; }
+    profile=$2
+    shift 2
+fi
+cache=${VFIOTRACE_GUEST_CACHE:-$here/.cache/guest}
+# Per profile: the Debian suite fetched through a private apt configuration (empty: the host's apt) and the
+# modules the guest loads, in dependency order.
+case "$profile" in
+    bookworm)
+        suite=""
+        modules=(
+            virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
+            netfs fscache 9pnet 9pnet_virtio 9p
+            irqbypass vfio vfio_iommu_type1 vfio_virqfd vfio-pci-core vfio-pci
+        ) ;;
+    trixie)
+        # 6.12: virtio and virtio_pci are built in, fscache is part of netfs, vfio_virqfd part of vfio.
+        suite=trixie
+        cache=$cache-trixie
+        modules=(netfs 9pnet 9pnet_virtio 9p irqbypass vfio vfio_iommu_type1 vfio-pci-core vfio-pci) ;;
+    *) say "unknown profile '$profile' (bookworm or trixie)"; exit 2 ;;
+esac
+
+# The host's Debian mirror (the first source of its main archive), which also serves the other suites.
+debian_mirror() {
+    if [ -n "${VFIOTRACE_DEBIAN_MIRROR:-}" ]; then echo "$VFIOTRACE_DEBIAN_MIRROR"; return; fi
+    {
+        grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
+        grep -hsE '^deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | sed 's/\[[^]]*\]//' | awk '{print $2}'
+    } | grep -v security | grep -m 1 -E '/debian/?$' || true
+}
+
+# apt-get or apt-cache with the profile's lists: the host's own for bookworm; for another suite a
+# configuration of its own under the cache (sources, lists, package cache, an empty dpkg status), so the
+# host's sources and state stay as they are.
+profile_apt() {
+    local tool=$1
+    shift
+    if [ -z "$suite" ]; then "$tool" "$@"; return; fi
+    apt_setup
+    "$tool" "${apt_options[@]}" "$@"
+}
+
+# Sets apt_options for the profile's suite; fetches its lists the first time (or again after `rm CACHE/apt/updated`).
+apt_setup() {
+    local dir=$cache/apt
+    apt_options=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$dir/lists"
+        -o "Dir::Cache=$dir/cache" -o Dir::State::status=/dev/null -o Acquire::Languages=none)
+    [ -f "$dir/updated" ] && return 0
+    local mirror keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    mirror=$(debian_mirror)
+    [ -n "$mirror" ] || cannot "no Debian mirror in apt's sources here; set VFIOTRACE_DEBIAN_MIRROR"
+    [ -f "$keyring" ] || cannot "$keyring not found (Debian: apt-get install debian-archive-keyring)"
+    mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+    printf 'deb [signed-by=%s] %s %s main\n' "$keyring" "$mirror" "$suite" > "$dir/sources.list"
+    say "fetching $suite's package lists from $mirror (a private apt configuration in $dir)"
+    apt-get "${apt_options[@]}" -q update > "$dir/update.log" 2>&1 || cannot "apt-get update for $suite failed (log: $dir/update.log)"
+    touch "$dir/updated"
+}
 
 prepare() {
     command -v cpio >/dev/null || cannot "cpio not found (Debian: apt-get install cpio)"
-    [ -f "$cache/ready" ] && return 0
+    [ -f "$cache/ready" ] || prepare_kernel
+    [ -z "$suite" ] || prepare_root
+}
+
+prepare_kernel() {
     command -v "$qemu" >/dev/null || cannot "$qemu not found (Debian: apt-get install qemu-system-x86)"
     command -v apt-get >/dev/null || cannot "apt-get not found: the guest is built from Debian's packages"
-    rm -rf "$cache.tmp" && mkdir -p "$cache.tmp/debs" "$cache.tmp/x" && cd "$cache.tmp/debs"
+    rm -rf "$cache.tmp" && mkdir -p "$cache.tmp/debs" "$cache.tmp/x" "$cache" && cd "$cache.tmp/debs"
+    [ -z "$suite" ] || apt_setup
     local image
-    image=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    image=$(profile_apt apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
     if [ -z "$image" ]; then
         say "apt has no linux-image-amd64 in its lists; running apt-get update"
-        apt-get update -qq || true
-        image=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+        if [ -z "$suite" ]; then apt-get update -qq || true; else rm -f "$cache/apt/updated" && apt_setup; fi
+        image=$(profile_apt apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
     fi
     [ -n "$image" ] || cannot "apt knows no linux-image-amd64 package"
     say "downloading $image and busybox-static (once; cached in $cache)"
-    apt-get download -q "$image" busybox-static >/dev/null 2>&1 || cannot "apt-get download $image busybox-static failed"
+    if ! profile_apt apt-get download -q "$image" busybox-static >/dev/null 2>&1; then
+        # Lists kept from an earlier day may name packages the mirror has since replaced.
+        [ -n "$suite" ] || cannot "apt-get download $image busybox-static failed"
+        say "the download failed; fetching $suite's lists again"
+        rm -f "$cache/apt/updated" && apt_setup
+        image=$(profile_apt apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+        profile_apt apt-get download -q "$image" busybox-static >/dev/null 2>&1 || cannot "apt-get download $image busybox-static failed"
+    fi
     for deb in ./*.deb; do dpkg-deb -x "$deb" ../x; done
     cd ..
-    local kver
-    kver=$(ls x/lib/modules)
     mkdir -p modules
+    # bookworm keeps its modules plain in /lib/modules, trixie xz-compressed in /usr/lib/modules: the guest
+    # gets them plain (busybox's insmod reads no xz).
     for m in "${modules[@]}"; do
         local ko
-        ko=$(find "x/lib/modules/$kver" -name "$m.ko" | head -n 1)
+        ko=$(find x -path '*/lib/modules/*' \( -name "$m.ko" -o -name "$m.ko.xz" \) | head -n 1)
         [ -n "$ko" ] || cannot "module $m not in $image"
-        cp "$ko" modules/
+        case "$ko" in
+            *.xz) xz -dc "$ko" > "modules/$m.ko" ;;
+            *) cp "$ko" modules/ ;;
+        esac
     done
-    cp x/bin/busybox busybox
+    if [ -f x/bin/busybox ]; then cp x/bin/busybox busybox; else cp x/usr/bin/busybox busybox; fi
     cp x/boot/vmlinuz-* vmlinuz
     echo "$image" > kernel-package
-    rm -rf x debs
-    rm -rf "$cache" && mv "$cache.tmp" "$cache"
+    # Only the kernel's files are replaced: the cache also keeps the profile's apt lists and root, and the
+    # driver's headers; the initramfs is rebuilt with the new modules.
+    rm -rf "$cache/modules" "$cache/initramfs.gz" "$cache/init.sh"
+    mv modules busybox vmlinuz kernel-package "$cache/"
+    cd "$cache" && rm -rf "$cache.tmp"
     touch "$cache/ready"
+}
+
+# The trixie root with trixie's QEMU, built once: the guest reaches it over the host's root and runs its QEMU in
+# a chroot (Scripts/guest/trixie-qemu.sh). Debootstrap's own packages go; the root's QEMU version is checked.
+prepare_root() {
+    local root=$cache/root
+    [ -f "$cache/root-ready" ] && return 0
+    command -v debootstrap >/dev/null || cannot "debootstrap not found (Debian: apt-get install debootstrap)"
+    [ -e "/usr/share/debootstrap/scripts/$suite" ] || cannot "this debootstrap does not know $suite (a newer debootstrap does)"
+    local mirror
+    mirror=$(debian_mirror)
+    [ -n "$mirror" ] || cannot "no Debian mirror in apt's sources here; set VFIOTRACE_DEBIAN_MIRROR"
+    unmount_under "$root.tmp"
+    rm -rf "$root.tmp"
+    say "building a $suite root with qemu-system-x86 (debootstrap --variant=minbase; once, cached in $root)"
+    local began=$SECONDS
+    debootstrap --variant=minbase --include=qemu-system-x86 "$suite" "$root.tmp" "$mirror" > "$cache/debootstrap.log" 2>&1 \
+        || { unmount_under "$root.tmp"; cannot "debootstrap of $suite failed (its log: $cache/debootstrap.log)"; }
+    unmount_under "$root.tmp"
+    rm -f "$root.tmp"/var/cache/apt/archives/*.deb
+    local version
+    version=$(chroot "$root.tmp" qemu-system-x86_64 --version 2>&1 | head -n 1) \
+        || cannot "the $suite root's qemu-system-x86_64 does not run: $version"
+    unmount_under "$root"
+    rm -rf "$root" && mv "$root.tmp" "$root"
+    printf '%s\n' "$version" > "$cache/root-ready"
+    say "$suite root ready in $((SECONDS - began))s, $(du -sh "$root" | cut -f 1): $version"
+}
+
+# Unmounts whatever is mounted under a folder (a debootstrap that stopped half way may leave /proc there), so
+# removing the folder never reaches into a mounted file system.
+unmount_under() {
+    local m
+    for m in $(awk -v d="$1/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m" || true; done
+    if awk -v d="$1/" 'index($2, d) == 1 {found = 1} END {exit !found}' /proc/mounts; then
+        cannot "something is still mounted under $1"
+    fi
 }
 
 # The initramfs: busybox, the modules and this repository's init; rebuilt whenever the init changes.
@@ -144,7 +266,11 @@ kvm_verdict() {
 boot_once() {
     local accel=$1 out=$2 boot_limit=$3 limit=$4
     shift 4
-    printf '%s\n' "$*" > "$out/.guest-command"
+    {
+        printf 'export VFIO_PROFILE=%s\n' "$profile"
+        [ -z "$suite" ] || printf "export VFIO_TRIXIE_ROOT='%s'\n" "$cache/root"
+        printf '%s\n' "$*"
+    } > "$out/.guest-command"
     printf '%s\n' "$start" > "$out/.guest-cwd"
     printf '%s\n' "$out" > "$out/.guest-outdir"
     rm -f "$out/.guest-status" "$out/.guest-ready" "$out/.guest-console"
@@ -229,11 +355,19 @@ run() {
     done
 }
 
+# What the profile has ready, in one line.
+readiness() {
+    printf 'ready: %s' "$(cat "$cache/kernel-package")"
+    [ -z "$suite" ] || printf ' (%s), its root: %s' "$profile" "$(cat "$cache/root-ready")"
+}
+
 case "${1:-}" in
-    prepare) prepare; initramfs; say "ready: $(cat "$cache/kernel-package")" ;;
+    prepare) prepare; initramfs; say "$(readiness)" ;;
     check)
         command -v "$qemu" >/dev/null || cannot "$qemu not found (Debian: apt-get install qemu-system-x86)"
-        prepare; initramfs; say "ready: $(cat "$cache/kernel-package") under $("$qemu" --version | head -n 1)" ;;
+        prepare; initramfs; say "$(readiness) under $("$qemu" --version | head -n 1)" ;;
     run) shift; run "$@" ;;
+    cache) echo "$cache" ;;
+    apt-get | apt-cache) tool=$1; shift; profile_apt "$tool" "$@" ;;
     *) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

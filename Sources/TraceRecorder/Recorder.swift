@@ -17,6 +17,10 @@ public struct RecordOptions: Sendable {
     public var status: (@Sendable (String) -> Void)?
     /// Called once every tracee is seized or launched (e.g. to tell a waiting workload to start).
     public var onReady: (@Sendable () -> Void)?
+    /// How to record: ptrace (and seccomp in launch mode), the eBPF program, or eBPF where it loads.
+    public var backend: RecordBackend = .ptrace
+    /// Told once which backend records and, when `.auto` fell back to ptrace, why.
+    public var notice: (@Sendable (String) -> Void)?
 
     public init(output: String) { self.output = output }
 }
@@ -41,6 +45,22 @@ public struct RecordSummary: Sendable {
     /// per /proc; the others exited during the recording.
     public var leftRunning: [Int32] = []
     public var exited: [Int32] = []
+    /// The backend that recorded.
+    public var backend: RecordBackend = .ptrace
+    /// eBPF backend: records the kernel handed over, and those its ring could not hold (each run of them a
+    /// `lost` event in the trace, counted in `kernelDropped`).
+    public var kernelRecords: UInt64 = 0
+    public var kernelDropped: UInt64 = 0
+}
+
+/// Where the recorder gets its syscalls from.
+public enum RecordBackend: String, Sendable, CaseIterable {
+    /// ptrace stops (attach: every syscall; launch: the seccomp filter's).
+    case ptrace
+    /// The eBPF program: filtered and captured in the kernel, the VMM never stops.
+    case bpf
+    /// bpf where it loads, else ptrace.
+    case auto
 }
 
 /// An error that stops a recording before it starts; prints as one line.
@@ -66,7 +86,7 @@ public struct RecordingFailed: Error, CustomStringConvertible {
 }
 
 /// Set by the signal handlers (SIGINT, SIGTERM, the --duration timer); read by the tracing loop.
-nonisolated(unsafe) private var stopRequested: Int32 = 0
+nonisolated(unsafe) var stopRequested: Int32 = 0
 
 /// Records a running or launched VMM into a trace file (see `RecordOptions`).
 public enum Recorder {
@@ -80,6 +100,7 @@ public enum Recorder {
         if mode == .launch && options.threads != nil {
             throw RecordingFailed(.usage, "--threads needs -p: the thread ids of a command not started yet are unknown")
         }
+        if options.backend != .ptrace, let summary = try recordWithBPFIfAvailable(options, pids: pids) { return summary }
         // Everything /proc can tell before anything is written or any thread is touched.
         if mode == .attach, let obstacle = AttachObstacle.find(pids: pids, threads: options.threads) {
             throw RecordingFailed(.target, obstacle.description)

@@ -22,6 +22,14 @@ struct Record: ParsableCommand {
                      command until it exits (a seccomp filter cannot be removed, and its filtered calls need a tracer):
                      Ctrl-C and SIGTERM are passed on to the command; after --duration or a full disk the command runs
                      on, unrecorded. If the recorder is killed, the kernel kills the command too (PTRACE_O_EXITKILL).
+            Backends (--backend):
+              ptrace  the above (the default)
+              bpf     an eBPF program on tracepoints filters and records in the kernel (attach and launch): the VMM
+                      never stops, KVM_RUN costs nothing, argument structs are read in the kernel at each call's exit
+                      (bounded by argsz, 4096 bytes at most); records the ring buffer could not hold are written as
+                      lost events with their count. Needs root and a kernel with BTF; x86_64 only (docs/BPF.md).
+                      If the recorder dies, the kernel removes the program and the VMM runs on untouched.
+              auto    bpf where it loads, else ptrace; says which and why on stderr
             Exit status:
               0  recorded; the trace file is complete (launch mode: and the command exited with status 0)
               1  the trace file could not be written: nothing was recorded when even its header could not be written
@@ -37,6 +45,7 @@ struct Record: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output trace file.") var output: String
     @Option(help: "Stop and detach after this long (e.g. 30s, 500ms).") var duration: DurationArgument?
     @Option(help: "Only record these thread ids (comma-separated).") var threads: String?
+    @Option(help: "How to record: ptrace, bpf or auto (bpf where it loads, else ptrace).") var backend: String = "ptrace"
     @Argument(parsing: .captureForPassthrough, help: "Command to launch (after --).") var command: [String] = []
 
     func run() throws {
@@ -49,6 +58,11 @@ struct Record: ParsableCommand {
         options.pids = pid
         options.command = cmd
         options.durationNs = duration?.nanoseconds
+        guard let chosen = RecordBackend(rawValue: backend) else {
+            throw CommandFailure("--backend: expected ptrace, bpf or auto, got '\(TerminalText.escaped(backend))'")
+        }
+        options.backend = chosen
+        if chosen == .auto { options.notice = { FileHandleStream.standardError.write("vfiotrace: " + TerminalText.escaped($0) + "\n") } }
         if let threads {
             let parsed = threads.split(separator: ",").map { Int32($0.trimmingCharacters(in: .whitespaces)) }
             guard !parsed.contains(nil) else { throw CommandFailure("--threads: expected comma-separated thread ids, got '\(threads)'") }
@@ -67,11 +81,13 @@ struct Record: ParsableCommand {
         if err.isTerminal { err.write("\r\u{1B}[K") }
         // Each clause says what is in the file, counted by the writer, not what was meant to be written.
         let file = TerminalText.escaped(output)
-        var line = "vfiotrace: recorded \(summary.events) events (\(summary.bytes) bytes, \(summary.syscallStops) syscall stops) to \(file)"
+        let work =
+            summary.backend == .bpf ? "\(summary.kernelRecords) records from the kernel" : "\(summary.syscallStops) syscall stops"
+        var line = "vfiotrace: recorded \(summary.events) events (\(summary.bytes) bytes, \(work)) to \(file)"
         if summary.writeFailure != nil {
             line =
                 "vfiotrace: \(file) holds the first \(summary.events) events (\(summary.bytes) bytes, its complete chunks; "
-                + "\(summary.syscallStops) syscall stops); nothing after them was written"
+                + "\(work)); nothing after them was written"
         }
         if summary.lost > 0 {
             line += "; \(summary.lost) events LOST (queue full"
@@ -79,6 +95,9 @@ struct Record: ParsableCommand {
                 summary.lostMarked == summary.lost
                 ? "; marked in the trace)"
                 : summary.lostMarked == 0 ? "; not marked in the trace)" : "; \(summary.lostMarked) of them marked in the trace)"
+        }
+        if summary.kernelDropped > 0 {
+            line += "; \(summary.kernelDropped) syscalls LOST in the kernel (BPF ring buffer full; marked in the trace)"
         }
         if summary.rejected > 0 { line += "; \(summary.rejected) events too large for the format left out" }
         err.write(line + "\n")

@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * vfiotrace's eBPF recorder, kernel side: the same syscalls the ptrace
+ * recorder's seccomp filter stops for, of the processes in `tgids` only,
+ * each written to the ring buffer once at its exit with entry and exit times,
+ * arguments, result and the argument memory the decoder will read.
+ *
+ * Tracepoints only (no kprobes, no fentry): raw_syscalls sys_enter/sys_exit
+ * and sched_process_fork/exec/exit, BTF-typed. Nothing here ever waits: a
+ * full ring or a full map is counted in `dropped` and the call goes on.
+ */
+#define __VFT_BPF__
+#include "vmlinux_min.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "../include/vfiotrace.h"
+
+/* x86_64 syscall numbers the capture below depends on. */
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_OPEN 2
+#define NR_MMAP 9
+#define NR_IOCTL 16
+#define NR_PREAD64 17
+#define NR_PWRITE64 18
+#define NR_OPENAT 257
+#define NR_PREADV 295
+#define NR_PWRITEV 296
+#define NR_PREADV2 327
+#define NR_PWRITEV2 328
+
+/* ioctl requests (include/uapi/linux/vfio.h, kvm.h). */
+#define VFIO_TYPE 0x3B00
+#define VFIO_GET_API_VERSION 0x3B64
+#define VFIO_CHECK_EXTENSION 0x3B65
+#define VFIO_SET_IOMMU 0x3B66
+#define VFIO_GROUP_SET_CONTAINER 0x3B68
+#define VFIO_GROUP_GET_DEVICE_FD 0x3B6A
+#define VFIO_DEVICE_SET_IRQS 0x3B6E
+#define VFIO_DEVICE_RESET 0x3B6F
+#define KVM_CREATE_VM 0xAE01
+#define KVM_CREATE_VCPU 0xAE41
+#define KVM_RUN 0xAE80
+#define KVM_SET_USER_MEMORY_REGION 0x4020AE46
+#define KVM_SET_USER_MEMORY_REGION2 0x40A0AE49
+#define KVM_IRQFD 0x4020AE76
+
+#define MAP_FIXED 0x10
+#define MAP_ANONYMOUS 0x20
+
+/* Set by the loader before load. */
+const volatile __u64 traced_nrs[VFT_NR_WORDS] = {};
+/* Only the tids in `tids` (the recorder's --threads). */
+const volatile bool filter_tids = false;
+/* Add forked processes to `tgids` (off with a thread filter, like ptrace without follow). */
+const volatile bool follow_forks = true;
+
+/* Records the ring or a map could not take. */
+__u64 dropped = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} tids SEC(".maps");
+
+/* When a traced syscall entered, per tid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} pending SEC(".maps");
+
+/* Room for one record: the header and both captures. */
+struct scratch {
+	struct vft_record rec;
+	__u8 mem[VFT_MAX_ARG_BYTES + VFT_MAX_AUX_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);	/* resized by the loader */
+} events SEC(".maps");
+
+static __always_inline void count_drop(void)
+{
+	__sync_fetch_and_add(&dropped, 1);
+}
+
+static __always_inline bool traced_task(__u32 tgid, __u32 tid)
+{
+	if (!bpf_map_lookup_elem(&tgids, &tgid))
+		return false;
+	return !filter_tids || bpf_map_lookup_elem(&tids, &tid);
+}
+
+static __always_inline bool traced_nr(long nr)
+{
+	if (nr < 0 || nr >= VFT_NR_WORDS * 64)
+		return false;
+	return (traced_nrs[nr >> 6] >> (nr & 63)) & 1;
+}
+
+/* The ioctls the seccomp filter lets stop: VFIO (type ';') and the KVM
+ * memslot, irqfd and creation requests; KVM_RUN never. */
+static __always_inline bool traced_ioctl(__u32 req)
+{
+	if (req == KVM_RUN)
+		return false;
+	if ((req & 0xFF00) == VFIO_TYPE)
+		return true;
+	return req == KVM_CREATE_VM || req == KVM_CREATE_VCPU ||
+	       req == KVM_SET_USER_MEMORY_REGION ||
+	       req == KVM_SET_USER_MEMORY_REGION2 || req == KVM_IRQFD;
+}
+
+static __always_inline void syscall_args(struct pt_regs *regs, __u64 *args)
+{
+	args[0] = BPF_CORE_READ(regs, di);
+	args[1] = BPF_CORE_READ(regs, si);
+	args[2] = BPF_CORE_READ(regs, dx);
+	args[3] = BPF_CORE_READ(regs, r10);
+	args[4] = BPF_CORE_READ(regs, r8);
+	args[5] = BPF_CORE_READ(regs, r9);
+}
+
+/* Whether the call is one the recorder wants, from its number and arguments
+ * (the same choices as the ptrace recorder's seccomp filter). */
+static __always_inline bool wanted(long nr, __u64 *args)
+{
+	if (!traced_nr(nr))
+		return false;
+	if (nr == NR_IOCTL && !traced_ioctl((__u32)args[1]))
+		return false;
+	/* Anonymous mappings that replace nothing never map a device. */
+	if (nr == NR_MMAP &&
+	    ((__u32)args[3] & (MAP_ANONYMOUS | MAP_FIXED)) == MAP_ANONYMOUS)
+		return false;
+	/* An eventfd transfers 8 bytes; nothing smaller decodes. */
+	if ((nr == NR_READ || nr == NR_WRITE) && args[2] < 8)
+		return false;
+	return true;
+}
+
+/* Only the entry time is kept: the arguments are still in the registers at
+ * exit, and a call a seccomp filter answers (RET_ERRNO, USER_NOTIF) never
+ * reaches this tracepoint, only sys_exit. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), args[6], now;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+
+	if (!traced_nr(id) || !traced_task(tgid, tid))
+		return 0;
+	syscall_args(regs, args);
+	if (!wanted(id, args))
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&pending, &tid, &now, BPF_ANY))
+		count_drop();
+	return 0;
+}
+
+/* Reads up to n bytes at addr into buf, trying smaller sizes when the whole
+ * range is not readable; returns the bytes read. */
+static __always_inline __u32 read_arg(__u8 *buf, __u32 n, __u64 addr)
+{
+	n &= 0x1FFF;
+	if (n > VFT_MAX_ARG_BYTES)
+		n = VFT_MAX_ARG_BYTES;
+	if (n && !bpf_probe_read_user(buf, n, (void *)addr))
+		return n;
+	if (n > 32 && !bpf_probe_read_user(buf, 32, (void *)addr))
+		return 32;
+	if (n > 4 && !bpf_probe_read_user(buf, 4, (void *)addr))
+		return 4;
+	return 0;
+}
+
+static __always_inline __u32 read_str(__u8 *buf, __u64 addr)
+{
+	long n = bpf_probe_read_user_str(buf, VFT_MAX_PATH_BYTES, (void *)addr);
+
+	return n > 0 ? n : 0;
+}
+
+/* What a VFIO or KVM ioctl's argument holds, as the decoder reads it. */
+static __always_inline __u32 capture_ioctl(struct scratch *s, __u32 req,
+					   __u64 arg)
+{
+	__u32 argsz = 0, n;
+
+	switch (req) {
+	case VFIO_GET_API_VERSION:
+	case VFIO_CHECK_EXTENSION:
+	case VFIO_SET_IOMMU:
+	case VFIO_DEVICE_RESET:
+	case KVM_CREATE_VM:
+	case KVM_CREATE_VCPU:
+		return 0;
+	case VFIO_GROUP_GET_DEVICE_FD:
+		return read_str(s->mem, arg);
+	case VFIO_GROUP_SET_CONTAINER:
+		return read_arg(s->mem, 4, arg);
+	case KVM_SET_USER_MEMORY_REGION:
+	case KVM_SET_USER_MEMORY_REGION2:
+	case KVM_IRQFD:
+		return read_arg(s->mem, 32, arg);
+	}
+	if (bpf_probe_read_user(&argsz, 4, (void *)arg))
+		return 0;
+	/* At least a vfio_region_info; SET_IRQS: its eventfds past the header. */
+	n = argsz < 32 ? 32 : argsz;
+	if (req == VFIO_DEVICE_SET_IRQS) {
+		__u32 count = 0;
+
+		bpf_probe_read_user(&count, 4, (void *)(arg + 16));
+		if (count <= VFT_MAX_ARG_BYTES / 4 && 20 + count * 4 > n)
+			n = 20 + count * 4;
+	}
+	return read_arg(s->mem, n, arg);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), *entry;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 zero = 0, n0 = 0, n1 = 0, size;
+	long nr = BPF_CORE_READ(regs, orig_ax);
+	struct scratch *s;
+	__u64 a1;
+
+	if (!traced_nr(nr) || !traced_task(tgid, tid))
+		return 0;
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	syscall_args(regs, s->rec.args);
+	s->rec.exit_ns = bpf_ktime_get_ns();
+	entry = bpf_map_lookup_elem(&pending, &tid);
+	if (entry) {
+		s->rec.entry_ns = *entry;
+		bpf_map_delete_elem(&pending, &tid);
+	} else {
+		/* Answered by a seccomp filter without entering: no entry time. */
+		if (!wanted(nr, s->rec.args))
+			return 0;
+		s->rec.entry_ns = s->rec.exit_ns;
+	}
+	s->rec.kind = VFT_SYSCALL;
+	s->rec.tgid = tgid;
+	s->rec.tid = tid;
+	s->rec.nr = nr;
+	s->rec.result = ret;
+	a1 = s->rec.args[1];
+	s->rec.mem_addr[0] = a1;
+	s->rec.mem_addr[1] = 0;
+
+	switch (nr) {
+	case NR_READ:
+	case NR_WRITE:
+		if (ret != 8)
+			return 0;	/* not an eventfd transfer: nothing decodes */
+		n0 = read_arg(s->mem, 8, a1);
+		break;
+	case NR_OPEN:
+		s->rec.mem_addr[0] = s->rec.args[0];
+		if (ret >= 0)
+			n0 = read_str(s->mem, s->rec.args[0]);
+		break;
+	case NR_OPENAT:
+		if (ret >= 0)
+			n0 = read_str(s->mem, a1);
+		break;
+	case NR_IOCTL:
+		s->rec.mem_addr[0] = s->rec.args[2];
+		n0 = capture_ioctl(s, (__u32)a1, s->rec.args[2]);
+		break;
+	case NR_PREAD64:
+	case NR_PWRITE64:
+		if (ret > 0)
+			n0 = read_arg(s->mem, ret < 8 ? ret : 8, a1);
+		break;
+	case NR_PREADV:
+	case NR_PWRITEV:
+	case NR_PREADV2:
+	case NR_PWRITEV2: {
+		__u64 base = 0;
+
+		n0 = read_arg(s->mem, 16, a1);
+		if (n0 == 16 && ret > 0 &&
+		    !bpf_probe_read_user(&base, 8, (void *)a1)) {
+			n1 = ret < 8 ? ret : 8;
+			if (bpf_probe_read_user(s->mem + 16, n1 & 15, (void *)base))
+				n1 = 0;
+			s->rec.mem_addr[1] = base;
+		}
+		break;
+	}
+	}
+	n0 &= 0x1FFF;
+	if (n0 > VFT_MAX_ARG_BYTES)
+		n0 = VFT_MAX_ARG_BYTES;
+	n1 &= 15;
+	s->rec.mem_len[0] = n0;
+	s->rec.mem_len[1] = n1;
+	size = sizeof(s->rec) + n0 + n1;
+	if (size > sizeof(*s))
+		size = sizeof(*s);
+	if (bpf_ringbuf_output(&events, s, size, 0))
+		count_drop();
+	return 0;
+}
+
+static __always_inline void emit_task_record(__u32 kind, __u32 tgid,
+					     __u32 tid, __u64 a0, __u64 a1,
+					     __u64 a2, __s64 result)
+{
+	struct vft_record r = {};
+
+	r.kind = kind;
+	r.tgid = tgid;
+	r.tid = tid;
+	r.nr = -1;
+	r.entry_ns = r.exit_ns = bpf_ktime_get_ns();
+	r.args[0] = a0;
+	r.args[1] = a1;
+	r.args[2] = a2;
+	r.result = result;
+	if (bpf_ringbuf_output(&events, &r, sizeof(r), 0))
+		count_drop();
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork, struct task_struct *parent,
+	     struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ptid = BPF_CORE_READ(parent, pid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u32 ctid = BPF_CORE_READ(child, pid);
+	bool thread = ctgid == ptgid;
+	__u8 one = 1;
+
+	if (!traced_task(ptgid, ptid))
+		return 0;
+	if (!thread) {
+		if (!follow_forks)
+			return 0;
+		if (bpf_map_update_elem(&tgids, &ctgid, &one, BPF_ANY))
+			count_drop();
+	}
+	emit_task_record(VFT_FORK, ptgid, ptid, ctid, ctgid, thread, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+
+	if (!bpf_map_lookup_elem(&tgids, &tgid))
+		return 0;
+	emit_task_record(VFT_EXEC, tgid, BPF_CORE_READ(p, pid), old_pid, 0, 0,
+			 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit, struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid), tid = BPF_CORE_READ(p, pid);
+
+	if (!bpf_map_lookup_elem(&tgids, &tgid))
+		return 0;
+	bpf_map_delete_elem(&pending, &tid);
+	/* signal->live already counts this thread out: zero when it was the last. */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	emit_task_record(VFT_EXIT, tgid, tid, 0, 0, 0,
+			 BPF_CORE_READ(p, exit_code));
+	bpf_map_delete_elem(&tgids, &tgid);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The few kernel types vfiotrace.bpf.c touches, written by hand instead of a
+ * generated vmlinux.h: a vmlinux.h is several megabytes and differs from one
+ * kernel build to the next, which would make the committed skeleton depend on
+ * the machine that generated it. Every struct is CO-RE relocatable
+ * (preserve_access_index), so only the fields named here must exist in the
+ * running kernel; their offsets come from its BTF at load time.
+ */
+#ifndef __VMLINUX_H__
+#define __VMLINUX_H__
+
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef signed char __s8;
+typedef short __s16;
+typedef int __s32;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+enum { false = 0, true = 1 };
+typedef int pid_t;
+
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+
+enum {
+	BPF_ANY = 0,
+	BPF_NOEXIST = 1,
+};
+
+#if defined(__TARGET_ARCH_x86)
+struct pt_regs {
+	long unsigned int r10;
+	long unsigned int r9;
+	long unsigned int r8;
+	long unsigned int dx;
+	long unsigned int si;
+	long unsigned int di;
+	long unsigned int orig_ax;
+} __attribute__((preserve_access_index));
+#else
+#error "vfiotrace's BPF backend is written for x86_64 (see docs/BPF.md)"
+#endif
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct signal_struct {
+	atomic_t live;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	pid_t pid;
+	pid_t tgid;
+	int exit_code;
+	struct signal_struct *signal;
+} __attribute__((preserve_access_index));
+
+struct linux_binprm;
+
+#endif /* __VMLINUX_H__ */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The records vfiotrace.bpf.c writes into its ring buffer, shared by the
+ * kernel side and the loader (libbpf-tools: name.h next to name.bpf.c).
+ */
+#ifndef VFIOTRACE_H
+#define VFIOTRACE_H
+
+#ifndef __VFT_BPF__
+#include <linux/types.h>
+#endif
+
+/* The same bound as the ptrace recorder's VFIOLayout.maxArgumentBytes. */
+#define VFT_MAX_ARG_BYTES 4096
+/* The second capture: the first iovec's data of a preadv/pwritev (the decoder shows 8 bytes). */
+#define VFT_MAX_AUX_BYTES 64
+/* open/openat paths, VFIO_GROUP_GET_DEVICE_FD names (the decoder reads at most 512). */
+#define VFT_MAX_PATH_BYTES 520
+/* Traced syscall numbers: a bitmap of VFT_NR_WORDS * 64 numbers. */
+#define VFT_NR_WORDS 8
+
+enum vft_kind {
+	VFT_SYSCALL = 1,	/* a traced syscall completed */
+	VFT_FORK = 2,		/* args[0] child tid, args[1] child tgid, args[2] 1 = thread */
+	VFT_EXEC = 3,		/* args[0] the tid that called execve */
+	VFT_EXIT = 4,		/* the last thread of tgid exited; result = exit_code */
+};
+
+/* One ring-buffer record: this header, then mem_len[0] bytes read at
+ * mem_addr[0] and mem_len[1] bytes read at mem_addr[1] (in the traced
+ * process's memory, at syscall exit). */
+struct vft_record {
+	__u32 kind;
+	__u32 tgid;
+	__u32 tid;
+	__s32 nr;
+	__u64 entry_ns;		/* bpf_ktime_get_ns: CLOCK_MONOTONIC */
+	__u64 exit_ns;
+	__u64 args[6];
+	__s64 result;
+	__u64 mem_addr[2];
+	__u32 mem_len[2];
+};
+
+#endif /* VFIOTRACE_H */

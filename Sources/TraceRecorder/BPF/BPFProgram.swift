@@ -1,0 +1,95 @@
+import CBPFRecorder
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Why the eBPF backend cannot record here (not root, no BTF, a kernel without BPF, a failed attach); one line.
+package struct BPFUnavailable: Error, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
+}
+
+/// The loaded vfiotrace.bpf.c program (through the C loader over its skeleton): traced sets, attach, ring-buffer
+/// poll and the kernel's drop counter. Destroying it detaches everything; so does the kernel when we die.
+package final class BPFProgram {
+    /// What the program filters in the kernel, fixed at load.
+    package struct Settings {
+        /// The syscalls recorded (numbers of the running architecture).
+        package var syscalls: Set<Syscall> = SyscallDecoder.tracedSyscalls
+        /// Record only the threads added with `addThread`.
+        package var filterThreads = false
+        /// Add a traced process's forked children to the traced set.
+        package var followForks = true
+        /// Ring-buffer size in bytes (a power of two).
+        package var ringBytes: UInt32 = 8 << 20
+        package init() {}
+    }
+
+    private let handle: OpaquePointer
+
+    /// Loads the program; throws `BPFUnavailable` saying why not.
+    package init(_ settings: Settings, table: SyscallTable = .native) throws(BPFUnavailable) {
+        guard table.architecture == "x86_64" else {
+            throw BPFUnavailable("the eBPF backend is built for x86_64 only (this is \(table.architecture))")
+        }
+        guard access("/sys/kernel/btf/vmlinux", R_OK) == 0 else {
+            throw BPFUnavailable("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing), which the BPF program needs")
+        }
+        var c = vft_bpf_settings()
+        withUnsafeMutableBytes(of: &c.traced_nrs) { words in
+            for s in settings.syscalls {
+                guard let n = table.number(of: s), n >= 0, n < Int(VFT_NR_WORDS) * 64 else { continue }
+                let word = words.baseAddress!.advanced(by: (n / 64) * 8).assumingMemoryBound(to: UInt64.self)
+                word.pointee |= 1 << UInt64(n % 64)
+            }
+        }
+        c.filter_tids = settings.filterThreads ? 1 : 0
+        c.follow_forks = settings.followForks ? 1 : 0
+        c.ring_bytes = settings.ringBytes
+        var out: OpaquePointer?
+        var message = [CChar](repeating: 0, count: 512)
+        let rc = vft_bpf_open_load(&c, &out, &message, message.count)
+        guard rc == 0, let out else {
+            var reason = Self.text(message)
+            if rc == -EPERM && geteuid() != 0 { reason += " (loading BPF programs needs root or CAP_BPF with CAP_PERFMON)" }
+            throw BPFUnavailable(reason)
+        }
+        handle = out
+    }
+
+    /// A NUL-terminated message buffer as text.
+    private static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    deinit { vft_bpf_destroy(handle) }
+
+    package func addProcess(_ pid: Int32) -> Int32 { vft_bpf_add_tgid(handle, UInt32(bitPattern: pid)) }
+    package func addThread(_ tid: Int32) -> Int32 { vft_bpf_add_tid(handle, UInt32(bitPattern: tid)) }
+
+    package func attach() throws(BPFUnavailable) {
+        var message = [CChar](repeating: 0, count: 512)
+        guard vft_bpf_attach(handle, &message, message.count) == 0 else { throw BPFUnavailable(Self.text(message)) }
+    }
+
+    /// Records the kernel could not hand over (ring or pending map full) since the load.
+    package var dropped: UInt64 { vft_bpf_dropped(handle) }
+
+    /// Waits up to `timeoutMs` for records and passes each (its raw bytes) to `body`; the number handled, or
+    /// -errno (-EINTR when a signal came).
+    package func poll(timeoutMs: Int32, _ body: (UnsafeRawBufferPointer) -> Void) -> Int32 {
+        withoutActuallyEscaping(body) { body in
+            var box = body
+            return withUnsafeMutablePointer(to: &box) { ctx in
+                vft_bpf_poll(
+                    handle, timeoutMs,
+                    { ctx, data, size in
+                        let body = ctx!.assumingMemoryBound(to: ((UnsafeRawBufferPointer) -> Void).self).pointee
+                        body(UnsafeRawBufferPointer(start: data, count: size))
+                        return 0
+                    }, ctx)
+            }
+        }
+    }
+}
