@@ -3,6 +3,7 @@
 //
 //   vfio-client --group N --device BDF [--log FILE]   the whole VFIO user sequence (below)
 //   vfio-client poke FILE OFFSET VALUE                mmap FILE (a sysfs resourceN) and write a 32-bit VALUE
+//   vfio-client --migrate async|revoke ...            migrate edu under Fixtures/EduMigrationDriver (migrate.c)
 //
 // Sequence: container and group setup, device fd, device/region/irq info, BAR0 mmap and a read of edu's
 // identification register, bus mastering on (config space pwrite), MSI bound to an eventfd with SET_IRQS, an interrupt raised through the BAR
@@ -97,7 +98,11 @@ static int poke(const char *path, unsigned long offset, uint32_t value) {
     return 0;
 }
 
+int migrate_main(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--migrate")) return migrate_main(argc, argv);
     if (argc == 5 && !strcmp(argv[1], "poke")) return poke(argv[2], strtoul(argv[3], NULL, 0), (uint32_t)strtoul(argv[4], NULL, 0));
     const char *group = NULL, *device = NULL, *logpath = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
