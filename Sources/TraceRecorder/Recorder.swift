@@ -19,6 +19,8 @@ public struct RecordOptions: Sendable {
     public var onReady: (@Sendable () -> Void)?
     /// How to record: ptrace (and seccomp in launch mode), the eBPF program, or eBPF where it loads.
     public var backend: RecordBackend = .ptrace
+    /// eBPF backend: the ring buffer's size in bytes (a power of two, at least a page); nil = 8 MiB.
+    public var bpfRingBytes: UInt32?
     /// Told once which backend records and, when `.auto` fell back to ptrace, why.
     public var notice: (@Sendable (String) -> Void)?
 

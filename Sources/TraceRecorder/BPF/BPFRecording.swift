@@ -21,6 +21,7 @@ extension Recorder {
         var settings = BPFProgram.Settings()
         settings.filterThreads = options.threads != nil
         settings.followForks = options.threads == nil
+        if let bytes = options.bpfRingBytes { settings.ringBytes = bytes }
         let program: BPFProgram
         do {
             program = try BPFProgram(settings)

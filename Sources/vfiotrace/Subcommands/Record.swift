@@ -46,6 +46,7 @@ struct Record: ParsableCommand {
     @Option(help: "Stop and detach after this long (e.g. 30s, 500ms).") var duration: DurationArgument?
     @Option(help: "Only record these thread ids (comma-separated).") var threads: String?
     @Option(help: "How to record: ptrace, bpf or auto (bpf where it loads, else ptrace).") var backend: String = "ptrace"
+    @Option(help: "bpf backend: the kernel ring buffer's size in KiB (a power of two, at least 4).") var bpfRingKib: UInt32 = 8192
     @Argument(parsing: .captureForPassthrough, help: "Command to launch (after --).") var command: [String] = []
 
     func run() throws {
@@ -62,6 +63,10 @@ struct Record: ParsableCommand {
             throw CommandFailure("--backend: expected ptrace, bpf or auto, got '\(TerminalText.escaped(backend))'")
         }
         options.backend = chosen
+        guard bpfRingKib >= 4, bpfRingKib <= 1 << 20, bpfRingKib & (bpfRingKib - 1) == 0 else {
+            throw CommandFailure("--bpf-ring-kib: expected a power of two from 4 to 1048576, got \(bpfRingKib)")
+        }
+        options.bpfRingBytes = bpfRingKib * 1024
         if chosen == .auto { options.notice = { FileHandleStream.standardError.write("vfiotrace: " + TerminalText.escaped($0) + "\n") } }
         if let threads {
             let parsed = threads.split(separator: ",").map { Int32($0.trimmingCharacters(in: .whitespaces)) }
