@@ -104,4 +104,22 @@ import TraceFormat
         #expect(obj["spanNs"] as? Int == 49_500)
         #expect(obj["intact"] as? Bool == true)
     }
+
+    @Test(
+        "durations need a unit (but 0), refuse negative values and a bare 'm', and say why",
+        arguments: [
+            ("2", "has no unit"), ("0.4", "has no unit"), ("-1ms", "cannot be negative"), ("5m", "'m' is ambiguous"),
+            ("abc", "is not a duration"),
+        ])
+    func durationArguments(value: String, why: String) throws {
+        let (path, _) = try Self.sampleFile()
+        defer { unlink(path) }
+        let bad = try Self.run(["analyze", "--max-gap", value, path])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains(why), "\(bad.stderr)")
+        for good in ["0", "500us", "1.5s", "5min"] {
+            // No VFIO device in the sample: the verdict is 'nothing checked' (3), the duration was taken.
+            #expect(try Self.run(["analyze", "--max-gap", good, path]).status == 3, "\(good)")
+        }
+    }
 }

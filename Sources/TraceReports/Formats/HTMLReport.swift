@@ -170,7 +170,7 @@ public enum HTMLReport {
                 + "<td>\(d(s.p999Ns))</td><td>\(d(s.maxNs))</td></tr>\n"
         }
         out += row("remap total", l.total)
-        for p in ["wakeup", "reevaluation", "effective"] { out += row(p, l.phases[p] ?? .empty) }
+        for p in ["wakeup", "reevaluation", "effective"] { out += row(AnalysisText.phaseName(p), l.phases[p] ?? .empty) }
         out += row("lead time", l.leadTime)
         return out + "</table>\n<p>\(l.unresolved) trigger(s) never remapped.</p>\n"
     }

@@ -43,7 +43,7 @@ public enum MarkdownReport {
             out += "| phase | p50 | p99 | max |\n|---|---|---|---|\n"
             for phase in ["wakeup", "reevaluation", "effective"] {
                 guard let p = r.remapLatency.phases[phase], p.count > 0 else { continue }
-                out += "| \(phase) | \(d(p.p50Ns)) | \(d(p.p99Ns)) | \(d(p.maxNs)) |\n"
+                out += "| \(AnalysisText.phaseName(phase)) | \(d(p.p50Ns)) | \(d(p.p99Ns)) | \(d(p.maxNs)) |\n"
             }
             out += "\n"
         }

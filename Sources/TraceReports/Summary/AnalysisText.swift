@@ -3,12 +3,14 @@ import TraceFormat
 
 /// The human summary `analyze` prints: verdict, gaps, latency table and findings per device.
 public enum AnalysisText {
-    public static func render(_ r: AnalysisResult) -> String {
+    /// The summary; `colour` marks the verdict and the severities with ANSI colours (for a terminal).
+    public static func render(_ r: AnalysisResult, colour: Bool = false) -> String {
+        func paint(_ s: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
         var out = ""
         let span = (r.startNs != nil && r.endNs != nil) ? r.endNs! - r.startNs! : 0
         let esc = TerminalText.escaped
         out += "vfiotrace analysis of \(r.files.map(esc).joined(separator: ", ")): \(r.events) events over \(duration(span))\n"
-        out += "verdict: \(r.verdict.uppercased())"
+        out += "verdict: " + paint(r.verdict.uppercased(), r.passed ? "1;32" : r.checkedNothing ? "1;33" : "1;31")
         let open = r.gaps.filter { $0.endNs == nil }.count
         out += "  (\(count(r.gaps.count, "trap gap"))\(open > 0 ? ", \(open) still open at the end" : ""), "
         out += "\(count(r.errors, "error")), \(count(r.warnings, "warning")))\n"
@@ -42,7 +44,7 @@ public enum AnalysisText {
                     out += "    " + pad("", 14) + pad("min", 11) + pad("p50", 11) + pad("p90", 11) + pad("p99", 11) + pad("max", 11) + "\n"
                     out += "    " + row("total", l.total)
                     for phase in ["wakeup", "reevaluation", "effective"] {
-                        if let p = l.phases[phase], p.count > 0 { out += "    " + row(phase, p) }
+                        if let p = l.phases[phase], p.count > 0 { out += "    " + row(phaseName(phase), p) }
                     }
                 }
             }
@@ -56,11 +58,15 @@ public enum AnalysisText {
             out += "\nfindings:\n"
             for f in others {
                 let when = f.timeNs.map { seconds($0 - min($0, r.startNs ?? 0)) + " " } ?? ""
-                out += "  \(f.severity.rawValue.uppercased()) \(f.kind.rawValue) \(when)\(f.device.map { "[\(esc($0))] " } ?? "")\(esc(f.message))\n"
+                let severity = paint(f.severity.rawValue.uppercased(), f.severity == .error ? "31" : f.severity == .warning ? "33" : "2")
+                out += "  \(severity) \(f.kind.rawValue) \(when)\(f.device.map { "[\(esc($0))] " } ?? "")\(esc(f.message))\n"
             }
         }
         return out
     }
+
+    /// A phase as people write it (the JSON keys stay `wakeup`, `reevaluation`, `effective`).
+    public static func phaseName(_ key: String) -> String { key == "wakeup" ? "wake-up" : key == "reevaluation" ? "re-evaluation" : key }
 
     /// "1 error", "2 errors".
     public static func count(_ n: Int, _ one: String, _ many: String? = nil) -> String { "\(n) " + (n == 1 ? one : many ?? one + "s") }

@@ -9,19 +9,37 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find trap gaps and measure remap latency in one or more traces.",
         discussion: """
-            Exit status: \(verdictExitCodes)
-            Several files are analyzed one after another, each with its own process state, into one report;
+            Examples:
+              vfiotrace analyze mig.vftrace
+              vfiotrace analyze --max-gap 500us --format json mig.vftrace
+
+            A trap gap is an interval during which a device range must be trapped (its migration state, a \
+            driver's request or a re-evaluate signal says so) while the guest can still reach it directly. Remap \
+            latency runs from what required the traps to the VMM making the range unreachable, in three phases: \
+            wake-up (until the VMM read the signal), re-evaluation (until it re-read the layout) and effective \
+            (until its unmap or memslot change took the range away). Definitions: docs/ANALYSIS.md.
+
+            Several files are analyzed one after another, each with its own process state, into one report; \
             use `vfiotrace merge` first to correlate files from different sources on one timeline.
-            Definitions: docs/ANALYSIS.md.
+
+            Exit status: \(verdictExitCodes)
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     @Argument(help: "Trace files (.vftrace).") var files: [String]
     @Option(help: "Policy file (JSON): which states, regions and irq indices require traps, and thresholds.") var policy: String?
-    @Option(help: "Fail only for gaps longer than this (e.g. 500us, 2ms); by default any gap fails.") var maxGap: DurationArgument?
-    @Option(help: "Fail when the remap latency p99 exceeds this (e.g. 1ms).") var maxRemapP99: DurationArgument?
+    @Option(
+        parsing: .unconditional,
+        help: "Fail only for gaps longer than this, e.g. 500us; by default any gap fails. Duration: \(DurationArgument.rule).",
+        transform: DurationArgument.transform)
+    var maxGap: DurationArgument?
+    @Option(
+        parsing: .unconditional, help: "Fail when the remap latency p99 exceeds this, e.g. 1ms. Duration: \(DurationArgument.rule).",
+        transform: DurationArgument.transform)
+    var maxRemapP99: DurationArgument?
     @Option(help: "Output format: text or json.") var format: Format = .text
+    @OptionGroup var output: OutputOption
 
     func run() throws {
         var p = AnalysisPolicy.default
@@ -36,14 +54,14 @@ struct Analyze: ParsableCommand {
             if showProgress { err.write("\ranalyzing \(path): \(Int(fraction * 100))%") }
         }
         if showProgress { err.write("\r\u{1B}[K") }
-        let out = FileHandleStream.standardOutput
+        let out = try output.stream()
         switch format {
         case .text:
-            out.write(AnalysisText.render(result))
+            out.write(AnalysisText.render(result, colour: output.output == nil && Colour.enabled(for: out)))
         case .json:
             try AnalysisJSON.write(result) { out.write($0) }
         }
-        out.flush()
+        try out.finish()
         terminate(verdictExitCode(result))
     }
 }

@@ -7,11 +7,19 @@ import TraceReports
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare two analyses (analyze --format json) and fail on latency or gap regressions.",
-        discussion: "Exit status: 0 no regression, 1 regression, 2 unreadable input or usage error.")
+        discussion: """
+            Example:
+              vfiotrace analyze --format json base.vftrace > base.json
+              vfiotrace analyze --format json new.vftrace > new.json
+              vfiotrace compare base.json new.json --max-regression 10%
+
+            Exit status: 0 no regression, 1 regression, 2 unreadable input or usage error.
+            """)
 
     @Argument(help: "The baseline analysis (JSON).") var base: String
     @Argument(help: "The new analysis (JSON).") var new: String
     @Option(help: "Allowed growth of latencies and total gap time, e.g. 10% or 0.1.") var maxRegression: String = "10%"
+    @OptionGroup var output: OutputOption
 
     func run() throws {
         let text = maxRegression.hasSuffix("%") ? String(maxRegression.dropLast()) : maxRegression
@@ -26,7 +34,9 @@ struct Compare: ParsableCommand {
             }
         }
         let comparison = AnalysisComparison(base: try load(base), new: try load(new), maxRegression: fraction)
-        FileHandleStream.standardOutput.write(comparison.render())
+        let out = try output.stream()
+        out.write(comparison.render())
+        try out.finish()
         if comparison.regressed { terminate(1) }
     }
 }

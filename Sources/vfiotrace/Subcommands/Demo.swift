@@ -18,8 +18,11 @@ struct Demo: ParsableCommand {
             """)
 
     @Option(help: "Directory for the traces (default: a new temporary directory).") var outputDir: String?
-    @Option(help: "How long the racy VMM waits after the signal before re-reading the layout.") var delay: DurationArgument = DurationArgument(
-        nanoseconds: 2_000_000)
+    @Option(
+        parsing: .unconditional,
+        help: "How long the racy VMM waits after the signal before re-reading the layout. Duration: \(DurationArgument.rule).",
+        transform: DurationArgument.transform)
+    var delay: DurationArgument = DurationArgument(nanoseconds: 2_000_000)
 
     func run() throws {
         let exe = URL(fileURLWithPath: ProcFS.readlink("/proc/self/exe") ?? CommandLine.arguments[0])

@@ -18,6 +18,7 @@ struct Dump: ParsableCommand {
     @Option(help: "Output format: text (strace-like) or jsonl.") var format: Format = .text
     @Option(name: .customLong("kind"), help: "Only events of these kinds (repeatable), e.g. --kind mapping --kind memslot.")
     var kinds: [String] = []
+    @OptionGroup var output: OutputOption
 
     func run() throws {
         let wanted = try Set(
@@ -28,14 +29,14 @@ struct Dump: ParsableCommand {
                 return k
             })
         let reader = try TraceReader(path: file)
-        let out = FileHandleStream.standardOutput
+        let out = try output.stream()
         // Streamed: one event at a time into a 64 KiB output buffer, whatever a chunk holds.
         let text = format == .text
         while try reader.nextChunk(visit: { e in
             guard wanted.isEmpty || wanted.contains(e.kind) else { return }
             out.write((text ? EventText.line(e) : EventJSON.line(e)) + "\n")
         }) != nil {}
-        out.flush()
+        try out.finish()
         for d in reader.damage { printError("warning: \(d)") }
         if !reader.damage.isEmpty { terminate(1) }
     }

@@ -21,8 +21,15 @@ struct Report: ParsableCommand {
     @Option(help: "OpenMetrics text of the latency histograms and gap totals.") var openmetrics: String?
     @Option(help: "Chrome trace-event JSON for ui.perfetto.dev: state, gap and remap tracks per device.") var perfetto: String?
     @Option(help: "Policy file (see docs/ANALYSIS.md).") var policy: String?
-    @Option(help: "Fail only for gaps longer than this.") var maxGap: DurationArgument?
-    @Option(help: "Fail when the remap latency p99 exceeds this.") var maxRemapP99: DurationArgument?
+    @Option(
+        parsing: .unconditional,
+        help: "Fail only for gaps longer than this, e.g. 500us; by default any gap fails. Duration: \(DurationArgument.rule).",
+        transform: DurationArgument.transform)
+    var maxGap: DurationArgument?
+    @Option(
+        parsing: .unconditional, help: "Fail when the remap latency p99 exceeds this, e.g. 1ms. Duration: \(DurationArgument.rule).",
+        transform: DurationArgument.transform)
+    var maxRemapP99: DurationArgument?
 
     func validate() throws {
         guard html != nil || markdown != nil || junit != nil || json != nil || openmetrics != nil || perfetto != nil else {

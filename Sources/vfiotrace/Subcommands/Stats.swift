@@ -15,10 +15,11 @@ struct Stats: ParsableCommand {
 
     @Argument(help: "Trace file (.vftrace).") var file: String
     @Option(help: "Output format: text or json.") var format: Format = .text
+    @OptionGroup var output: OutputOption
 
     func run() throws {
         let s = try TraceSummary.scan(path: file)
-        let out = FileHandleStream.standardOutput
+        let out = try output.stream()
         let kinds = EventKind.allCases.filter { s.perKind[Int($0.rawValue)] > 0 }
         switch format {
         case .json:
@@ -52,7 +53,7 @@ struct Stats: ParsableCommand {
             if !h.command.isEmpty { out.write("command     \(h.command.map(TerminalText.escaped).joined(separator: " "))\n") }
             if !s.header.pids.isEmpty { out.write("pids        \(s.header.pids.map(String.init).joined(separator: " "))\n") }
             out.write("events      \(s.events)\n")
-            out.write("time span   \(Double(s.spanNs) / 1e9) s\n")
+            out.write("time span   \(DurationText.human(s.spanNs))\n")
             out.write("chunks      \(s.chunks)\n")
             out.write("file bytes  \(s.fileBytes)  (\(format3(s.bytesPerEvent)) bytes/event, compression \(format3(s.compressionRatio))x)\n")
             if s.lostEvents > 0 { out.write("lost        \(s.lostEvents) events dropped by the recorder\n") }
@@ -65,6 +66,7 @@ struct Stats: ParsableCommand {
             }
             out.write("integrity   " + (s.isIntact ? "intact" : "DAMAGED (\(s.damage.count) problems; run `vfiotrace verify`)") + "\n")
         }
+        try out.finish()
         if !s.damage.isEmpty { terminate(1) }
     }
 

@@ -5,7 +5,10 @@ import TraceFormat
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a trace file's integrity.",
-        discussion: "Exit status: 0 intact, 1 damaged or truncated (the message names the chunk and byte offset), 2 not a trace file or usage error.")
+        discussion: """
+            Example: vfiotrace verify mig.vftrace
+            Exit status: 0 intact, 1 damaged or truncated (the message names the chunk and byte offset), 2 not a trace file or usage error.
+            """)
 
     @Argument(help: "Trace file (.vftrace).") var file: String
 

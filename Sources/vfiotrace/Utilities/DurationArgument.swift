@@ -1,50 +1,69 @@
 import ArgumentParser
 
-/// A duration on the command line: `500us`, `2ms`, `1.5s`, `250ns`, `3m`; a bare number means milliseconds.
+/// A duration on the command line, as timeout(1), perf and strace users write them: `250ns`, `500us` (or
+/// `µs`), `2ms`, `1.5s`, `5min`, `1h`. A unit is required (`2` could mean anything) except for `0`; `m` is
+/// refused as ambiguous (`5min` or `5ms`?); negative values are refused with the reason.
 struct DurationArgument: ExpressibleByArgument, Sendable, Equatable, CustomStringConvertible {
     var nanoseconds: UInt64
+
+    /// The rule, for every duration option's help.
+    static let rule = "a number with a unit: ns, us, ms, s, min, h (e.g. 500us, 2ms, 1.5s); 0 needs none"
 
     init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
     init?(argument: String) {
-        guard let ns = DurationArgument.parse(argument) else { return nil }
+        guard let ns = try? Self.parse(argument) else { return nil }
         nanoseconds = ns
     }
 
-    static func parse(_ text: String) -> UInt64? {
+    /// For `@Option(transform:)`: a duration whose refusal says why.
+    static func transform(_ text: String) throws -> DurationArgument { DurationArgument(nanoseconds: try parse(text)) }
+
+    /// `--duration` takes a bare number as seconds, as timeout(1) does.
+    static func transformSeconds(_ text: String) throws -> DurationArgument {
+        DurationArgument(nanoseconds: try parse(text, bareUnit: 1e9))
+    }
+
+    static func parse(_ text: String, bareUnit: Double? = nil) throws(ValidationError) -> UInt64 {
         let t = text.trimmingCharacters(in: " ").lowercased()
-        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
+        if t.hasPrefix("-") { throw ValidationError("'\(text)': a duration cannot be negative") }
+        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("min", 60e9), ("s", 1e9), ("h", 3600e9)]
         var number = t
-        var scale = 1e6
+        var scale: Double?
         for (suffix, factor) in units where t.hasSuffix(suffix) {
             number = String(t.dropLast(suffix.count))
             scale = factor
             break
         }
-        guard !number.isEmpty, let v = Double(number), v >= 0, v.isFinite, v * scale < 1.8e19 else { return nil }
-        return UInt64((v * scale).rounded())
+        if scale == nil && t.hasSuffix("m") {
+            throw ValidationError("'\(text)': 'm' is ambiguous; write \(t.dropLast())min for minutes or \(t.dropLast())ms for milliseconds")
+        }
+        guard !number.isEmpty, let v = Double(number), v.isFinite else {
+            throw ValidationError("'\(text)' is not a duration: \(rule)")
+        }
+        guard let factor = scale ?? bareUnit ?? (v == 0 ? 1 : nil) else {
+            throw ValidationError("'\(text)' has no unit: write \(number)ms, \(number)us or \(number)s (\(rule))")
+        }
+        guard v * factor < 1.8e19 else { throw ValidationError("'\(text)' is too long a duration (more than 500 years)") }
+        return UInt64((v * factor).rounded())
     }
 
     static var defaultCompletionKind: CompletionKind { .default }
 
     var description: String { DurationArgument.format(nanoseconds) }
 
-    /// Human form: 1.234ms, 56us, 2.000s.
+    /// The form a person reads and this parser takes back: 2ms, 1.5s, 500us, 0.
     static func format(_ ns: UInt64) -> String {
-        if ns >= 1_000_000_000 { return String(format3(Double(ns) / 1e9)) + "s" }
-        if ns >= 1_000_000 { return String(format3(Double(ns) / 1e6)) + "ms" }
-        if ns >= 1_000 { return String(format3(Double(ns) / 1e3)) + "us" }
-        return "\(ns)ns"
-    }
-
-    private static func format3(_ v: Double) -> String {
-        let scaled = (v * 1000).rounded() / 1000
-        var s = "\(scaled)"
-        if let dot = s.firstIndex(of: ".") {
-            let decimals = s.distance(from: dot, to: s.endIndex) - 1
-            if decimals < 3 { s += String(repeating: "0", count: 3 - decimals) }
+        if ns == 0 { return "0" }
+        for (unit, factor) in [("s", UInt64(1_000_000_000)), ("ms", 1_000_000), ("us", 1_000)] where ns >= factor {
+            let whole = ns / factor, rest = ns % factor
+            if rest == 0 { return "\(whole)\(unit)" }
+            var frac = String(rest)
+            frac = String(repeating: "0", count: String(factor).count - 1 - frac.count) + frac
+            while frac.hasSuffix("0") { frac.removeLast() }
+            return "\(whole).\(frac)\(unit)"
         }
-        return s
+        return "\(ns)ns"
     }
 }
 

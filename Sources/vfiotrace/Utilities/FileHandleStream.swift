@@ -10,6 +10,10 @@ final class FileHandleStream: TextOutputStream {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private let bufferLimit: Int
+    /// Where it writes, for messages; set for files opened by `file(_:)`.
+    private(set) var path: String?
+    /// The first write error on a file (on stdout a closed pipe is not an error: `| head`).
+    private(set) var writeError: Int32?
 
     init(fd: Int32, bufferLimit: Int = 1 << 16) {
         self.fd = fd
@@ -17,7 +21,25 @@ final class FileHandleStream: TextOutputStream {
         buffer.reserveCapacity(bufferLimit + 1024)
     }
 
-    deinit { flush() }
+    deinit {
+        flush()
+        if path != nil { close(fd) }
+    }
+
+    /// A new file at `path` (created or truncated).
+    static func file(_ path: String) throws -> FileHandleStream {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CommandFailure("cannot write \(path): \(String(cString: strerror(errno)))") }
+        let s = FileHandleStream(fd: fd)
+        s.path = path
+        return s
+    }
+
+    /// Flushes, and for a file says whether everything reached it.
+    func finish() throws {
+        flush()
+        if let path, let e = writeError { throw CommandFailure("cannot write \(path): \(String(cString: strerror(e)))", exitCode: 1) }
+    }
 
     func write(_ string: String) {
         var s = string
@@ -31,7 +53,8 @@ final class FileHandleStream: TextOutputStream {
             let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, buffer.count - done) }
             if n <= 0 {
                 if n < 0 && errno == EINTR { continue }
-                break  // EPIPE (e.g. `| head`): drop the rest quietly
+                if path != nil && writeError == nil { writeError = n < 0 ? errno : ENOSPC }
+                break  // on stdout, EPIPE (e.g. `| head`): drop the rest quietly
             }
             done += n
         }
