@@ -110,4 +110,12 @@ import TraceFormat
         #expect(r.events.count == 1)
         #expect(r.damage.first?.message.contains("tid out of range") == true)
     }
+
+    @Test("a region index past Int32 renders as an unknown region (found by the hostile-input run)")
+    func regionIndexRendering() {
+        let e = TraceEvent(
+            time: 1, pid: 1, tid: 1,
+            payload: .regionInfo(RegionInfo(fd: 3, device: "d", index: .max, flags: 0, size: 0, offset: 0, sparseAreas: nil)))
+        #expect(EventText.line(e).contains("index=4294967295 (?)"))
+    }
 }

@@ -54,7 +54,7 @@ public enum EventText {
             }
             return "open(\"\(p.device)\")" + result(e) + " <device cdev>"
         case .regionInfo(let p):
-            var s = "ioctl(" + fd(p.fd, .vfioDevice, p.device) + ", VFIO_DEVICE_GET_REGION_INFO, {index=\(p.index) (" + region(Int32(p.index))
+            var s = "ioctl(" + fd(p.fd, .vfioDevice, p.device) + ", VFIO_DEVICE_GET_REGION_INFO, {index=\(p.index) (" + region(Int32(truncatingIfNeeded: p.index))
             s += "), flags=" + Hex.flags(p.flags, regionFlagNames) + ", size=" + Hex.of(p.size) + ", offset=" + Hex.of(p.offset)
             if let t = p.regionType { s += ", type=\(t.type)/\(t.subtype)" + (t.isMigrationV1 ? " (migration v1)" : "") }
             if let areas = p.sparseAreas {

@@ -336,7 +336,7 @@ package final class SyscallDecoder {
     private func regionOf(_ p: Process, device: String, fileOffset: UInt64) -> (Int32, UInt64) {
         if let regions = p.regions[device] {
             for (index, e) in regions where fileOffset >= e.offset && fileOffset < e.offset &+ max(e.size, 1) {
-                return (Int32(index), fileOffset - e.offset)
+                return (Int32(truncatingIfNeeded: index), fileOffset - e.offset)
             }
         }
         let index = fileOffset >> VFIOLayout.pciOffsetShift
