@@ -70,7 +70,8 @@ mkfifo "$root/run/mon.in" "$root/run/mon.out" || fail "cannot make the monitor's
     -machine q35 -device "vfio-pci,host=$bdf,id=d0" -monitor pipe:/run/mon \
     -trace 'vfio_*' -msg timestamp=on -D /run/qemu10.log > "$out/q10.txt" 2>&1 &
 q=$!
-exec 3> "$root/run/mon.in"
+# Read-write: opening never blocks, even when QEMU dies before it opens its end.
+exec 3<> "$root/run/mon.in"
 cat "$root/run/mon.out" > "$out/q10-monitor.txt" &
 await 'QEMU 10' 120 "$out/q10-monitor.txt" || fail "QEMU's monitor did not answer within 120s"
 await 'vfio_listener_region_add_ram' 120 "$root/run/qemu10.log" || fail "QEMU did not map the guest's RAM for the device within 120s"
