@@ -6,6 +6,8 @@
 #   Scripts/vfio-guest.sh [--profile P] run [-o DIR] [-t SECONDS] -- 'SHELL COMMAND'
 #   Scripts/vfio-guest.sh [--profile P] cache     print the profile's cache folder
 #   Scripts/vfio-guest.sh [--profile P] apt-get|apt-cache ARGS...   apt with the profile's package lists
+#   Scripts/vfio-guest.sh --profile trixie root [COMMAND...]  print the trixie root, or run COMMAND in a chroot of it
+#                                                           on this host (the root is writable here, read-only in the guest)
 #
 # Profiles (--profile, else $VFIOTRACE_GUEST_PROFILE, else bookworm):
 #   bookworm  this host's Debian: bookworm's 6.1 kernel, fetched with the host's own apt; Debian's QEMU from the
@@ -355,6 +357,24 @@ run() {
     done
 }
 
+# With no command, prints the profile's root (building it if need be); with one, runs it in a chroot of the root on
+# this host (with this host's /proc, /sys and /dev bound in for the command's time), e.g. to install in the root
+# what a build for the profile's kernel needs (trixie's kbuild wants trixie's glibc and gcc-14).
+root_command() {
+    [ -n "$suite" ] || cannot "the $profile profile has no root of its own (its guest runs this host's programs)"
+    prepare_root
+    local root=$cache/root
+    if [ $# = 0 ]; then echo "$root"; return; fi
+    unmount_under "$root"
+    trap 'unmount_under "$root"' EXIT
+    mount -t proc proc "$root/proc"
+    mount --bind /sys "$root/sys"
+    mount --bind /dev "$root/dev"
+    local status=0
+    chroot "$root" "$@" || status=$?
+    exit $status
+}
+
 # What the profile has ready, in one line.
 readiness() {
     printf 'ready: %s' "$(cat "$cache/kernel-package")"
@@ -368,6 +388,7 @@ case "${1:-}" in
         prepare; initramfs; say "$(readiness) under $("$qemu" --version | head -n 1)" ;;
     run) shift; run "$@" ;;
     cache) echo "$cache" ;;
+    root) shift; root_command "$@" ;;
     apt-get | apt-cache) tool=$1; shift; profile_apt "$tool" "$@" ;;
     *) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -30,7 +30,8 @@
  *
  * The driver's account (debugfs edu_vfio_pci/account) is one JSON object a
  * line, stamped with ktime_get_ns() (CLOCK_MONOTONIC), in the form
- * vfiotrace import jsonl reads. Dirty tracking is minimal: logging starts
+ * vfiotrace import jsonl reads; its first line is the clock pair
+ * (CLOCK_MONOTONIC, CLOCK_REALTIME) read at module load. Dirty tracking is minimal: logging starts
  * and stops, and reports no dirty pages (edu's DMA is not tracked).
  */
 
@@ -1356,6 +1357,9 @@ static int __init edu_init(void)
 	edu_acct_buf = vmalloc(edu_acct_size);
 	if (!edu_acct_buf)
 		return -ENOMEM;
+	/* The account's first line: its clock pair, for vfiotrace merge. */
+	edu_account("{\"clock\":{\"monotonicNs\":%llu,\"realtimeNs\":%llu}}",
+		    ktime_get_ns(), ktime_get_real_ns());
 	edu_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("account", 0400, edu_debugfs, NULL,
 			    &edu_account_fops);

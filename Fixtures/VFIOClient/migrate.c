@@ -10,10 +10,11 @@
 // Every access is one line of the access log, {"t0":NS,"t":NS,"seq":N,"path":"mmap"|"trap"}, with
 // CLOCK_MONOTONIC read right before and right after it (kept in memory, written at the end).
 //
-// The migration thread starts after --start-after accesses (default 500) and then, once:
-//   async:  SET_IRQS binds an eventfd to the driver's re-evaluate index (5); DMA_LOGGING_START (the driver starts
-//           requiring traps on BAR0's register page and signals the eventfd); read the eventfd; wait --delay-us;
-//           GET_REGION_INFO (the sparse-mmap areas now leave the page out); munmap what they leave out.
+// The migration thread first (async) binds an eventfd to the driver's re-evaluate index (5) with SET_IRQS and
+// reads BAR0's layout (GET_REGION_INFO: mappable whole); after --start-after accesses (default 500), once:
+//   async:  DMA_LOGGING_START (the driver starts requiring traps on BAR0's register page and signals the
+//           eventfd); read the eventfd; wait --delay-us; GET_REGION_INFO (the sparse-mmap areas now leave the page
+//           out); munmap what they leave out.
 //   revoke: DMA_LOGGING_START (the driver zaps the mappings before it returns); wait --delay-us; GET_REGION_INFO.
 //   both:   a pre-copy phase of --precopy-us (default 20000) with the vCPU running; then the vCPU paused,
 //           STOP -> STOP_COPY (the saved state read to its end) -> STOP -> RUNNING, the vCPU resumed
@@ -267,25 +268,34 @@ static int read_eventfd(int efd) {
     return r == (ssize_t)sizeof count ? 0 : fail("eventfd read: %s", r < 0 ? strerror(errno) : "short read");
 }
 
-static int migrate(void) {
+// The migration thread's setup, before the vCPU has made --start-after accesses: the eventfd bound (async) and
+// BAR0's layout read, so that the first traced calls of this thread (a recorder's costliest) come before it.
+static int prepare(int *efd) {
     struct vfio_region_sparse_mmap_area areas[8];
-    uint64_t holes[8][2];
-    int nareas = 0, nholes = 0, efd = -1;
-
+    int nareas = 0;
+    *efd = -1;
     if (g.mode == MODE_ASYNC) {
         // The driver's re-evaluate interrupt, bound to an eventfd.
         struct vfio_irq_info ii = { .argsz = sizeof ii, .index = REEVAL_IRQ_INDEX };
         if (ioctl(g.dev, VFIO_DEVICE_GET_IRQ_INFO, &ii) < 0) return fail("GET_IRQ_INFO %d: %s", REEVAL_IRQ_INDEX, strerror(errno));
         if (!(ii.flags & VFIO_IRQ_INFO_EVENTFD) || ii.count != 1) return fail("IRQ index %d is not an eventfd index", REEVAL_IRQ_INDEX);
-        efd = eventfd(0, EFD_CLOEXEC);
-        if (efd < 0) return fail("eventfd: %s", strerror(errno));
+        *efd = eventfd(0, EFD_CLOEXEC);
+        if (*efd < 0) return fail("eventfd: %s", strerror(errno));
         char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
         struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
         *set = (struct vfio_irq_set){ .argsz = sizeof buf, .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
                                       .index = REEVAL_IRQ_INDEX, .start = 0, .count = 1 };
-        memcpy(set->data, &efd, sizeof efd);
+        memcpy(set->data, efd, sizeof *efd);
         if (ioctl(g.dev, VFIO_DEVICE_SET_IRQS, set) < 0) return fail("SET_IRQS %d: %s", REEVAL_IRQ_INDEX, strerror(errno));
     }
+    if (region_info(areas, 8, &nareas)) return -1;
+    return nareas == 1 && areas[0].offset == 0 && areas[0].size == g.bar_size ? 0 : fail("BAR0 is not mappable whole before the migration");
+}
+
+static int migrate(int efd) {
+    struct vfio_region_sparse_mmap_area areas[8];
+    uint64_t holes[8][2];
+    int nareas = 0, nholes = 0;
 
     // Migration tracking starts: the driver starts requiring traps.
     struct vfio_device_feature_dma_logging_range range = { .iova = 0, .length = 1ull << 30 };
@@ -370,8 +380,10 @@ static int migrate(void) {
 
 static void *migration(void *unused) {
     (void)unused;
-    while (atomic_load(&g.done) < g.start_after) sleep_us(1000);
-    int r = migrate();
+    int efd = -1;
+    int r = prepare(&efd);
+    while (!r && atomic_load(&g.done) < g.start_after) sleep_us(1000);
+    if (!r) r = migrate(efd);
     atomic_store(&g.migrated, r ? -1 : 1);
     return r ? (void *)1 : NULL;
 }

@@ -6,7 +6,9 @@
 #   edu-driver.txt     the binding: which driver holds edu afterwards, its IOMMU group
 #   edu-client.*       the bundled VFIO client (Fixtures/VFIOClient) against the variant driver, when
 #                      BUILD_PRODUCTS_DIR has it: region info, BAR0 mmap, MSI, trap-path accesses
-#   edu-mig.txt        Fixtures/EduMigrationDriver/check/mig_check.c: migration v2 save and restore
+#   edu-mig.txt        Fixtures/EduMigrationDriver/check/mig_check.c: migration v2 save and restore, the
+#                      trap requirement in mode=async (the default), a reset
+#   edu-mig-revoke.txt the same with the module reloaded with mode=revoke
 #   edu-dmesg.txt      the kernel's log
 # Prints "done" when every check passed; exits non-zero otherwise.
 set -u
@@ -19,7 +21,11 @@ dev=/sys/bus/pci/devices/$bdf
 fail() { echo "edu-driver: $*"; dmesg > "$out/edu-dmesg.txt"; exit 1; }
 
 # The host may have no kmod; the rig's static busybox (in the cache, beside driver/) has insmod.
-if command -v insmod >/dev/null; then insmod=insmod; else insmod="$(dirname "$module")/../busybox insmod"; fi
+if command -v insmod >/dev/null && command -v rmmod >/dev/null; then
+    insmod=insmod rmmod=rmmod
+else
+    insmod="$(dirname "$module")/../busybox insmod" rmmod="$(dirname "$module")/../busybox rmmod"
+fi
 $insmod "$module" || fail "insmod $module failed"
 echo "$bdf" > "$dev/driver/unbind" || fail "cannot unbind edu from $(basename "$(readlink "$dev/driver")")"
 echo edu_vfio_pci > "$dev/driver_override"
@@ -42,7 +48,18 @@ cc -O2 -Wall -o "$TMPDIR/mig_check" "$here/Fixtures/EduMigrationDriver/check/mig
 "$TMPDIR/mig_check" "$group" "$bdf" > "$out/edu-mig.txt" 2>&1
 status=$?
 cat "$out/edu-mig.txt"
-dmesg > "$out/edu-dmesg.txt"
 [ "$status" = 0 ] || fail "mig_check failed"
+
+# Again with the module reloaded in revoke mode (binding again: driver_override still names it).
+echo "$bdf" > "$dev/driver/unbind" || fail "cannot unbind edu from edu_vfio_pci"
+$rmmod edu_vfio_pci || fail "rmmod edu_vfio_pci failed"
+$insmod "$module" mode=revoke || fail "insmod $module mode=revoke failed"
+[ -e "$dev/driver" ] || echo "$bdf" > /sys/bus/pci/drivers_probe
+[ "$(basename "$(readlink "$dev/driver")")" = edu_vfio_pci ] || fail "edu is not bound to edu_vfio_pci after the reload"
+"$TMPDIR/mig_check" "$group" "$bdf" > "$out/edu-mig-revoke.txt" 2>&1
+status=$?
+cat "$out/edu-mig-revoke.txt"
+dmesg > "$out/edu-dmesg.txt"
+[ "$status" = 0 ] || fail "mig_check failed in revoke mode"
 if grep -Eq 'BUG:|Oops|WARNING:|Call Trace' "$out/edu-dmesg.txt"; then fail "the kernel complained (edu-dmesg.txt)"; fi
 echo done

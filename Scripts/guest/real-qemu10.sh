@@ -33,37 +33,45 @@ fail() {
     exit 1
 }
 
-# Waits up to $2 seconds for the extended regex $1 in file $3.
+# Waits up to $2 seconds for the extended regex $1 in file $3; fails at once when the recorder (and so QEMU)
+# has gone.
 await() {
     i=0
     while ! grep -Eq "$1" "$3" 2>/dev/null; do
         i=$((i + 1))
         [ $i -gt $(($2 * 10)) ] && return 1
+        if [ -n "$q" ] && ! kill -0 "$q" 2>/dev/null; then
+            wait "$q"
+            status=$?
+            q=""
+            cp "$root/run/qemu10.log" "$out/qemu10.log" 2>/dev/null
+            fail "QEMU (or the recorder) exited with status $status while waiting for /$1/ in $3"
+        fi
         sleep 0.1
     done
 }
 
 [ -x "$bin/vfiotrace" ] || fail "no vfiotrace in $bin (build it on the host: swift build or swift test)"
 root=$(sh "$here/Scripts/guest/trixie-qemu.sh" --root) || fail "the trixie root is not usable"
-qemu="chroot $root qemu-system-x86_64"
 
 # 1. The QEMU it is: 10.0, whose vfio-pci can migrate and track dirty pages on the device.
-$qemu --version > "$out/q10-version.txt" 2>&1 || fail "$qemu --version: $(cat "$out/q10-version.txt")"
+chroot "$root" qemu-system-x86_64 --version > "$out/q10-version.txt" 2>&1 || fail "QEMU --version: $(cat "$out/q10-version.txt")"
 grep -q 'version 10\.0\.' "$out/q10-version.txt" || fail "not QEMU 10.0: $(head -n 1 "$out/q10-version.txt")"
-$qemu -device vfio-pci,help > "$out/q10-vfio-pci-help.txt" 2>&1 || fail "-device vfio-pci,help failed"
+chroot "$root" qemu-system-x86_64 -device vfio-pci,help > "$out/q10-vfio-pci-help.txt" 2>&1 || fail "-device vfio-pci,help failed"
 for p in enable-migration x-device-dirty-page-tracking; do
     grep -q "^ *$p=" "$out/q10-vfio-pci-help.txt" || fail "QEMU's vfio-pci has no $p property"
 done
 
 # 2. QEMU 10 in launch mode under the recorder: the device set up, the monitor asked, then quit. The monitor
 # talks over fifos and QEMU logs into the root's /run (a tmpfs seen from both sides of the chroot).
-rm -f "$root/run/mon.in" "$root/run/mon.out" "$root/run/qemu10.log" && mkfifo "$root/run/mon.in" "$root/run/mon.out" \
-    || fail "cannot make the monitor's fifos in $root/run"
-"$bin/vfiotrace" record -o "$out/q10.vftrace" -- $qemu -accel tcg -m 64 -nodefaults -no-user-config -display none -S \
+rm -f "$root/run/mon.in" "$root/run/mon.out" "$root/run/qemu10.log"
+mkfifo "$root/run/mon.in" "$root/run/mon.out" || fail "cannot make the monitor's fifos in $root/run"
+"$bin/vfiotrace" record -o "$out/q10.vftrace" -- chroot "$root" qemu-system-x86_64 -accel tcg -m 64 -nodefaults -no-user-config -display none -S \
     -machine q35 -device "vfio-pci,host=$bdf,id=d0" -monitor pipe:/run/mon \
     -trace 'vfio_*' -msg timestamp=on -D /run/qemu10.log > "$out/q10.txt" 2>&1 &
 q=$!
-exec 3> "$root/run/mon.in"
+# Read-write: opening never blocks, even when QEMU dies before it opens its end.
+exec 3<> "$root/run/mon.in"
 cat "$root/run/mon.out" > "$out/q10-monitor.txt" &
 await 'QEMU 10' 120 "$out/q10-monitor.txt" || fail "QEMU's monitor did not answer within 120s"
 await 'vfio_listener_region_add_ram' 120 "$root/run/qemu10.log" || fail "QEMU did not map the guest's RAM for the device within 120s"

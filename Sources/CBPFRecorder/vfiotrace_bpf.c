@@ -72,6 +72,9 @@ int vft_bpf_open_load(const struct vft_bpf_settings *settings,
 	       sizeof(settings->traced_nrs));
 	bpf->skel->rodata->filter_tids = settings->filter_tids != 0;
 	bpf->skel->rodata->follow_forks = settings->follow_forks != 0;
+	if (settings->pid_max)
+		bpf_map__set_max_entries(bpf->skel->maps.tgids,
+					 (settings->pid_max + 63) / 64);
 	if (settings->ring_bytes)
 		bpf_map__set_max_entries(bpf->skel->maps.events,
 					 settings->ring_bytes);
@@ -103,9 +106,20 @@ static int add(struct bpf_map *map, __u32 id)
 				    BPF_ANY) ? -errno : 0;
 }
 
+/* Before attach only: the kernel side sets and clears bits of the same words
+ * on fork and exit. */
 int vft_bpf_add_tgid(struct vft_bpf *bpf, __u32 tgid)
 {
-	return add(bpf->skel->maps.tgids, tgid);
+	struct bpf_map *map = bpf->skel->maps.tgids;
+	__u32 word = tgid / 64;
+	__u64 bits = 0;
+
+	if (bpf_map__lookup_elem(map, &word, sizeof(word), &bits, sizeof(bits),
+				 0))
+		return -errno;
+	bits |= 1ULL << (tgid % 64);
+	return bpf_map__update_elem(map, &word, sizeof(word), &bits,
+				    sizeof(bits), BPF_ANY) ? -errno : 0;
 }
 
 int vft_bpf_add_tid(struct vft_bpf *bpf, __u32 tid)

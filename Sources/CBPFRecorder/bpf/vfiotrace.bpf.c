@@ -59,11 +59,14 @@ const volatile bool follow_forks = true;
 /* Records the ring or a map could not take. */
 __u64 dropped = 0;
 
+/* The traced processes: bit tgid % 64 of word tgid / 64. An array, not a
+ * hash: every syscall of every process asks, and an array lookup is inlined
+ * by the verifier. Sized by the loader from kernel.pid_max. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4194304 / 64);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u64);
 } tgids SEC(".maps");
 
 struct {
@@ -104,9 +107,32 @@ static __always_inline void count_drop(void)
 	__sync_fetch_and_add(&dropped, 1);
 }
 
+static __always_inline bool traced_process(__u32 tgid)
+{
+	__u32 word = tgid >> 6;
+	__u64 *bits = bpf_map_lookup_elem(&tgids, &word);
+
+	return bits && (*bits >> (tgid & 63)) & 1;
+}
+
+static __always_inline void set_traced(__u32 tgid, bool on)
+{
+	__u32 word = tgid >> 6;
+	__u64 *bits = bpf_map_lookup_elem(&tgids, &word);
+
+	if (!bits) {
+		count_drop();
+		return;
+	}
+	if (on)
+		__sync_fetch_and_or(bits, 1ULL << (tgid & 63));
+	else
+		__sync_fetch_and_and(bits, ~(1ULL << (tgid & 63)));
+}
+
 static __always_inline bool traced_task(__u32 tgid, __u32 tid)
 {
-	if (!bpf_map_lookup_elem(&tgids, &tgid))
+	if (!traced_process(tgid))
 		return false;
 	return !filter_tids || bpf_map_lookup_elem(&tids, &tid);
 }
@@ -359,15 +385,13 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent,
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	__u32 ctid = BPF_CORE_READ(child, pid);
 	bool thread = ctgid == ptgid;
-	__u8 one = 1;
 
 	if (!traced_task(ptgid, ptid))
 		return 0;
 	if (!thread) {
 		if (!follow_forks)
 			return 0;
-		if (bpf_map_update_elem(&tgids, &ctgid, &one, BPF_ANY))
-			count_drop();
+		set_traced(ctgid, true);
 	}
 	emit_task_record(VFT_FORK, ptgid, ptid, ctid, ctgid, thread, 0);
 	return 0;
@@ -379,7 +403,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid,
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 
-	if (!bpf_map_lookup_elem(&tgids, &tgid))
+	if (!traced_process(tgid))
 		return 0;
 	emit_task_record(VFT_EXEC, tgid, BPF_CORE_READ(p, pid), old_pid, 0, 0,
 			 0);
@@ -391,7 +415,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid), tid = BPF_CORE_READ(p, pid);
 
-	if (!bpf_map_lookup_elem(&tgids, &tgid))
+	if (!traced_process(tgid))
 		return 0;
 	bpf_map_delete_elem(&pending, &tid);
 	/* signal->live already counts this thread out: zero when it was the last. */
@@ -399,7 +423,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 		return 0;
 	emit_task_record(VFT_EXIT, tgid, tid, 0, 0, 0,
 			 BPF_CORE_READ(p, exit_code));
-	bpf_map_delete_elem(&tgids, &tgid);
+	set_traced(tgid, false);
 	return 0;
 }
 

@@ -17,6 +17,7 @@ struct vft_bpf_settings {
 	int filter_tids;
 	int follow_forks;
 	__u32 ring_bytes;	/* a power of two, multiple of the page size */
+	__u32 pid_max;		/* kernel.pid_max: sizes the tgid bitmap */
 };
 
 /* Called for each record, on the polling thread; return non-zero to stop the poll. */
@@ -25,7 +26,9 @@ typedef int (*vft_bpf_record_fn)(void *ctx, const void *data, size_t size);
 /* Opens and loads the program; 0, or -errno with a one-line reason in err. */
 int vft_bpf_open_load(const struct vft_bpf_settings *settings,
 		      struct vft_bpf **out, char *err, size_t errlen);
-/* Adds a process / a thread (with filter_tids) to the traced sets; 0 or -errno. */
+/* Adds a process / a thread (with filter_tids) to the traced sets; 0 or
+ * -errno. A process is added before attach (launch: before anything of the
+ * set runs), since the kernel side updates the same bitmap words. */
 int vft_bpf_add_tgid(struct vft_bpf *bpf, __u32 tgid);
 int vft_bpf_add_tid(struct vft_bpf *bpf, __u32 tid);
 /* Attaches every tracepoint; 0 or -errno with the reason in err. */

@@ -47,6 +47,9 @@ package final class BPFProgram {
         c.filter_tids = settings.filterThreads ? 1 : 0
         c.follow_forks = settings.followForks ? 1 : 0
         c.ring_bytes = settings.ringBytes
+        c.pid_max =
+            ProcFS.read("/proc/sys/kernel/pid_max", limit: 32).flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            ?? 4_194_304
         var out: OpaquePointer?
         var message = [CChar](repeating: 0, count: 512)
         let rc = vft_bpf_open_load(&c, &out, &message, message.count)
