@@ -30,6 +30,14 @@ import Testing
             ),
             (.vfioContainer, 0x3B72, "180000000000000000000000000000000000000400000000", "{flags=0x0, iova=0x0, size=0x4000000}"),
             (.vfioContainer, 0x3B70, "7400000003000000001020400000000000000000", "{flags=PGSIZES|CAPS, iova_pgsizes=0x40201000}"),
+            // VFIO_DEVICE_FEATURE: argsz, flags (operation bits | feature id), data (hand-encoded from vfio.h).
+            (.vfioDevice, 0x3B75, "10000000010001000500000000000000", "{flags=GET|MIGRATION, migration_flags=STOP_COPY|PRE_COPY}"),
+            (
+                .vfioDevice, 0x3B75, "280000000600020000100000000000000100000000000000" + "0010fd7f00000000",
+                "{flags=SET|DMA_LOGGING_START, page_size=0x1000, num_ranges=1, ranges=0x7ffd1000}"
+            ),
+            (.vfioDevice, 0x3B75, "0800000006000600", "{flags=SET|PROBE|DMA_LOGGING_START}"),
+            (.vfioDevice, 0x3B75, "10000000090001000010000000000000", "{flags=GET|MIG_DATA_SIZE, stop_copy_length=4096}"),
             // 0x3b71 on a device fd is VFIO_DEVICE_PCI_HOT_RESET, not MAP_DMA: raw.
             (.vfioDevice, 0x3B71, "0c00000000000000", "<8 bytes: 0c00000000000000>"),
             // Too short for the struct: raw, never a read past the end.

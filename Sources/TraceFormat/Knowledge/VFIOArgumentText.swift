@@ -56,11 +56,51 @@ public enum VFIOArgumentText {
         case (.vfioContainer, 0x3B71):  // VFIO_IOMMU_MAP_DMA
             guard let flags = u32(4), let vaddr = u64(8), let iova = u64(16), let size = u64(24) else { return nil }
             return "{flags=" + Hex.flags(flags, dmaFlags) + ", vaddr=" + Hex.of(vaddr) + ", iova=" + Hex.of(iova) + ", size=" + Hex.of(size) + "}"
+        case (.vfioDevice, 0x3B75):  // VFIO_DEVICE_FEATURE (MIG_DEVICE_STATE has an event of its own)
+            guard let flags = u32(4) else { return nil }
+            return "{flags=" + featureFlags(flags) + featurePayload(flags & 0xFFFF, flags & 0x4_0000 != 0, u64) + "}"
         case (.vfioContainer, 0x3B72):  // VFIO_IOMMU_UNMAP_DMA
             guard let flags = u32(4), let iova = u64(8), let size = u64(16) else { return nil }
             return "{flags=" + Hex.of(flags) + ", iova=" + Hex.of(iova) + ", size=" + Hex.of(size) + "}"
         default:
             return nil
+        }
+    }
+
+    /// Feature ids of VFIO_DEVICE_FEATURE (include/uapi/linux/vfio.h; 9 and PRE_COPY from Linux 6.2).
+    static let featureNames: [UInt32: String] = [
+        0: "PCI_VF_TOKEN", 1: "MIGRATION", 2: "MIG_DEVICE_STATE", 3: "LOW_POWER_ENTRY", 4: "LOW_POWER_ENTRY_WITH_WAKEUP",
+        5: "LOW_POWER_EXIT", 6: "DMA_LOGGING_START", 7: "DMA_LOGGING_STOP", 8: "DMA_LOGGING_REPORT", 9: "MIG_DATA_SIZE",
+    ]
+    static let migrationFlags: [(UInt32, String)] = [(1, "STOP_COPY"), (2, "P2P"), (4, "PRE_COPY")]
+
+    /// `GET|MIGRATION`: the operation bits and the feature's name.
+    static func featureFlags(_ flags: UInt32) -> String {
+        var parts = [(UInt32(1) << 16, "GET"), (1 << 17, "SET"), (1 << 18, "PROBE")].filter { flags & $0.0 != 0 }.map(\.1)
+        let id = flags & 0xFFFF
+        parts.append(featureNames[id] ?? "feature \(id)")
+        if flags & ~UInt32(0x7_FFFF) != 0 { parts.append(Hex.of(flags & ~UInt32(0x7_FFFF))) }
+        return parts.joined(separator: "|")
+    }
+
+    /// The feature's data as the kernel left it (GET) or the VMM gave it (SET); nothing for a probe.
+    static func featurePayload(_ id: UInt32, _ probe: Bool, _ u64: (Int) -> UInt64?) -> String {
+        guard !probe else { return "" }
+        switch id {
+        case 1:
+            guard let f = u64(8) else { return "" }
+            return ", migration_flags=" + Hex.flags(UInt32(truncatingIfNeeded: f), migrationFlags)
+        case 6:
+            guard let page = u64(8), let n = u64(16), let ranges = u64(24) else { return "" }
+            return ", page_size=" + Hex.of(page) + ", num_ranges=\(n & 0xFFFF_FFFF), ranges=" + Hex.of(ranges)
+        case 8:
+            guard let iova = u64(8), let length = u64(16), let page = u64(24) else { return "" }
+            return ", iova=" + Hex.of(iova) + ", length=" + Hex.of(length) + ", page_size=" + Hex.of(page)
+        case 9:
+            guard let size = u64(8) else { return "" }
+            return ", stop_copy_length=\(size)"
+        default:
+            return ""
         }
     }
 
