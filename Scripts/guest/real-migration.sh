@@ -9,12 +9,16 @@
 # Per run NAME (async: mode=async; revoke: mode=revoke; async-slow: mode=async with --delay-us 20000),
 # in OUTDIR:
 #   NAME-recorded.vftrace   the client recorded by `vfiotrace record` (launch mode)
-#   NAME-driver.jsonl       the driver's account (debugfs edu_vfio_pci/account), CLOCK_MONOTONIC
+#   NAME-driver.jsonl       the driver's account (debugfs edu_vfio_pci/account), CLOCK_MONOTONIC, opening with
+#                           its clock pair; NAME-driver-stats.txt its line, dropped-line and trapped-access counts
 #   NAME-driver.vftrace     the account imported (`vfiotrace import jsonl`)
 #   NAME.vftrace            the recording and the account merged (`vfiotrace merge`)
 #   NAME-client.jsonl       the vCPU thread's accesses, one a line: {"t0","t","seq","path"}
 #   NAME-actions.jsonl      the migration thread's actions, one a line: {"t0","t","action","detail"}
-#   NAME-client.txt         the client's output; NAME-summary.txt the numbers checked below
+#   NAME-client.txt         the client's output; NAME-summary.txt the numbers checked below (trap.on, trap.off,
+#                           async: irq.signal, the end of the client's munmap, window_ns = munmap end - trap.on;
+#                           mmap_after_trap_on: mapped accesses that started after trap.on, before trap.off)
+# The module is loaded per run (insmod mode=..., rmmod after), so each account holds one run.
 # Checks, each fatal: the account is complete (no line dropped; one trap.on and one trap.off; async: two
 # irq.signal; revoke: one mmap.revoke and one mmap.restore; as many trap.access lines as the driver counted),
 # the driver's trap.access count is the client's count of trap-path accesses while traps were required, and
