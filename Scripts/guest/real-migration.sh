@@ -168,7 +168,10 @@ run() {
     fi
     summarize "$name" "$mode"
 
-    "$bin/vfiotrace" import jsonl "$out/$name-driver.jsonl" -o "$out/$name-driver.vftrace" \
+    # The account's times are this kernel's CLOCK_MONOTONIC, like the recording's: placed exactly (--clock-from),
+    # and every line must import (--strict).
+    "$bin/vfiotrace" import jsonl --strict --clock-from "$out/$name-recorded.vftrace" "$out/$name-driver.jsonl" \
+        -o "$out/$name-driver.vftrace" \
         > "$out/$name-import.txt" 2>&1 || die "$name: import failed: $(tail -n 5 "$out/$name-import.txt")"
     "$bin/vfiotrace" merge "$out/$name-recorded.vftrace" "$out/$name-driver.vftrace" -o "$out/$name.vftrace" \
         > "$out/$name-merge.txt" 2>&1 || die "$name: merge failed: $(tail -n 5 "$out/$name-merge.txt")"

@@ -28,6 +28,9 @@ final class DeviceTimeline {
     var actedSinceSignal = false
     /// Driver-side trap requests (imported markers).
     var markerRequired: [UInt32: IntervalSet] = [:]
+    /// The trace holds the driver's own account of what it requires (trap.on / trap.off): a re-evaluate
+    /// signal then tells the VMM to look, but requires nothing the account does not.
+    var hasAccount = false
     var markerCause = ""
     /// Per region: ranges whose user mappings the driver revoked in the kernel (`mmap.revoke`, until
     /// `mmap.restore`): unreachable whatever the VMM still maps.
@@ -61,7 +64,7 @@ final class DeviceTimeline {
         let whole = IntervalSet([0..<regionSize(r)])
         if stateRequires { return whole }
         var out = markerRequired[r] ?? IntervalSet()
-        if signalActive {
+        if signalActive && !hasAccount {
             if let layout = layoutAfterSignal[r] {
                 let allowed = IntervalSet(layout.mmappableAreas.map { $0.offset..<$0.end })
                 out = out.union(whole.subtracting(allowed))
@@ -75,7 +78,7 @@ final class DeviceTimeline {
     /// The cause to blame for a gap opening now.
     var currentCause: String {
         if stateRequires { return stateCause }
-        if signalActive { return signalCause }
+        if signalActive && !hasAccount { return signalCause }
         return markerCause
     }
 }

@@ -30,7 +30,9 @@ final class DeviceStateTracker {
                     message: "device_state set \(name) failed: \(ErrnoNames.name(e.errno ?? 0))", timeNs: t, device: p.device))
             return
         }
-        if !d.pendingSignals.isEmpty {
+        // A signal raised while this call ran (the driver signalling from inside the state change) was not
+        // the VMM's to read first.
+        if d.pendingSignals.contains(where: { $0 < e.time }) {
             context.findings.report(
                 Finding(
                     kind: .stateChangeWithPendingSignal, severity: .warning,
@@ -71,6 +73,7 @@ final class DeviceStateTracker {
         var set = d.markerRequired[r] ?? IntervalSet()
         if on { set.insert(range) } else { set.remove(range) }
         d.markerRequired[r] = set
+        d.hasAccount = true
         if on {
             d.markerCause = "marker:trap.on"
             context.gaps.recompute(d, at: t, trigger: "marker")

@@ -62,7 +62,6 @@ final class GapAccounting {
         regions.formUnion(reachability.mappedRegions(d))
         var anyExposed = false
         var anyReachable = false
-        var anyReachableRequired = false
         var anyRequired = false
         for r in regions.sorted() where context.checks(region: r) {
             let reach = reachability.reachable(d, region: r)
@@ -70,7 +69,6 @@ final class GapAccounting {
             let exposed = reach.intersection(required)
             if !reach.isEmpty { anyReachable = true }
             if !required.isEmpty { anyRequired = true }
-            if !required.isEmpty && !reach.isEmpty { anyReachableRequired = true }
             if !exposed.isEmpty {
                 anyExposed = true
                 if d.openGaps[r] == nil, let b = exposed.bounds {
@@ -120,9 +118,20 @@ final class GapAccounting {
             }
         }
         if d.exposed && !anyExposed {
-            resolveTriggers(d, at: t, remapped: !anyReachableRequired)
+            // Exposure ended with the requirement still there: the VMM took the range away (remapped). With
+            // no requirement left, it was lifted before the VMM acted (unresolved).
+            resolveTriggers(d, at: t, remapped: requiredNow(d))
         }
         d.exposed = anyExposed
+    }
+
+    /// Whether any checked region of `d` requires traps now (mapped or not).
+    private func requiredNow(_ d: DeviceTimeline) -> Bool {
+        var regions = Set(d.regions.keys)
+        regions.formUnion(d.markerRequired.keys)
+        regions.formUnion(d.openGaps.keys)
+        regions.formUnion(reachability.mappedRegions(d))
+        return regions.contains { context.checks(region: $0) && !d.required(region: $0).isEmpty }
     }
 
     /// Opens or closes the device's span of `kind` when its state changed.

@@ -1,19 +1,24 @@
 import Foundation
-import TraceFormat
+public import TraceFormat
 
 /// Imports driver-side and kernel-side events written as JSON Lines (format: docs/IMPORT.md) into a trace.
 public struct JSONLImporter {
     public var strict = false
     /// Called for every skipped line (non-strict mode).
     public var warn: (ImportProblem) -> Void = { _ in }
+    /// The clock pair of a recording made on the same host (`--clock-from`): the log's monotonic times are that
+    /// recording's monotonic times, so the trace takes its pair and `merge` leaves them as they are (exact,
+    /// where two pairs read seconds apart can disagree by the drift between the clocks). Clock lines in the log
+    /// then serve only to map its realtime times.
+    public var sameClockAs: ClockSample?
 
-    public init() {}
+    public init(sameClockAs: ClockSample? = nil) { self.sameClockAs = sameClockAs }
 
     /// Reads `source`, writes `output` as it goes; returns the number of events written.
     public func run(_ source: LogSource, output: String) throws -> Int {
         // Without a clock line, times are taken as they are (monotonic == realtime, so merge keeps them).
         let trace = try ImportedTrace(
-            output: output, format: "jsonl", input: source.name, clock: ClockSample(monotonicNs: 0, realtimeNs: 0), ordered: true)
+            output: output, format: "jsonl", input: source.name, clock: sameClockAs ?? ClockSample(monotonicNs: 0, realtimeNs: 0), ordered: true)
         var clock: ClockSample?
         try LogLines.scan(source) { number, bytes in
             if bytes.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { return }
@@ -25,7 +30,7 @@ public struct JSONLImporter {
                 if let c = obj["clock"] as? [String: Any], obj["kind"] == nil {
                     let pair = try Self.clockPair(c)
                     clock = pair
-                    trace.clock = pair
+                    if sameClockAs == nil { trace.clock = pair }
                     return
                 }
                 let event = try event(obj, clock: clock)

@@ -53,12 +53,25 @@ struct ImportJSONL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jsonl",
         abstract: "Import driver-side and kernel-side events (trap on/off, signals, markers, device_state) from JSON Lines (docs/IMPORT.md).",
-        discussion: ImportOptions.exitCodes)
+        discussion: """
+            Example: vfiotrace import jsonl driver.jsonl --clock-from vmm.vftrace -o driver.vftrace
+            A log whose times are the host's CLOCK_MONOTONIC (a kernel driver's ktime_get_ns) is placed exactly with \
+            --clock-from, a recording made on the same host and boot; otherwise through its clock line.
+
+            """ + ImportOptions.exitCodes)
 
     @OptionGroup var options: ImportOptions
+    @Option(help: "A vfiotrace recording made on the same host and boot: the log's monotonic times are its times.")
+    var clockFrom: String?
 
     func run() throws {
-        try options.run(JSONLImporter())
+        var clock: ClockSample?
+        if let clockFrom {
+            do { clock = try TraceReader(path: clockFrom).header.startClock } catch {
+                throw CommandFailure("--clock-from \(clockFrom): \(error)")
+            }
+        }
+        try options.run(JSONLImporter(sameClockAs: clock))
     }
 }
 
