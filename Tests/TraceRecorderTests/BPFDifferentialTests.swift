@@ -151,3 +151,38 @@ struct BPFDifferentialTests {
         #expect(err.contains("recording with the bpf backend"), "\(err)")
     }
 }
+
+/// Where BPF cannot load, `--backend bpf` says why and records nothing, and `--backend auto` records with ptrace,
+/// saying why: checked by running the recorder as an unprivileged user (needs root to switch, and setpriv).
+@Suite(.serialized, .enabled(if: geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "needs root and setpriv to run as nobody"))
+struct BPFNotPermittedTests {
+    @Test("not permitted: bpf fails with status 2 and the reason; auto falls back to ptrace and says so")
+    func notPermitted() throws {
+        let dir = NSTemporaryDirectory() + "vfiotrace-bpf-nobody-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o777)
+        let binary = dir + "/vfiotrace"
+        try FileManager.default.copyItem(atPath: EndToEndTests.vfiotrace, toPath: binary)
+        func asNobody(_ args: [String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary] + args
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let (status, err) = try asNobody(["record", "--backend", "bpf", "-o", dir + "/bpf.vftrace", "--", "/bin/true"])
+        #expect(status == 2)
+        #expect(err.contains("the bpf backend cannot record here"), "\(err)")
+        #expect(err.contains("needs root or CAP_BPF"), "\(err)")
+        #expect(access(dir + "/bpf.vftrace", F_OK) != 0)
+        let (autoStatus, autoErr) = try asNobody(["record", "--backend", "auto", "-o", dir + "/auto.vftrace", "--", "/bin/true"])
+        #expect(autoStatus == 0)
+        #expect(autoErr.contains("recording with ptrace: the bpf backend cannot record here"), "\(autoErr)")
+        #expect(autoErr.contains("syscall stops"), "\(autoErr)")
+    }
+}
