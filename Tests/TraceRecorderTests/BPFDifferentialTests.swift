@@ -63,6 +63,23 @@ struct BPFDifferentialTests {
         return out
     }
 
+    /// `vfiotrace analyze --format json`, times left out: verdict, gaps per device, findings' kinds and devices.
+    static func analysis(_ trace: String) throws -> [String] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: EndToEndTests.vfiotrace)
+        p.arguments = ["analyze", "--format", "json", trace]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let json = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let devices = (json["devices"] as? [[String: Any]] ?? []).map { "\($0["device"] ?? "") gaps \($0["gaps"] ?? "")" }
+        let findings = (json["findings"] as? [[String: Any]] ?? []).map { "\($0["device"] ?? "") \($0["kind"] ?? "") \($0["severity"] ?? "")" }
+        return ["verdict \(json["verdict"] ?? "")", "status \(p.terminationStatus)"] + devices + findings.sorted()
+    }
+
     @Test("attach: the bpf and ptrace backends record the same events of the same VMM, thread by thread", arguments: scenarios)
     func sameEvents(vmmArgs: [String]) throws {
         let bpfTrace = EndToEndTests.temp("bpf.vftrace"), ptraceTrace = EndToEndTests.temp("ptrace.vftrace")
@@ -86,6 +103,8 @@ struct BPFDifferentialTests {
             #expect(a[tid] ?? [] == b[tid] ?? [], "thread \(tid)")
         }
         #expect(viaBPF.count > 5)
+        // The analyzer finds the same gaps and findings in both (their durations differ: ptrace slows the VMM).
+        #expect(try Self.analysis(bpfTrace) == Self.analysis(ptraceTrace))
         // Each call's times lie within the recording, entry before exit, in the same clock as the ptrace ones.
         for e in viaBPF { #expect(e.time <= e.endTime) }
         if let first = viaBPF.first, let last = viaPtrace.last { #expect(first.time <= last.endTime) }
