@@ -53,6 +53,29 @@ bpf_attach_bench() {
     echo "  untraced $mu s, ptrace attach $mp s -> $(echo "scale=2; $mp / $mu" | bc)x, bpf attach $mb s -> $(echo "scale=3; $mb / $mu" | bc)x"
     echo "  bpf run: $(tail -1 "$out/bpf-att-bpf.err")"
     echo "  ptrace run: $(tail -1 "$out/bpf-att-ptrace.err")"
+    # Launch mode on the 1 M-ioctl stand-in (no KVM): seccomp + ptrace vs bpf.
+    local l0=() l1=() l2=()
+    for i in $(seq "$runs"); do
+        l0+=($(t $bin/vfio-testvmm --scenario bench --ioctls 1000000 --eventfd-rounds 10000 --mmaps 1000))
+        l1+=($(t $bin/vfiotrace record -o "$out/l1.vftrace" -- $bin/vfio-testvmm --scenario bench --ioctls 1000000 --eventfd-rounds 10000 --mmaps 1000))
+        l2+=($(t $bin/vfiotrace record --backend bpf -o "$out/l2.vftrace" -- $bin/vfio-testvmm --scenario bench --ioctls 1000000 --eventfd-rounds 10000 --mmaps 1000))
+    done
+    local ml0 ml1 ml2
+    ml0=$(median "${l0[@]}"); ml1=$(median "${l1[@]}"); ml2=$(median "${l2[@]}")
+    echo "launch, 1 M non-VFIO ioctls + 10 k eventfd round trips + 1 k mmaps: untraced $ml0 s, seccomp+ptrace $ml1 s -> $(echo "scale=2; $ml1 / $ml0" | bc)x, bpf $ml2 s -> $(echo "scale=3; $ml2 / $ml0" | bc)x"
+    echo "  bpf: $($bin/vfiotrace stats --format json "$out/l2.vftrace" | sed 's/.*"events":\([0-9]*\).*/\1/') events, $($bin/vfiotrace stats --format json "$out/l2.vftrace" | sed 's/.*"lostEvents":\([0-9]*\).*/\1/') lost"
+    # Recorded-event rate the ring and the recorder sustain (8 MiB ring): eventfd round trips, every call an event.
+    for rounds in 100000 300000; do
+        local s0 e0 ev lo
+        s0=$(date +%s.%N)
+        $bin/vfiotrace record --backend bpf -o "$out/rate.vftrace" -- $bin/vfio-testvmm --scenario bench --ioctls 0 \
+            --eventfd-rounds $rounds --mmaps 0 >/dev/null 2>&1
+        e0=$(date +%s.%N)
+        ev=$($bin/vfiotrace stats --format json "$out/rate.vftrace" | sed 's/.*"events":\([0-9]*\).*/\1/')
+        lo=$($bin/vfiotrace stats --format json "$out/rate.vftrace" | sed 's/.*"lostEvents":\([0-9]*\).*/\1/')
+        sp=$($bin/vfiotrace stats --format json "$out/rate.vftrace" | sed 's/.*"spanNs":\([0-9]*\).*/\1/')
+        echo "  rate, $rounds eventfd round trips: $ev events + $lo lost in $(echo "scale=3; $sp / 1000000000" | bc) s -> $(echo "scale=0; ($ev + $lo) * 1000000000 / $sp / 1000" | bc) k calls/s"
+    done
     # System-wide cost: the BPF program runs on every syscall of every process; an unrelated one (1 M
     # non-VFIO ioctls, not recorded) with and without a recorder attached to another process (a sleep).
     local x=() y=() sl rec

@@ -38,8 +38,12 @@ static void say(char *err, size_t errlen, const char *what, int e)
 {
 	if (!err || !errlen)
 		return;
+	const char *m = last_message;
+
+	if (!strncmp(m, "libbpf: ", 8))
+		m += 8;
 	snprintf(err, errlen, "%s: %s%s%s", what, strerror(e),
-		 last_message[0] ? "; libbpf: " : "", last_message);
+		 m[0] ? "; libbpf: " : "", m);
 }
 
 static int on_record(void *ctx, void *data, size_t size)

@@ -63,6 +63,23 @@ struct BPFDifferentialTests {
         return out
     }
 
+    /// `vfiotrace analyze --format json`, times left out: verdict, gaps per device, findings' kinds and devices.
+    static func analysis(_ trace: String) throws -> [String] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: EndToEndTests.vfiotrace)
+        p.arguments = ["analyze", "--format", "json", trace]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let json = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let devices = (json["devices"] as? [[String: Any]] ?? []).map { "\($0["device"] ?? "") gaps \($0["gaps"] ?? "")" }
+        let findings = (json["findings"] as? [[String: Any]] ?? []).map { "\($0["device"] ?? "") \($0["kind"] ?? "") \($0["severity"] ?? "")" }
+        return ["verdict \(json["verdict"] ?? "")", "status \(p.terminationStatus)"] + devices + findings.sorted()
+    }
+
     @Test("attach: the bpf and ptrace backends record the same events of the same VMM, thread by thread", arguments: scenarios)
     func sameEvents(vmmArgs: [String]) throws {
         let bpfTrace = EndToEndTests.temp("bpf.vftrace"), ptraceTrace = EndToEndTests.temp("ptrace.vftrace")
@@ -86,6 +103,8 @@ struct BPFDifferentialTests {
             #expect(a[tid] ?? [] == b[tid] ?? [], "thread \(tid)")
         }
         #expect(viaBPF.count > 5)
+        // The analyzer finds the same gaps and findings in both (their durations differ: ptrace slows the VMM).
+        #expect(try Self.analysis(bpfTrace) == Self.analysis(ptraceTrace))
         // Each call's times lie within the recording, entry before exit, in the same clock as the ptrace ones.
         for e in viaBPF { #expect(e.time <= e.endTime) }
         if let first = viaBPF.first, let last = viaPtrace.last { #expect(first.time <= last.endTime) }
@@ -149,5 +168,40 @@ struct BPFDifferentialTests {
         ])
         #expect(status == 0)
         #expect(err.contains("recording with the bpf backend"), "\(err)")
+    }
+}
+
+/// Where BPF cannot load, `--backend bpf` says why and records nothing, and `--backend auto` records with ptrace,
+/// saying why: checked by running the recorder as an unprivileged user (needs root to switch, and setpriv).
+@Suite(.serialized, .enabled(if: geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "needs root and setpriv to run as nobody"))
+struct BPFNotPermittedTests {
+    @Test("not permitted: bpf fails with status 2 and the reason; auto falls back to ptrace and says so")
+    func notPermitted() throws {
+        let dir = NSTemporaryDirectory() + "vfiotrace-bpf-nobody-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o777)
+        let binary = dir + "/vfiotrace"
+        try FileManager.default.copyItem(atPath: EndToEndTests.vfiotrace, toPath: binary)
+        func asNobody(_ args: [String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary] + args
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let (status, err) = try asNobody(["record", "--backend", "bpf", "-o", dir + "/bpf.vftrace", "--", "/bin/true"])
+        #expect(status == 2)
+        #expect(err.contains("the bpf backend cannot record here"), "\(err)")
+        #expect(err.contains("needs root or CAP_BPF"), "\(err)")
+        #expect(access(dir + "/bpf.vftrace", F_OK) != 0)
+        let (autoStatus, autoErr) = try asNobody(["record", "--backend", "auto", "-o", dir + "/auto.vftrace", "--", "/bin/true"])
+        #expect(autoStatus == 0)
+        #expect(autoErr.contains("recording with ptrace: the bpf backend cannot record here"), "\(autoErr)")
+        #expect(autoErr.contains("syscall stops"), "\(autoErr)")
     }
 }

@@ -157,14 +157,23 @@ static __always_inline bool traced_ioctl(__u32 req)
 	       req == KVM_SET_USER_MEMORY_REGION2 || req == KVM_IRQFD;
 }
 
+/* Direct loads: a tp_btf program's regs is a BTF pointer, read without a
+ * helper call (still CO-RE relocated). */
 static __always_inline void syscall_args(struct pt_regs *regs, __u64 *args)
 {
-	args[0] = BPF_CORE_READ(regs, di);
-	args[1] = BPF_CORE_READ(regs, si);
-	args[2] = BPF_CORE_READ(regs, dx);
-	args[3] = BPF_CORE_READ(regs, r10);
-	args[4] = BPF_CORE_READ(regs, r8);
-	args[5] = BPF_CORE_READ(regs, r9);
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+}
+
+/* The cheapest refusal first: a vCPU's KVM_RUN and every other ioctl not of
+ * interest leave on their request alone. */
+static __always_inline bool unwanted_ioctl(long nr, struct pt_regs *regs)
+{
+	return nr == NR_IOCTL && !traced_ioctl((__u32)regs->si);
 }
 
 /* Whether the call is one the recorder wants, from its number and arguments
@@ -194,7 +203,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), args[6], now;
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 
-	if (!traced_nr(id) || !traced_task(tgid, tid))
+	if (!traced_nr(id) || unwanted_ioctl(id, regs) ||
+	    !traced_task(tgid, tid))
 		return 0;
 	syscall_args(regs, args);
 	if (!wanted(id, args))
@@ -271,11 +281,12 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), *entry;
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	__u32 zero = 0, n0 = 0, n1 = 0, size;
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = regs->orig_ax;
 	struct scratch *s;
 	__u64 a1;
 
-	if (!traced_nr(nr) || !traced_task(tgid, tid))
+	if (!traced_nr(nr) || unwanted_ioctl(nr, regs) ||
+	    !traced_task(tgid, tid))
 		return 0;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
