@@ -81,7 +81,7 @@ public final class TraceAnalyzer {
         case .deviceOpen(let p):
             if e.failed { failed(e, device: p.device, what: "VFIO_GROUP_GET_DEVICE_FD \"\(p.device)\"") } else { _ = context.device(p.device) }
         case .marker(let m):
-            marker(m, at: t)
+            marker(m, pid: e.pid, at: t)
         case .lost(let l):
             context.findings.report(
                 Finding(
@@ -98,9 +98,23 @@ public final class TraceAnalyzer {
     }
 
     /// Markers from other sources (a driver's account, QEMU's trace log, the kernel's ftrace), by name.
-    private func marker(_ m: Marker, at t: UInt64) {
-        guard !m.device.isEmpty else { return }
+    private func marker(_ m: Marker, pid: Int32, at t: UInt64) {
         func number(_ key: String) -> UInt64? { m[key].flatMap(Self.number) }
+        // The kernel's KVM events (the BPF backend's) name no device: it is found from their addresses.
+        if m.source == "kvm" {
+            switch m.name {
+            case "kvm.unmap_hva_range":
+                guard let start = number("start"), let end = number("end"), start < end else { return }
+                reachability.kvmUnmap(pid: pid, range: start..<end, at: t)
+            case "kvm.mmio":
+                guard let gpa = number("gpa") else { return }
+                reachability.kvmMMIO(pid: pid, guestPhys: gpa, at: t)
+            default:
+                break
+            }
+            return
+        }
+        guard !m.device.isEmpty else { return }
         switch m.name {
         case "trap.on", "trap.off":
             guard let r = m["region"].flatMap({ UInt32($0) }) else { return }

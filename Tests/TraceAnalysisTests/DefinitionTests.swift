@@ -410,4 +410,34 @@ import TraceFormat
         #expect(first.map { $0.startNs == 100 && $0.length == 0x1000 } ?? true)
         #expect(r.gaps.contains { $0.startNs == 400 && $0.endNs == nil })
     }
+
+    func kvm(_ t: UInt64, _ name: String, _ fields: [Marker.Field], pid: Int32 = 1) -> TraceEvent {
+        TraceEvent(time: t, endTime: t, pid: pid, tid: pid, payload: .marker(Marker(source: "kvm", name: name, fields: fields)))
+    }
+
+    @Test(
+        "the kernel's evidence ends the exposure where it happened: KVM unmapping the BAR's host range, or a guest access to its guest-physical range exiting",
+        arguments: [
+            // (kernel event, expected end): the VMM's munmap completes at 170.
+            ("kvm.unmap_hva_range", UInt64(150)), ("kvm.mmio", UInt64(130)), ("other process", UInt64(170)), ("after the call", UInt64(170)),
+        ] as [(String, UInt64)])
+    func kernelEvidence(kind: String, end: UInt64) throws {
+        let host = [Marker.Field("start", "0x\(String(base, radix: 16))"), .init("end", "0x\(String(base + 0x10_0000, radix: 16))")]
+        let guest = [Marker.Field("type", "write"), .init("len", "4"), .init("gpa", "0xfe000004"), .init("value", "0x1")]
+        let evidence: [TraceEvent] =
+            switch kind {
+            case "kvm.unmap_hva_range": [kvm(150, kind, host)]
+            case "kvm.mmio": [kvm(130, kind, guest)]
+            case "other process": [kvm(150, "kvm.unmap_hva_range", host, pid: 2)]
+            default: []
+            }
+        let munmap = ev(170, .mapping(MappingChange(operation: .munmap, fd: -1, address: base, length: 0x10_0000)))
+        let events =
+            setup() + [ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))), state(100, 6)]
+            + evidence + [munmap] + (kind == "after the call" ? [kvm(180, "kvm.unmap_hva_range", host)] : [])
+        let r = try analyze(events)
+        #expect(r.gaps.count == 1)
+        #expect(r.gaps.first?.startNs == 100 && r.gaps.first?.endNs == end, "\(r.gaps)")
+        #expect(r.triggers.first?.latencyNs == Int64(end - 100))
+    }
 }

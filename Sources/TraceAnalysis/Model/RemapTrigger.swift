@@ -10,8 +10,12 @@ public struct RemapTrigger: Sendable, Codable, Equatable {
     public var wakeupNs: UInt64?
     /// Wake-up -> first region info re-read.
     public var reevaluationNs: UInt64?
-    /// Re-read -> the unmap / memslot delete that ended the exposure.
+    /// Re-read -> the unmap / memslot delete that ended the exposure, or the kernel's own evidence of it.
     public var effectiveNs: UInt64?
+    /// What ended the exposure, when the kernel said so: `kvm.unmap_hva_range` (KVM dropped its mapping of
+    /// the BAR's host range) or `kvm.mmio` (a guest access to the BAR's guest-physical range exited);
+    /// nil when inferred from the VMM's call.
+    public var effectiveEvidence: String?
 }
 
 /// The VMM making a device reachable again after it left the trap-requiring state.

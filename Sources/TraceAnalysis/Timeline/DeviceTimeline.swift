@@ -35,6 +35,10 @@ final class DeviceTimeline {
     /// Per region: ranges whose user mappings the driver revoked in the kernel (`mmap.revoke`, until
     /// `mmap.restore`): unreachable whatever the VMM still maps.
     var revoked: [UInt32: IntervalSet] = [:]
+    /// The latest kernel-side evidence that the guest lost direct access: KVM unmapping the device's host
+    /// range (`kvm.unmap_hva_range`), a guest access to its guest-physical range exiting (`kvm.mmio`).
+    var kernelUnmapAt: UInt64?
+    var kernelTrapAt: UInt64?
     /// Regions whose mmaps QEMU disabled (vfio_region_mmaps_set_enabled 0).
     var mmapsDisabled: Set<UInt32> = []
     /// Open gap per region.

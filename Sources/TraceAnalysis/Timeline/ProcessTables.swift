@@ -22,6 +22,25 @@ final class ProcessTables {
     /// memslot change touched are taken to be under a memslot made before the attach.
     private(set) var memslotTouched = IntervalSet()
 
+    /// Guest-physical ranges that a memslot put over a device mapping, and what they reach: kept after the
+    /// memslot goes (a guest access there then exits as MMIO, which is how the kernel shows the trap works).
+    private(set) var deviceGuestRanges: [(gpa: Range<UInt64>, device: String, region: UInt32)] = []
+
+    /// Records what a memslot at `guestPhys` over `user` makes the guest reach.
+    func noteGuestRanges(guestPhys: UInt64, user: Range<UInt64>) {
+        for m in mappings where m.region >= 0 && m.user.overlaps(user) {
+            let lo = max(m.user.lowerBound, user.lowerBound), hi = min(m.user.upperBound, user.upperBound)
+            let gpa = Range(start: guestPhys.saturatingAdd(lo - user.lowerBound), length: hi - lo)
+            deviceGuestRanges.removeAll { $0.gpa.overlaps(gpa) }
+            deviceGuestRanges.append((gpa, m.device, UInt32(m.region)))
+            // Bounded: a VMM has a handful of BARs; an attacker's trace cannot grow this without end.
+            if deviceGuestRanges.count > 256 { deviceGuestRanges.removeFirst() }
+        }
+    }
+
+    /// The device whose BAR a guest-physical address reaches (or reached, before its memslot went).
+    func device(atGuestPhys gpa: UInt64) -> String? { deviceGuestRanges.last { $0.gpa.contains(gpa) }?.device }
+
     /// Devices whose mappings a change touched (to recompute only those).
     func devices(touching user: Range<UInt64>) -> Set<String> { table.devices(touching: user) }
 

@@ -79,8 +79,9 @@ final class GapAccounting {
                 }
             } else if var gap = d.openGaps.removeValue(forKey: r) {
                 openGapCount -= 1
-                gap.endNs = t
-                gap.durationNs = t - gap.startNs
+                let end = kernelEnd(d, from: gap.startNs, to: t)?.time ?? t
+                gap.endNs = end
+                gap.durationNs = end - gap.startNs
                 gaps.append(gap)
             }
         }
@@ -117,6 +118,11 @@ final class GapAccounting {
                 perDevice(d.name).lead.record(t - end)
             }
         }
+        if !d.exposed && anyExposed {
+            // A new exposure: only kernel evidence from now on can end it.
+            d.kernelUnmapAt = nil
+            d.kernelTrapAt = nil
+        }
         if d.exposed && !anyExposed {
             // Exposure ended with the requirement still there: the VMM took the range away (remapped). With
             // no requirement left, it was lifted before the VMM acted (unresolved).
@@ -144,9 +150,21 @@ final class GapAccounting {
         }
     }
 
-    private func resolveTriggers(_ d: DeviceTimeline, at t: UInt64, remapped: Bool) {
+    /// When the kernel itself showed the exposure ending between `lower` and the VMM's call completing at `t`:
+    /// KVM unmapping the host range (during the munmap), or a guest access exiting as MMIO.
+    private func kernelEnd(_ d: DeviceTimeline, from lower: UInt64, to t: UInt64) -> (time: UInt64, evidence: String)? {
+        let seen = [(d.kernelUnmapAt, "kvm.unmap_hva_range"), (d.kernelTrapAt, "kvm.mmio")].compactMap { e in
+            e.0.flatMap { $0 >= lower && $0 <= t ? ($0, e.1) : nil }
+        }
+        return seen.min { $0.0 < $1.0 }
+    }
+
+    private func resolveTriggers(_ d: DeviceTimeline, at vmmTime: UInt64, remapped: Bool) {
         for i in d.pendingTriggers {
             let start = triggers[i].timeNs
+            // The exposure ended at the kernel's evidence when there is some, else at the VMM's call.
+            let evidence = kernelEnd(d, from: start, to: vmmTime)
+            let t = evidence?.time ?? vmmTime
             if remapped {
                 triggers[i].latencyNs = Int64(clamping: t - start)
                 remap.record(t - start)
@@ -165,6 +183,7 @@ final class GapAccounting {
                 let effectiveFrom = rereadMarks[i] ?? (context.policy.expectLayoutReread ? nil : wakeMarks[i])
                 if let r = effectiveFrom, r >= start, r <= t {
                     triggers[i].effectiveNs = t - r
+                    triggers[i].effectiveEvidence = evidence?.evidence
                     effective.record(t - r)
                     perDevice(d.name).eff.record(t - r)
                 }

@@ -65,6 +65,7 @@ final class ReachabilityTracker {
         let before = proc.memslots
         let user: Range<UInt64>? = p.size == 0 ? nil : Range(start: p.userAddress, length: p.size)
         proc.setMemslot(vmFd: p.vmFd, slot: p.slot, user: user, address: p.userAddress)
+        if let user { proc.noteGuestRanges(guestPhys: p.guestPhys, user: user) }
         var touched = Set<String>()
         for r in before.values { touched.formUnion(proc.devices(touching: r)) }
         if let user { touched.formUnion(proc.devices(touching: user)) }
@@ -96,6 +97,22 @@ final class ReachabilityTracker {
         if revoked { set.insert(range) } else { set.remove(range) }
         d.revoked[r] = set
         context.gaps.recompute(d, at: t)
+    }
+
+    /// KVM dropped its mapping of a host range (`kvm.unmap_hva_range`): for the devices mapped there, the
+    /// kernel's own moment the guest lost direct access.
+    func kvmUnmap(pid: Int32, range: Range<UInt64>, at t: UInt64) {
+        for name in context.process(pid).devices(touching: range) {
+            let d = context.device(name)
+            if d.exposed && d.kernelUnmapAt == nil { d.kernelUnmapAt = t }
+        }
+    }
+
+    /// A guest access exited to the VMM as MMIO (`kvm.mmio`): on a device's BAR, the trap works.
+    func kvmMMIO(pid: Int32, guestPhys: UInt64, at t: UInt64) {
+        guard let name = context.process(pid).device(atGuestPhys: guestPhys) else { return }
+        let d = context.device(name)
+        if d.exposed && d.kernelTrapAt == nil { d.kernelTrapAt = t }
     }
 
     private func changed(_ names: Set<String>, at t: UInt64) {

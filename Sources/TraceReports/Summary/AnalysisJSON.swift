@@ -65,6 +65,7 @@ public enum AnalysisJSON {
     static func trigger(_ t: RemapTrigger) -> String {
         // Keys absent when nil, as JSONEncoder writes optionals.
         var s = "{\"device\":\(JSONText.quote(t.device))"
+        if let v = t.effectiveEvidence { s += ",\"effectiveEvidence\":\(JSONText.quote(v))" }
         if let v = t.effectiveNs { s += ",\"effectiveNs\":\(v)" }
         s += ",\"kind\":\(JSONText.quote(t.kind))"
         if let v = t.latencyNs { s += ",\"latencyNs\":\(v)" }
