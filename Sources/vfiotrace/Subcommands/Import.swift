@@ -109,10 +109,14 @@ struct ImportFtrace: ParsableCommand {
         commandName: "ftrace",
         abstract: "Import the kernel's ftrace output (trace_clock mono): vfio-pci interrupt handlers become kernel-side signals.",
         discussion: """
-            Record with:  cd /sys/kernel/tracing; echo mono > trace_clock; echo 1 > events/irq/irq_handler_entry/enable
-            irq_handler_entry lines of vfio-intx(BDF), vfio-msi[N](BDF) and vfio-msix[N](BDF) become irq.signal
-            markers of that device; other lines become markers. ftrace's mono clock is the host's CLOCK_MONOTONIC,
-            so the trace takes the clock pair of --clock-from, a recording made on the same host (exit 2 when it
+            Record with:
+              cd /sys/kernel/tracing; echo mono > trace_clock; echo 1 > events/irq/irq_handler_entry/enable
+            Example:
+              vfiotrace import ftrace trace.txt --clock-from vmm.vftrace -o kernel.vftrace
+
+            irq_handler_entry lines of vfio-intx(BDF), vfio-msi[N](BDF) and vfio-msix[N](BDF) become irq.signal \
+            markers of that device; other lines become markers. ftrace's mono clock is the host's CLOCK_MONOTONIC, \
+            so the trace takes the clock pair of --clock-from, a recording made on the same host (exit 2 when it \
             cannot be read).
 
             """ + ImportOptions.exitCodes)
