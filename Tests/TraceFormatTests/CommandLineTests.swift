@@ -82,7 +82,7 @@ import TraceFormat
         #expect(objects.count == events.count)
         #expect(objects[1]["kind"] as? String == "eventfd")
         #expect(objects[1]["operation"] as? String == "read")
-        #expect(objects[1]["time"] as? Int == 1_001_000)
+        #expect(objects[1]["timeNs"] as? Int == 1_001_000)
         let bad = try Self.run(["dump", "--kind", "nonsense", path])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("unknown event kind"))

@@ -47,8 +47,8 @@ public enum EventJSON {
     public static func line(_ e: TraceEvent) -> String {
         var j = JSONText()
         j.add("kind", e.kind.name)
-        j.add("time", e.time)
-        j.add("endTime", e.endTime)
+        j.add("timeNs", e.time)
+        j.add("endTimeNs", e.endTime)
         j.add("pid", e.pid)
         j.add("tid", e.tid)
         j.add("result", e.result)
