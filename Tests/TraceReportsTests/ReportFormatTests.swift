@@ -96,7 +96,7 @@ import TraceFormat
         let muchSlower = try result(gapNs: [1000], latencies: [100, 200, 400])
         let c = AnalysisComparison(base: base, new: muchSlower, maxRegression: 0.10)
         #expect(c.regressed)
-        #expect(c.rows.filter(\.regressed).map(\.metric) == ["remap p90 (ns)", "remap p99 (ns)", "remap max (ns)"])
+        #expect(c.rows.filter(\.regressed).map(\.metric) == ["remap p90", "remap p99", "remap max"])
         let moreGaps = try result(gapNs: [10, 10], latencies: [100, 200, 300])
         #expect(AnalysisComparison(base: base, new: moreGaps, maxRegression: 0.5).rows.first { $0.metric == "trap gaps" }?.regressed == true)
     }

@@ -65,6 +65,24 @@ public enum AnalysisText {
         return out
     }
 
+    /// What the summary's words mean, one line each (`analyze --explain`; docs/ANALYSIS.md has the definitions).
+    public static let glossary = """
+        terms:
+          trap-required     a device range whose accesses must be trapped now: its migration state, a driver's request
+                            (trap.on) or a re-evaluate signal says so
+          guest-reachable   a device range the guest can access directly: a VMM mapping under a KVM memslot
+          trap gap          an interval during which a range is both: accesses in it are missed by the driver
+          trigger           the moment the device started to need traps (state, signal or driver marker)
+          remap latency     trigger -> the VMM made the range unreachable (unmap or memslot change), in phases:
+            wake-up         trigger -> the VMM read the re-evaluate eventfd
+            re-evaluation   wake-up -> the VMM re-read the region's layout (GET_REGION_INFO)
+            effective       re-read -> the unmap or memslot change took effect (or the kernel showed it had)
+          handled ahead     the VMM had made the device unreachable before the trigger (lead time, no gap)
+          never remapped    the requirement ended (or the trace did) before the VMM made the range unreachable
+          restore latency   the device left its saving state -> the VMM made it reachable again
+
+        """
+
     /// A phase as people write it (the JSON keys stay `wakeup`, `reevaluation`, `effective`).
     public static func phaseName(_ key: String) -> String { key == "wakeup" ? "wake-up" : key == "reevaluation" ? "re-evaluation" : key }
 

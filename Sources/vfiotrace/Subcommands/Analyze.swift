@@ -40,6 +40,7 @@ struct Analyze: ParsableCommand {
     var maxRemapP99: DurationArgument?
     @Option(help: "Output format: text or json.") var format: Format = .text
     @OptionGroup var output: OutputOption
+    @Flag(help: "Add the meaning of each term of the summary (text format).") var explain = false
 
     func run() throws {
         var p = AnalysisPolicy.default
@@ -58,6 +59,7 @@ struct Analyze: ParsableCommand {
         switch format {
         case .text:
             out.write(AnalysisText.render(result, colour: output.output == nil && Colour.enabled(for: out)))
+            if explain { out.write("\n" + AnalysisText.glossary) }
         case .json:
             try AnalysisJSON.write(result) { out.write($0) }
         }
