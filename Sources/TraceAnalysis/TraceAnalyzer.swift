@@ -128,6 +128,9 @@ public final class TraceAnalyzer {
         case "irq.signal":
             guard let index = m["index"].flatMap({ UInt32($0) }) else { return }
             signalling.signalled(device: m.device, index: index, at: t)
+        case "irq.unbound":
+            guard let index = m["index"].flatMap({ UInt32($0) }) else { return }
+            signalling.unbound(device: m.device, index: index, at: t)
         case "irq.handled":
             guard let index = m["index"].flatMap({ UInt32($0) }) else { return }
             signalling.handled(device: m.device, index: index, at: t)

@@ -204,7 +204,9 @@ import TraceFormat
             ev(100, .marker(Marker(source: "ftrace", name: "irq.signal", device: dev, fields: [.init("index", "5")]))),
         ]
         let r = try analyze(events)
-        #expect(r.findings.contains { $0.kind == .lostSignal } == !adoptedAtAttach)
+        // Nothing binds index 5 later in this trace: an unheard signal is reported as never heard, not as lost.
+        #expect(r.findings.contains { $0.kind == .reevaluateNotBound } == !adoptedAtAttach)
+        #expect(!r.findings.contains { $0.kind == .lostSignal })
     }
 
     @Test("the safe protocol gives a negative latency (lead time) and no gap")
@@ -439,5 +441,27 @@ import TraceFormat
         #expect(r.gaps.count == 1)
         #expect(r.gaps.first?.startNs == 100 && r.gaps.first?.endNs == end, "\(r.gaps)")
         #expect(r.triggers.first?.latencyNs == Int64(end - 100))
+    }
+
+    @Test(
+        "a re-evaluate signal nobody could hear: lost when the VMM binds the index later, never heard (old userspace) when it never does",
+        arguments: [("irq.signal", true), ("irq.signal", false), ("irq.unbound", false)])
+    func unheardSignals(name: String, bindLater: Bool) throws {
+        // No eventfd bound to index 5 in this setup (the VMM is an old one, or binds late).
+        let plain: [TraceEvent] = [
+            ev(2, .deviceOpen(DeviceOpen(fd: 7, groupFd: 6, device: dev)), result: 7),
+            ev(5, .mapping(MappingChange(operation: .mmap, fd: 7, device: dev, region: 0, address: 0, length: 0x10_0000)), result: Int64(base)),
+            ev(100, .marker(Marker(source: "driver", name: "trap.on", device: dev, fields: [.init("region", "0"), .init("length", "4096")]))),
+            ev(101, .marker(Marker(source: "driver", name: name, device: dev, fields: [.init("index", "5")]))),
+            ev(102, .marker(Marker(source: "driver", name: name, device: dev, fields: [.init("index", "5")]))),
+        ]
+        let bind = ev(200, .irqBinding(IrqBinding(fd: 7, device: dev, index: 5, start: 0, count: 1, flags: 0x24, eventfds: [8])))
+        let r = try analyze(plain + (bindLater ? [bind] : []))
+        let lost = r.findings.filter { $0.kind == .lostSignal }, never = r.findings.filter { $0.kind == .reevaluateNotBound }
+        #expect(lost.count == (bindLater ? 1 : 0) && never.count == (bindLater ? 0 : 1))
+        #expect((lost + never).first?.timeNs == 101)
+        if !bindLater { #expect(never.first?.message.contains("asked the VMM 2 times") == true) }
+        // The BAR stayed reachable while required: one gap, open to the end.
+        #expect(r.gaps.count == 1 && r.gaps.first?.startNs == 100 && r.gaps.first?.endNs == nil)
     }
 }

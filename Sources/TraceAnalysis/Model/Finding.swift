@@ -12,6 +12,7 @@ public struct Finding: Sendable, Codable, Equatable {
     public enum Kind: String, Sendable, Codable {
         case trapGap = "trap-gap"
         case lostSignal = "lost-signal"
+        case reevaluateNotBound = "reevaluate-not-bound"
         case signalNeverConsumed = "signal-never-consumed"
         case openAtTraceEnd = "open-at-trace-end"
         case mapsExcludedRange = "maps-excluded-range"

@@ -21,6 +21,9 @@ final class DeviceTimeline {
     var readsAwaitingHandled: [UInt32: Int] = [:]
     /// Per irq index: when the VMM reported an interrupt handled before its eventfd read showed up.
     var handledBeforeRead: [UInt32: UInt64] = [:]
+    /// Per irq index: re-evaluate signals raised while no eventfd was bound to it (first time, count) — lost
+    /// if the VMM binds the index later, never heard if it never does.
+    var unheardSignals: [UInt32: (first: UInt64, count: Int)] = [:]
     /// Time of the latest signal not followed by a region info re-read.
     var signalAwaitingReread: UInt64?
     /// The VMM changed the device's state after that signal without re-reading the layout: at the end of the

@@ -62,6 +62,13 @@ final class SignallingTracker {
             }
             return
         }
+        if policy.reevaluateIrqIndices.contains(p.index), let u = context.device(p.device).unheardSignals.removeValue(forKey: p.index) {
+            context.findings.report(
+                Finding(
+                    kind: .lostSignal, severity: .error,
+                    message: "irq index \(p.index) was signalled before any eventfd was bound to it: the VMM cannot see it",
+                    timeNs: u.first, device: p.device))
+        }
         for fd in p.eventfds where fd >= 0 {
             if let w = proc.unboundWrites.removeValue(forKey: fd), policy.reevaluateIrqIndices.contains(p.index) {
                 context.findings.report(
@@ -84,11 +91,20 @@ final class SignallingTracker {
         // A device already set up when the recorder attached may have been bound before: unknown is not lost.
         let unknown = processes.contains { $0.adoptedDevices.contains(device) }
         guard !bound && !unknown else { return signal(d, index: index, at: t) }
-        context.findings.report(
-            Finding(
-                kind: .lostSignal, severity: .error,
-                message: "irq index \(index) was signalled before any eventfd was bound to it: the VMM cannot see it",
-                timeNs: t, device: device))
+        unheard(d, index: index, at: t)
+    }
+
+    /// The driver's own word that a re-evaluate signal had no eventfd to go to (`irq.unbound`).
+    func unbound(device: String, index: UInt32, at t: UInt64) {
+        guard policy.reevaluateIrqIndices.contains(index) else { return }
+        unheard(context.device(device), index: index, at: t)
+    }
+
+    /// A re-evaluate signal nobody could hear: lost if the VMM binds the index later (reported then), never
+    /// heard if it never does (reported at the end).
+    private func unheard(_ d: DeviceTimeline, index: UInt32, at t: UInt64) {
+        let u = d.unheardSignals[index]
+        d.unheardSignals[index] = (u?.first ?? t, (u?.count ?? 0) + 1)
         // The device still needs its mappings re-evaluated; nobody will be told.
         d.signalActive = true
         d.signalCause = "signal:irq\(index)(lost)"
@@ -164,6 +180,17 @@ final class SignallingTracker {
                                 ? "the trace is cut, so what the VMM did next is unknown"
                                 : "the recording stopped before the VMM answered, or it never did"),
                         timeNs: s, device: d.name))
+            }
+            for (index, u) in d.unheardSignals.sorted(by: { $0.key < $1.key }) {
+                context.findings.report(
+                    Finding(
+                        kind: .reevaluateNotBound, severity: .error,
+                        message:
+                            "the device asked the VMM \(u.count == 1 ? "once" : "\(u.count) times") to re-evaluate its BAR mappings "
+                            + "(irq index \(index)), but the VMM never bound an eventfd to that index: it does not implement "
+                            + "the re-evaluation protocol (QEMU binds only the INTx, MSI, MSI-X, ERR and REQ indices), so its "
+                            + "mmaps of the BAR stayed guest-reachable while the driver needed traps",
+                        timeNs: u.first, device: d.name))
             }
             if let s = d.pendingSignals.first {
                 context.findings.report(

@@ -26,7 +26,9 @@ public struct AnalysisComparison: Sendable {
             let change = b == 0 ? (n == 0 ? 0 : .infinity) : (n - b) / b
             let durations: Set<String> = ["total gap time", "remap p50", "remap p90", "remap p99", "remap max"]
             rows.append(
-                Row(metric: metric, base: b, new: n, change: change, regressed: n > b * (1 + tolerance) && n > b, isDuration: durations.contains(metric)))
+                Row(
+                    metric: metric, base: b, new: n, change: change, regressed: n > b * (1 + tolerance) && n > b,
+                    isDuration: durations.contains(metric)))
         }
         add("trap gaps", Double(base.gaps.count), Double(new.gaps.count), tolerance: 0)
         add(
@@ -57,7 +59,8 @@ public struct AnalysisComparison: Sendable {
             // A change past ±10^12 % is shown as such (Int() of it would trap).
             let percent = (r.change * 100).rounded()
             let change =
-                r.change.isInfinite ? "new" : r.change == 0 ? "=" : (r.change > 0 ? "+" : "") + (abs(percent) < 1e12 ? "\(Int64(percent))%" : "\(percent)%")
+                r.change.isInfinite
+                ? "new" : r.change == 0 ? "=" : (r.change > 0 ? "+" : "") + (abs(percent) < 1e12 ? "\(Int64(percent))%" : "\(percent)%")
             let shown = { (v: Double) in r.isDuration && v >= 0 && v < 1.8e19 ? DurationText.human(UInt64(v)) : number(v) }
             out += pad(r.metric, 27) + pad(shown(r.base), 16) + pad(shown(r.new), 16) + pad(change, 10) + (r.regressed ? "REGRESSION" : "ok") + "\n"
         }
