@@ -11,134 +11,368 @@ public enum EventText {
     /// The full line for `event`, safe for a terminal: whatever strings the trace holds (device names,
     /// paths, commands, marker fields) cannot forge a line or send an escape sequence.
     public static func line(_ e: TraceEvent) -> String {
-        var s = Hex.seconds(e.time) + " " + (e.pid == e.tid ? "\(e.pid)" : "\(e.pid)/\(e.tid)") + " " + body(e)
+        var b = TextBuffer(capacity: 160)
+        write(e, into: &b)
+        return String(decoding: b.bytes, as: UTF8.self)
+    }
+
+    /// Appends the line for `e` (without a newline) to `b`.
+    public static func write(_ e: TraceEvent, into b: inout TextBuffer) {
+        b.seconds(e.time)
+        b.byte(0x20)
+        b.decimal(e.pid)
+        if e.pid != e.tid {
+            b.byte(0x2F)
+            b.decimal(e.tid)
+        }
+        b.byte(0x20)
+        body(e, into: &b)
         // A crafted event may complete before it starts: its duration is shown negative, as it is.
-        if e.endTime > e.time { s += " <" + Hex.duration(e.endTime - e.time) + ">" }
-        if e.endTime < e.time { s += " <-" + Hex.duration(e.time - e.endTime) + ">" }
-        return TerminalText.escaped(s)
+        if e.endTime > e.time {
+            b.append(" <")
+            b.duration(e.endTime - e.time)
+            b.byte(0x3E)
+        } else if e.endTime < e.time {
+            b.append(" <-")
+            b.duration(e.time - e.endTime)
+            b.byte(0x3E)
+        }
     }
 
-    private static func fd(_ fd: Int32, _ kind: FdKind, _ device: String = "") -> String {
-        if kind == .unknown && device.isEmpty { return "\(fd)" }
-        return "\(fd)<" + (device.isEmpty ? kind.name : device) + ">"
+    private static func fd(_ fd: Int32, _ kind: FdKind, _ device: String = "", into b: inout TextBuffer) {
+        b.decimal(fd)
+        if kind == .unknown && device.isEmpty { return }
+        b.byte(0x3C)
+        if device.isEmpty { b.append(kind.name) } else { b.escaped(device) }
+        b.byte(0x3E)
     }
 
-    private static func result(_ e: TraceEvent, hex: Bool = false) -> String {
-        if let err = e.errno { return " = -1 " + ErrnoNames.name(err) }
-        return " = " + (hex ? Hex.of(UInt64(bitPattern: e.result)) : "\(e.result)")
+    private static func result(_ e: TraceEvent, hex: Bool = false, into b: inout TextBuffer) {
+        if let err = e.errno {
+            b.append(" = -1 ")
+            b.append(ErrnoNames.name(err))
+            return
+        }
+        b.append(" = ")
+        if hex { b.hex(UInt64(bitPattern: e.result)) } else { b.decimal(e.result) }
     }
 
-    private static func region(_ index: Int32) -> String {
+    private static func region(_ index: Int32, into b: inout TextBuffer) {
         switch index {
-        case 0...5: "BAR\(index)"
-        case 6: "ROM"
-        case 7: "CONFIG"
-        case 8: "VGA"
-        case -1: "?"
-        default: "region\(index)"
+        case 0...5:
+            b.append("BAR")
+            b.decimal(index)
+        case 6: b.append("ROM")
+        case 7: b.append("CONFIG")
+        case 8: b.append("VGA")
+        case -1: b.append("?")
+        default:
+            b.append("region")
+            b.decimal(index)
         }
     }
 
     /// The call-and-result part of the line.
-    public static func body(_ e: TraceEvent) -> String {
+    static func body(_ e: TraceEvent, into b: inout TextBuffer) {
         switch e.payload {
         case .vfioIoctl(let p):
-            let args = p.argument.isEmpty ? "" : ", " + VFIOArgumentText.describe(p)
-            return "ioctl(" + fd(p.fd, p.target, p.device) + ", " + IoctlNames.name(request: p.request, target: p.target) + args + ")" + result(e)
+            b.append("ioctl(")
+            fd(p.fd, p.target, p.device, into: &b)
+            b.append(", ")
+            b.append(IoctlNames.name(request: p.request, target: p.target))
+            if !p.argument.isEmpty {
+                b.append(", ")
+                b.append(VFIOArgumentText.describe(p))
+            }
+            b.byte(0x29)
+            result(e, into: &b)
         case .ioctl(let p):
-            return "ioctl(" + fd(p.fd, p.target) + ", " + IoctlNames.name(request: p.request, target: p.target) + ", " + Hex.of(p.argument) + ")"
-                + result(e)
+            b.append("ioctl(")
+            fd(p.fd, p.target, into: &b)
+            b.append(", ")
+            b.append(IoctlNames.name(request: p.request, target: p.target))
+            b.append(", ")
+            b.hex(p.argument)
+            b.byte(0x29)
+            result(e, into: &b)
         case .deviceOpen(let p):
             if p.groupFd >= 0 {
-                return "ioctl(\(p.groupFd)<vfio-group>, VFIO_GROUP_GET_DEVICE_FD, \"\(p.device)\")" + result(e) + " <device \(p.device)>"
+                b.append("ioctl(")
+                b.decimal(p.groupFd)
+                b.append("<vfio-group>, VFIO_GROUP_GET_DEVICE_FD, \"")
+                b.escaped(p.device)
+                b.append("\")")
+                result(e, into: &b)
+                b.append(" <device ")
+                b.escaped(p.device)
+                b.byte(0x3E)
+            } else {
+                b.append("open(\"")
+                b.escaped(p.device)
+                b.append("\")")
+                result(e, into: &b)
+                b.append(" <device cdev>")
             }
-            return "open(\"\(p.device)\")" + result(e) + " <device cdev>"
         case .regionInfo(let p):
-            var s = "ioctl(" + fd(p.fd, .vfioDevice, p.device) + ", VFIO_DEVICE_GET_REGION_INFO, {index=\(p.index) (" + region(Int32(truncatingIfNeeded: p.index))
-            s += "), flags=" + Hex.flags(p.flags, regionFlagNames) + ", size=" + Hex.of(p.size) + ", offset=" + Hex.of(p.offset)
-            if let t = p.regionType { s += ", type=\(t.type)/\(t.subtype)" + (t.isMigrationV1 ? " (migration v1)" : "") }
+            b.append("ioctl(")
+            fd(p.fd, .vfioDevice, p.device, into: &b)
+            b.append(", VFIO_DEVICE_GET_REGION_INFO, {index=")
+            b.decimal(p.index)
+            b.append(" (")
+            region(Int32(truncatingIfNeeded: p.index), into: &b)
+            b.append("), flags=")
+            b.append(Hex.flags(p.flags, regionFlagNames))
+            b.append(", size=")
+            b.hex(p.size)
+            b.append(", offset=")
+            b.hex(p.offset)
+            if let t = p.regionType {
+                b.append(", type=")
+                b.decimal(t.type)
+                b.byte(0x2F)
+                b.decimal(t.subtype)
+                if t.isMigrationV1 { b.append(" (migration v1)") }
+            }
             if let areas = p.sparseAreas {
-                s += ", sparse_mmap=[" + areas.map { Hex.of($0.offset) + "+" + Hex.of($0.size) }.joined(separator: ", ") + "]"
+                b.append(", sparse_mmap=[")
+                for (i, a) in areas.enumerated() {
+                    if i > 0 { b.append(", ") }
+                    b.hex(a.offset)
+                    b.byte(0x2B)
+                    b.hex(a.size)
+                }
+                b.byte(0x5D)
             }
-            return s + "})" + result(e)
+            b.append("})")
+            result(e, into: &b)
         case .irqBinding(let p):
-            var s =
-                "ioctl(" + fd(p.fd, .vfioDevice, p.device) + ", VFIO_DEVICE_SET_IRQS, {index=\(p.index), start=\(p.start), count=\(p.count), flags="
-            s += Hex.flags(p.flags, irqFlagNames)
-            if !p.eventfds.isEmpty { s += ", eventfds=[" + p.eventfds.map(String.init).joined(separator: ", ") + "]" }
-            return s + "})" + result(e)
-        case .deviceState(let p):
-            let how = p.migrationProtocol == .v1 ? "v1 region" : "v2 feature"
-            if p.operation == .get {
-                return "device_state(" + fd(p.fd, .vfioDevice, p.device) + ", \(how) get) = "
-                    + MigrationStateNames.name(p.resulting, protocol: p.migrationProtocol)
-                    + (e.failed ? result(e) : "")
+            b.append("ioctl(")
+            fd(p.fd, .vfioDevice, p.device, into: &b)
+            b.append(", VFIO_DEVICE_SET_IRQS, {index=")
+            b.decimal(p.index)
+            b.append(", start=")
+            b.decimal(p.start)
+            b.append(", count=")
+            b.decimal(p.count)
+            b.append(", flags=")
+            b.append(Hex.flags(p.flags, irqFlagNames))
+            if !p.eventfds.isEmpty {
+                b.append(", eventfds=[")
+                for (i, f) in p.eventfds.enumerated() {
+                    if i > 0 { b.append(", ") }
+                    b.decimal(f)
+                }
+                b.byte(0x5D)
             }
-            var s =
-                "device_state(" + fd(p.fd, .vfioDevice, p.device) + ", \(how) set "
-                + MigrationStateNames.name(p.requested, protocol: p.migrationProtocol)
-            if p.dataFd >= 0 { s += ", data_fd=\(p.dataFd)" }
-            return s + ")" + result(e)
+            b.append("})")
+            result(e, into: &b)
+        case .deviceState(let p):
+            b.append("device_state(")
+            fd(p.fd, .vfioDevice, p.device, into: &b)
+            b.append(p.migrationProtocol == .v1 ? ", v1 region" : ", v2 feature")
+            if p.operation == .get {
+                b.append(" get) = ")
+                b.append(MigrationStateNames.name(p.resulting, protocol: p.migrationProtocol))
+                if e.failed { result(e, into: &b) }
+            } else {
+                b.append(" set ")
+                b.append(MigrationStateNames.name(p.requested, protocol: p.migrationProtocol))
+                if p.dataFd >= 0 {
+                    b.append(", data_fd=")
+                    b.decimal(p.dataFd)
+                }
+                b.byte(0x29)
+                result(e, into: &b)
+            }
         case .mapping(let p):
-            let target =
-                p.device.isEmpty
-                ? ""
-                : "  [\(p.device) " + region(p.region) + " +" + Hex.of(p.regionOffset) + " len "
-                    + Hex.of(p.operation == .mremap ? p.newLength : p.length) + "]"
             switch p.operation {
             case .mmap:
-                let adopted = p.flags & MappingChange.adoptedAtAttach != 0
-                return "mmap(NULL, " + Hex.of(p.length) + ", " + Hex.flags(p.prot, protNames) + ", "
-                    + Hex.flags(p.flags & ~MappingChange.adoptedAtAttach, mapNames) + ", "
-                    + fd(p.fd, p.device.isEmpty ? .unknown : .vfioDevice, p.device) + ", " + Hex.of(p.fileOffset) + ")" + result(e, hex: true)
-                    + target + (adopted ? " <existing at attach>" : "")
+                b.append("mmap(NULL, ")
+                b.hex(p.length)
+                b.append(", ")
+                b.append(Hex.flags(p.prot, protNames))
+                b.append(", ")
+                b.append(Hex.flags(p.flags & ~MappingChange.adoptedAtAttach, mapNames))
+                b.append(", ")
+                fd(p.fd, p.device.isEmpty ? .unknown : .vfioDevice, p.device, into: &b)
+                b.append(", ")
+                b.hex(p.fileOffset)
+                b.byte(0x29)
+                result(e, hex: true, into: &b)
             case .munmap:
-                return "munmap(" + Hex.of(p.address) + ", " + Hex.of(p.length) + ")" + result(e) + target
+                b.append("munmap(")
+                b.hex(p.address)
+                b.append(", ")
+                b.hex(p.length)
+                b.byte(0x29)
+                result(e, into: &b)
             case .mremap:
-                return "mremap(" + Hex.of(p.address) + ", " + Hex.of(p.length) + ", " + Hex.of(p.newLength) + ")" + result(e, hex: true) + target
+                b.append("mremap(")
+                b.hex(p.address)
+                b.append(", ")
+                b.hex(p.length)
+                b.append(", ")
+                b.hex(p.newLength)
+                b.byte(0x29)
+                result(e, hex: true, into: &b)
             }
+            if !p.device.isEmpty {
+                b.append("  [")
+                b.escaped(p.device)
+                b.byte(0x20)
+                region(p.region, into: &b)
+                b.append(" +")
+                b.hex(p.regionOffset)
+                b.append(" len ")
+                b.hex(p.operation == .mremap ? p.newLength : p.length)
+                b.byte(0x5D)
+            }
+            if p.operation == .mmap && p.flags & MappingChange.adoptedAtAttach != 0 { b.append(" <existing at attach>") }
         case .memslot(let p):
-            let what = p.isDelete ? "KVM_SET_USER_MEMORY_REGION (delete)" : "KVM_SET_USER_MEMORY_REGION"
-            return "ioctl(\(p.vmFd)<kvm-vm>, \(what), {slot=\(p.slot), flags=\(p.flags), guest_phys_addr=" + Hex.of(p.guestPhys)
-                + ", memory_size=" + Hex.of(p.size) + ", userspace_addr=" + Hex.of(p.userAddress) + "})" + result(e)
+            b.append("ioctl(")
+            b.decimal(p.vmFd)
+            b.append(p.isDelete ? "<kvm-vm>, KVM_SET_USER_MEMORY_REGION (delete), {slot=" : "<kvm-vm>, KVM_SET_USER_MEMORY_REGION, {slot=")
+            b.decimal(p.slot)
+            b.append(", flags=")
+            b.decimal(p.flags)
+            b.append(", guest_phys_addr=")
+            b.hex(p.guestPhys)
+            b.append(", memory_size=")
+            b.hex(p.size)
+            b.append(", userspace_addr=")
+            b.hex(p.userAddress)
+            b.append("})")
+            result(e, into: &b)
         case .eventfd(let p):
             switch p.operation {
-            case .create: return "eventfd2(\(p.value), " + Hex.flags(p.flags, efdNames) + ")" + result(e)
-            case .read: return "read(\(p.fd)<eventfd>, [\(p.value)], 8)" + result(e)
-            case .write: return "write(\(p.fd)<eventfd>, [\(p.value)], 8)" + result(e)
+            case .create:
+                b.append("eventfd2(")
+                b.decimal(p.value)
+                b.append(", ")
+                b.append(Hex.flags(p.flags, efdNames))
+                b.byte(0x29)
+            case .read, .write:
+                b.append(p.operation == .read ? "read(" : "write(")
+                b.decimal(p.fd)
+                b.append("<eventfd>, [")
+                b.decimal(p.value)
+                b.append("], 8)")
             }
+            result(e, into: &b)
         case .irqfd(let p):
-            var s = "ioctl(\(p.vmFd)<kvm-vm>, KVM_IRQFD, {fd=\(p.fd), gsi=\(p.gsi), flags=\(p.flags)"
-            if p.resampleFd >= 0 { s += ", resamplefd=\(p.resampleFd)" }
-            return s + "})" + result(e)
+            b.append("ioctl(")
+            b.decimal(p.vmFd)
+            b.append("<kvm-vm>, KVM_IRQFD, {fd=")
+            b.decimal(p.fd)
+            b.append(", gsi=")
+            b.decimal(p.gsi)
+            b.append(", flags=")
+            b.decimal(p.flags)
+            if p.resampleFd >= 0 {
+                b.append(", resamplefd=")
+                b.decimal(p.resampleFd)
+            }
+            b.append("})")
+            result(e, into: &b)
         case .regionAccess(let p):
-            let call = p.operation == .read ? "pread64" : "pwrite64"
-            return call + "(" + fd(p.fd, .vfioDevice, p.device) + ", " + region(p.region) + "+" + Hex.of(p.offset) + ", \(p.length), value="
-                + Hex.of(p.value) + ")" + result(e)
+            b.append(p.operation == .read ? "pread64(" : "pwrite64(")
+            fd(p.fd, .vfioDevice, p.device, into: &b)
+            b.append(", ")
+            region(p.region, into: &b)
+            b.byte(0x2B)
+            b.hex(p.offset)
+            b.append(", ")
+            b.decimal(p.length)
+            b.append(", value=")
+            b.hex(p.value)
+            b.byte(0x29)
+            result(e, into: &b)
         case .fd(let p):
             switch p.operation {
-            case .open: return "open(\"\(p.path)\")" + result(e) + " <\(p.kind.name)>"
-            case .close: return "close(" + fd(p.fd, p.kind) + ")" + result(e)
-            case .dup: return "dup(\(p.sourceFd))" + result(e) + " <\(p.kind.name)>"
+            case .open:
+                b.append("open(\"")
+                b.escaped(p.path)
+                b.append("\")")
+                result(e, into: &b)
+                b.append(" <")
+                b.append(p.kind.name)
+                b.byte(0x3E)
+            case .close:
+                b.append("close(")
+                fd(p.fd, p.kind, into: &b)
+                b.byte(0x29)
+                result(e, into: &b)
+            case .dup:
+                b.append("dup(")
+                b.decimal(p.sourceFd)
+                b.byte(0x29)
+                result(e, into: &b)
+                b.append(" <")
+                b.append(p.kind.name)
+                b.byte(0x3E)
             }
         case .process(let p):
             switch p.operation {
-            case .attach: return "+++ attached to \(p.target) +++"
-            case .spawn: return "+++ spawned \(p.target): \(p.command) +++"
-            case .threadStart: return "+++ new thread \(p.target) +++"
-            case .fork: return "+++ forked \(p.target) +++"
-            case .exec: return "execve(\"\(p.command)\")" + result(e)
-            case .exit: return "+++ \(p.target) exited with status \(p.status) +++"
-            case .detach: return "+++ detached from \(p.target) +++"
-            case .signal: return "--- signal \(p.status) to \(p.target) ---"
+            case .attach: b.append("+++ attached to ")
+            case .spawn: b.append("+++ spawned ")
+            case .threadStart: b.append("+++ new thread ")
+            case .fork: b.append("+++ forked ")
+            case .exec: b.append("execve(\"")
+            case .exit, .detach, .signal: break
+            }
+            switch p.operation {
+            case .attach, .threadStart, .fork:
+                b.decimal(p.target)
+                b.append(" +++")
+            case .spawn:
+                b.decimal(p.target)
+                b.append(": ")
+                b.escaped(p.command)
+                b.append(" +++")
+            case .exec:
+                b.escaped(p.command)
+                b.append("\")")
+                result(e, into: &b)
+            case .exit:
+                b.append("+++ ")
+                b.decimal(p.target)
+                b.append(" exited with status ")
+                b.decimal(p.status)
+                b.append(" +++")
+            case .detach:
+                b.append("+++ detached from ")
+                b.decimal(p.target)
+                b.append(" +++")
+            case .signal:
+                b.append("--- signal ")
+                b.decimal(p.status)
+                b.append(" to ")
+                b.decimal(p.target)
+                b.append(" ---")
             }
         case .marker(let p):
-            var s = "marker \(p.source):\(p.name)"
-            if !p.device.isEmpty { s += " device=\(p.device)" }
-            for f in p.fields { s += " \(f.key)=\(f.value)" }
-            return s
+            b.append("marker ")
+            b.escaped(p.source)
+            b.byte(0x3A)
+            b.escaped(p.name)
+            if !p.device.isEmpty {
+                b.append(" device=")
+                b.escaped(p.device)
+            }
+            for f in p.fields {
+                b.byte(0x20)
+                b.escaped(f.key)
+                b.byte(0x3D)
+                b.escaped(f.value)
+            }
         case .lost(let p):
-            return "<lost \(p.count) events between " + Hex.seconds(p.fromNs) + " and " + Hex.seconds(p.toNs) + ">"
+            b.append("<lost ")
+            b.decimal(p.count)
+            b.append(" events between ")
+            b.seconds(p.fromNs)
+            b.append(" and ")
+            b.seconds(p.toNs)
+            b.byte(0x3E)
         }
     }
 }

@@ -1,9 +1,10 @@
 /// Minimal JSON writing without Foundation (dump emits millions of lines).
 public struct JSONText {
-    private(set) var text = "{"
+    /// The object so far, as bytes (no String per piece: dump writes millions of these).
+    private(set) var out = TextBuffer(capacity: 256)
     private var first = true
 
-    public init() {}
+    public init() { out.byte(0x7B) }
 
     /// A JSON string literal with escaping per RFC 8259.
     public static func quote(_ s: String) -> String {
@@ -27,24 +28,63 @@ public struct JSONText {
         return out + "\""
     }
 
-    private mutating func key(_ k: String) {
-        if !first { text += "," }
-        first = false
-        text += "\"" + k + "\":"
+    /// `s` as a JSON string literal, appended to `b` (RFC 8259 escaping; ASCII without controls, quotes or
+    /// backslashes copied as it is).
+    static func quote(_ s: String, into b: inout TextBuffer) {
+        var s = s
+        let plain = s.withUTF8 { u in !u.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C } }
+        guard !plain else {
+            b.byte(0x22)
+            b.append(s)
+            b.byte(0x22)
+            return
+        }
+        b.append(quote(s))
     }
 
-    public mutating func add(_ k: String, _ v: String) { key(k); text += Self.quote(v) }
-    public mutating func add<T: BinaryInteger>(_ k: String, _ v: T) { key(k); text += "\(v)" }
-    public mutating func add(_ k: String, _ v: Bool) { key(k); text += v ? "true" : "false" }
-    public mutating func addRaw(_ k: String, _ json: String) { key(k); text += json }
-    public mutating func add<T: BinaryInteger>(_ k: String, _ v: [T]) { key(k); text += "[" + v.map { "\($0)" }.joined(separator: ",") + "]" }
+    private mutating func key(_ k: StaticString) {
+        if !first { out.byte(0x2C) }
+        first = false
+        out.byte(0x22)
+        out.append(k)
+        out.append("\":")
+    }
 
-    public var result: String { text + "}" }
+    public mutating func add(_ k: StaticString, _ v: String) { key(k); Self.quote(v, into: &out) }
+    public mutating func add(_ k: StaticString, _ v: UInt64) { key(k); out.decimal(v) }
+    public mutating func add(_ k: StaticString, _ v: Int64) { key(k); out.decimal(v) }
+    public mutating func add(_ k: StaticString, _ v: UInt32) { key(k); out.decimal(v) }
+    public mutating func add(_ k: StaticString, _ v: Int32) { key(k); out.decimal(v) }
+    public mutating func add(_ k: StaticString, _ v: Int) { key(k); out.decimal(Int64(v)) }
+    public mutating func add(_ k: StaticString, _ v: UInt8) { key(k); out.decimal(UInt64(v)) }
+    public mutating func add(_ k: StaticString, _ v: Bool) { key(k); out.append(v ? "true" : "false") }
+    public mutating func addRaw(_ k: StaticString, _ json: String) { key(k); out.append(json) }
+    public mutating func add(_ k: StaticString, _ v: [Int32]) {
+        key(k)
+        out.byte(0x5B)
+        for (i, x) in v.enumerated() {
+            if i > 0 { out.byte(0x2C) }
+            out.decimal(x)
+        }
+        out.byte(0x5D)
+    }
+
+    /// The object's bytes, closed.
+    public var bytes: [UInt8] {
+        var b = out
+        b.byte(0x7D)
+        return b.bytes
+    }
+
+    public var result: String { String(decoding: bytes, as: UTF8.self) }
 }
 
 /// Renders events as JSON objects (one per line for `dump --format jsonl`).
 public enum EventJSON {
-    public static func line(_ e: TraceEvent) -> String {
+    public static func line(_ e: TraceEvent) -> String { String(decoding: bytes(e), as: UTF8.self) }
+
+    /// The object's bytes (what `dump --format jsonl` writes).
+    public static func bytes(_ e: TraceEvent) -> [UInt8] {
         var j = JSONText()
         j.add("kind", e.kind.name)
         j.add("timeNs", e.time)
@@ -56,11 +96,7 @@ public enum EventJSON {
         case .vfioIoctl(let p):
             j.add("fd", p.fd); j.add("target", p.target.name); j.add("device", p.device); j.add("request", p.request)
             j.add("name", IoctlNames.name(request: p.request, target: p.target))
-            j.add(
-                "argument",
-                p.argument.map { b in
-                    let h = String(b, radix: 16); return h.count == 1 ? "0" + h : h
-                }.joined())
+            j.add("argument", p.argument.map { b in b < 16 ? "0" + String(b, radix: 16) : String(b, radix: 16) }.joined())
         case .ioctl(let p):
             j.add("fd", p.fd); j.add("target", p.target.name); j.add("request", p.request)
             j.add("name", IoctlNames.name(request: p.request, target: p.target)); j.add("argument", p.argument)
@@ -109,6 +145,6 @@ public enum EventJSON {
         case .lost(let p):
             j.add("count", p.count); j.add("fromNs", p.fromNs); j.add("toNs", p.toNs)
         }
-        return j.result
+        return j.bytes
     }
 }

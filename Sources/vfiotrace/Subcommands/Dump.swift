@@ -30,12 +30,19 @@ struct Dump: ParsableCommand {
             })
         let reader = try TraceReader(path: file)
         let out = try output.stream()
-        // Streamed: one event at a time into a 64 KiB output buffer, whatever a chunk holds.
+        // Streamed: one event at a time, formatted as bytes into one reused buffer, whatever a chunk holds.
         let text = format == .text
+        var lines = TextBuffer(capacity: 1 << 16)
         while try reader.nextChunk(visit: { e in
             guard wanted.isEmpty || wanted.contains(e.kind) else { return }
-            out.write((text ? EventText.line(e) : EventJSON.line(e)) + "\n")
+            if text { EventText.write(e, into: &lines) } else { lines.bytes.append(contentsOf: EventJSON.bytes(e)) }
+            lines.byte(0x0A)
+            if lines.count >= 1 << 16 {
+                out.write(bytes: lines.bytes)
+                lines.removeAll()
+            }
         }) != nil {}
+        out.write(bytes: lines.bytes)
         try out.finish()
         for d in reader.damage { printError("warning: \(d)") }
         if !reader.damage.isEmpty { terminate(1) }

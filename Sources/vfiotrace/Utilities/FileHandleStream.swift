@@ -47,6 +47,12 @@ final class FileHandleStream: TextOutputStream {
         if buffer.count > bufferLimit { flush() }
     }
 
+    /// Bytes formatted elsewhere (dump's `TextBuffer`).
+    func write(bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count > bufferLimit { flush() }
+    }
+
     func flush() {
         var done = 0
         while done < buffer.count {
