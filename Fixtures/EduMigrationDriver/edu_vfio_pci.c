@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * A vfio-pci variant driver for QEMU's edu device (1234:11e8) with
- * migration v2 (STOP_COPY), written against Linux 6.1's vfio_pci_core.
+ * migration v2 (STOP_COPY; PRE_COPY from Linux 6.2), written against Linux
+ * 6.1's vfio_pci_core and ported to 6.12's (LINUX_VERSION_CODE guards).
  *
  * The device's state is its BAR0 registers: the card liveness value, the
  * interrupt-on-finish bit, the interrupt status and the DMA source,
  * destination and count. STOP waits for a running factorial or DMA to end;
  * STOP -> STOP_COPY snapshots the registers into a save file; a resume file
- * takes the same bytes and RESUMING -> STOP writes them back.
+ * takes the same bytes and RESUMING -> STOP writes them back. Where the
+ * kernel has PRE_COPY, RUNNING -> PRE_COPY opens the save file with a first
+ * snapshot taken while running and PRE_COPY -> STOP_COPY appends the final
+ * one to the same stream; a resume applies the last record it was given.
  *
  * Save and resume files are anon-inode stream files: the VFS passes no
  * position for them, so read and write use the file's own position and
  * refuse positioned I/O.
  *
- * A trap requirement: from VFIO_DEVICE_FEATURE_DMA_LOGGING_START until
- * DMA_LOGGING_STOP, the device's return to RUNNING from STOP, a reset or
- * the close of the device, guest accesses to edu's register page (BAR0
+ * A trap requirement: from VFIO_DEVICE_FEATURE_DMA_LOGGING_START (or the
+ * entry into PRE_COPY, whichever comes first) until DMA_LOGGING_STOP, the
+ * device's return to RUNNING, a reset or the close of the device, guest accesses to edu's register page (BAR0
  * bytes 0x0-0xfff) must reach the driver through the device fd (pread and
  * pwrite), where each one is logged. The module parameter "mode" chooses
  * how the user learns of it:
@@ -51,10 +55,31 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/vfio.h>
+#include <linux/version.h>
 #include <linux/vfio_pci_core.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+
+/*
+ * What differs between the kernels this is built for (Debian's 6.1 and
+ * 6.12). PRE_COPY and the iommufd ops came in 6.2, the migration data size
+ * op in 6.3; from 6.8 eventfd_signal() takes no count; from 6.10
+ * vfio_pci_core maps BAR pages fault by fault and zaps them through the
+ * device inode's address space (no VMA list, no vm_ops open/close); 6.12
+ * dropped no_llseek (a NULL llseek on a stream file now means -ESPIPE).
+ */
+#define EDU_HAS_PRE_COPY	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0))
+#define EDU_HAS_IOMMUFD_OPS	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0))
+#define EDU_HAS_DETACH_IOAS	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0))
+#define EDU_HAS_DATA_SIZE	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0))
+#define EDU_FAULT_MAPS_PAGES	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0))
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#define edu_eventfd_signal(ctx)	eventfd_signal(ctx)
+#else
+#define edu_eventfd_signal(ctx)	eventfd_signal(ctx, 1)
+#endif
 
 /* edu's BAR0 registers (QEMU docs/specs/edu.txt). */
 #define EDU_IDENT		0x00
@@ -86,13 +111,20 @@ struct edu_mig_state {
 	__le64 dma_cnt;
 };
 
-/* A save or resume file: the record and how much of it was read or written. */
+/*
+ * A save or resume stream holds whole records: one from STOP_COPY, or one
+ * from PRE_COPY and one from STOP_COPY; a resume applies the last.
+ */
+#define EDU_MIG_MAX_RECORDS	4
+
+/* A save or resume file: the records and how much of them is there. */
 struct edu_mig_file {
 	struct file *filp;
 	struct mutex lock;	/* serialises read/write against release */
 	bool disabled;
+	bool precopy;		/* PRE_COPY: the end is only for now (ENOMSG) */
 	size_t total;
-	struct edu_mig_state data;
+	struct edu_mig_state data[EDU_MIG_MAX_RECORDS];
 };
 
 /*
@@ -117,9 +149,13 @@ static unsigned int account_kb = 4096;
 module_param(account_kb, uint, 0444);
 MODULE_PARM_DESC(account_kb, "size of the driver's account in KiB");
 
+static bool p2p;
+module_param(p2p, bool, 0444);
+MODULE_PARM_DESC(p2p, "offer the P2P states (RUNNING_P2P, PRE_COPY_P2P)");
+
 static enum edu_mode edu_mode;
 
-/* A user mapping of BAR0, tracked in revoke mode. */
+/* A user mapping of BAR0, tracked in revoke mode (before 6.10). */
 struct edu_vma {
 	struct list_head next;
 	struct vm_area_struct *vma;
@@ -373,11 +409,12 @@ static ssize_t edu_save_read(struct file *filp, char __user *buf, size_t len,
 		goto out;
 	}
 	if (*pos >= migf->total) {
-		done = 0;
+		/* PRE_COPY's end of stream is only for now. */
+		done = migf->precopy ? -ENOMSG : 0;
 		goto out;
 	}
 	len = min_t(size_t, len, migf->total - *pos);
-	if (copy_to_user(buf, (u8 *)&migf->data + *pos, len)) {
+	if (copy_to_user(buf, (u8 *)migf->data + *pos, len)) {
 		done = -EFAULT;
 		goto out;
 	}
@@ -407,7 +444,7 @@ static ssize_t edu_resume_write(struct file *filp, const char __user *buf,
 		done = -ENOSPC;
 		goto out;
 	}
-	if (copy_from_user((u8 *)&migf->data + *pos, buf, len)) {
+	if (copy_from_user((u8 *)migf->data + *pos, buf, len)) {
 		done = -EFAULT;
 		goto out;
 	}
@@ -419,18 +456,63 @@ out:
 	return done;
 }
 
+#if EDU_HAS_PRE_COPY
+/*
+ * VFIO_MIG_GET_PRECOPY_INFO on the save file, in PRE_COPY only: what is
+ * left of the first record. edu's registers are not tracked while running,
+ * so nothing is ever reported dirty; STOP_COPY takes them again.
+ */
+static long edu_save_ioctl(struct file *filp, unsigned int cmd,
+			   unsigned long arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+	struct edu_mig_file *migf = filp->private_data;
+	struct vfio_precopy_info info;
+	long ret = 0;
+
+	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	mutex_lock(&migf->lock);
+	if (migf->disabled) {
+		ret = -ENODEV;
+	} else if (!migf->precopy) {
+		ret = -EINVAL;
+	} else {
+		info.initial_bytes = migf->total - min_t(u64, migf->total,
+							 filp->f_pos);
+		info.dirty_bytes = 0;
+	}
+	mutex_unlock(&migf->lock);
+	if (ret)
+		return ret;
+	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+}
+#endif
+
 static const struct file_operations edu_save_fops = {
 	.owner = THIS_MODULE,
 	.read = edu_save_read,
+#if EDU_HAS_PRE_COPY
+	.unlocked_ioctl = edu_save_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+#endif
 	.release = edu_release_file,
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)
 	.llseek = no_llseek,
+#endif
 };
 
 static const struct file_operations edu_resume_fops = {
 	.owner = THIS_MODULE,
 	.write = edu_resume_write,
 	.release = edu_release_file,
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)
 	.llseek = no_llseek,
+#endif
 };
 
 static struct edu_mig_file *edu_new_file(const struct file_operations *fops,
@@ -468,8 +550,13 @@ static void edu_disable_files(struct edu_vfio_pci_core_device *edev)
 	}
 }
 
-/* STOP -> STOP_COPY: the registers now, in a file the user reads. */
-static struct file *edu_stop_copy(struct edu_vfio_pci_core_device *edev)
+/*
+ * STOP -> STOP_COPY: the registers now, in a file the user reads; RUNNING
+ * -> PRE_COPY (precopy): the same, taken while the device runs, in a file
+ * whose stream goes on into STOP_COPY.
+ */
+static struct file *edu_start_saving(struct edu_vfio_pci_core_device *edev,
+				     bool precopy)
 {
 	struct edu_mig_file *migf;
 	int ret;
@@ -477,16 +564,45 @@ static struct file *edu_stop_copy(struct edu_vfio_pci_core_device *edev)
 	migf = edu_new_file(&edu_save_fops, O_RDONLY);
 	if (IS_ERR(migf))
 		return ERR_CAST(migf);
-	ret = edu_save_regs(edev, &migf->data);
+	ret = edu_save_regs(edev, &migf->data[0]);
 	if (ret) {
 		fput(migf->filp);
 		return ERR_PTR(ret);
 	}
-	migf->total = sizeof(migf->data);
+	migf->total = sizeof(migf->data[0]);
+	migf->precopy = precopy;
 	get_file(migf->filp);
 	edev->saving = migf;
 	return migf->filp;
 }
+
+#if EDU_HAS_PRE_COPY
+/* PRE_COPY -> STOP_COPY: the device stops; its last state joins the stream. */
+static int edu_precopy_stop(struct edu_vfio_pci_core_device *edev)
+{
+	struct edu_mig_file *migf = edev->saving;
+	struct edu_mig_state s;
+	int ret;
+
+	if (WARN_ON(!migf))
+		return -EINVAL;
+	ret = edu_quiesce(edev);
+	if (!ret)
+		ret = edu_save_regs(edev, &s);
+	if (ret)
+		return ret;
+	mutex_lock(&migf->lock);
+	if (migf->total + sizeof(s) > sizeof(migf->data)) {
+		ret = -ENOSPC;
+	} else {
+		memcpy((u8 *)migf->data + migf->total, &s, sizeof(s));
+		migf->total += sizeof(s);
+		migf->precopy = false;
+	}
+	mutex_unlock(&migf->lock);
+	return ret;
+}
+#endif
 
 /* STOP -> RESUMING: a file the user writes the saved bytes into. */
 static struct file *edu_resuming(struct edu_vfio_pci_core_device *edev)
@@ -501,19 +617,27 @@ static struct file *edu_resuming(struct edu_vfio_pci_core_device *edev)
 	return migf->filp;
 }
 
-/* RESUMING -> STOP: the bytes written, checked whole, into the registers. */
+/*
+ * RESUMING -> STOP: the records written, each checked whole, the last one
+ * into the registers.
+ */
 static int edu_resume_done(struct edu_vfio_pci_core_device *edev)
 {
 	struct edu_mig_file *migf = edev->resuming;
 	struct edu_mig_state s;
-	size_t total;
+	size_t total, i, n;
 
 	mutex_lock(&migf->lock);
 	total = migf->total;
-	s = migf->data;
+	n = total / sizeof(s);
+	for (i = 0; i < n; i++) {
+		s = migf->data[i];
+		if (le32_to_cpu(s.magic) != EDU_MIG_MAGIC ||
+		    le32_to_cpu(s.version) != EDU_MIG_VERSION)
+			break;
+	}
 	mutex_unlock(&migf->lock);
-	if (total != sizeof(s) || le32_to_cpu(s.magic) != EDU_MIG_MAGIC ||
-	    le32_to_cpu(s.version) != EDU_MIG_VERSION)
+	if (!n || total % sizeof(s) || i < n)
 		return -EINVAL;
 	return edu_load_regs(edev, &s);
 }
@@ -532,17 +656,24 @@ static void edu_reeval_set(struct edu_vfio_pci_core_device *edev,
 		eventfd_ctx_put(old);
 }
 
-/* Async mode: tells the user to re-read BAR0's layout. */
+/*
+ * Async mode: tells the user to re-read BAR0's layout. With no eventfd
+ * bound (a user that knows nothing of index 5) there is no one to tell:
+ * the account says so with an irq.unbound marker where the signal would be.
+ */
 static void edu_reeval_signal(struct edu_vfio_pci_core_device *edev)
 {
 	u64 t;
 
 	mutex_lock(&edev->reeval_lock);
+	/* The stamp is taken right before the signal. */
+	t = ktime_get_ns();
 	if (edev->reeval) {
-		/* The stamp is taken right before the signal. */
-		t = ktime_get_ns();
-		eventfd_signal(edev->reeval, 1);
+		edu_eventfd_signal(edev->reeval);
 		edu_account("{\"t\":%llu,\"kind\":\"irq.signal\",\"device\":\"%s\",\"index\":%d,\"source\":\"" EDU_SOURCE "\"}",
+			    t, edu_name(edev), EDU_REEVAL_IRQ_INDEX);
+	} else {
+		edu_account("{\"t\":%llu,\"kind\":\"marker\",\"name\":\"irq.unbound\",\"device\":\"%s\",\"source\":\"" EDU_SOURCE "\",\"fields\":{\"index\":%d}}",
 			    t, edu_name(edev), EDU_REEVAL_IRQ_INDEX);
 	}
 	mutex_unlock(&edev->reeval_lock);
@@ -560,6 +691,22 @@ edu_vma_dev(struct vm_area_struct *vma)
 /* vfio_pci_core's vm_ops for BAR mappings, which ours wrap. */
 static const struct vm_operations_struct *edu_core_vm_ops;
 
+#if EDU_FAULT_MAPS_PAGES
+/*
+ * Revoke mode: zaps every user mapping of BAR0. vfio_pci_core maps page by
+ * page on faults and zaps through the device inode's address space, whose
+ * file offsets are the region offsets: so do we.
+ */
+static void edu_zap_vmas(struct edu_vfio_pci_core_device *edev)
+{
+	struct vfio_device *vdev = &edev->core_device.vdev;
+	u64 len = PAGE_ALIGN(pci_resource_len(edev->core_device.pdev, 0));
+
+	unmap_mapping_range(vdev->inode->i_mapping,
+			    VFIO_PCI_INDEX_TO_OFFSET(VFIO_PCI_BAR0_REGION_INDEX),
+			    len, true);
+}
+#else
 /*
  * Revoke mode: zaps every tracked BAR0 mapping. vfio_pci_core maps a VMA
  * whole on its first fault and remembers that it did; its close() makes it
@@ -608,6 +755,7 @@ static void edu_zap_vmas(struct edu_vfio_pci_core_device *edev)
 		mmput(mm);
 	}
 }
+#endif
 
 /*
  * Starts the trap requirement, under state_mutex. Revoke mode: faults get
@@ -714,24 +862,65 @@ static void edu_reset_done(struct pci_dev *pdev)
 	schedule_work(&edev->reset_work);
 }
 
-/* One arc of the migration state machine. */
+/* Whether a state is one of the running ones of the saving group. */
+static bool edu_precopy_state(enum vfio_device_mig_state state)
+{
+#if EDU_HAS_PRE_COPY
+	return state == VFIO_DEVICE_STATE_PRE_COPY ||
+	       state == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+#else
+	return false;
+#endif
+}
+
+/*
+ * One arc of the migration state machine. edu does no peer-to-peer DMA, so
+ * the P2P states (with p2p=1) behave as their running twins; the device
+ * stops (edu_quiesce) on the arcs into STOP and STOP_COPY.
+ */
 static struct file *edu_step(struct edu_vfio_pci_core_device *edev,
 			     enum vfio_device_mig_state next)
 {
 	enum vfio_device_mig_state cur = edev->mig_state;
 	int ret;
 
-	if (cur == VFIO_DEVICE_STATE_RUNNING &&
+	if ((cur == VFIO_DEVICE_STATE_RUNNING ||
+	     cur == VFIO_DEVICE_STATE_RUNNING_P2P) &&
 	    next == VFIO_DEVICE_STATE_STOP) {
 		ret = edu_quiesce(edev);
 		return ret ? ERR_PTR(ret) : NULL;
 	}
-	if (cur == VFIO_DEVICE_STATE_STOP &&
-	    next == VFIO_DEVICE_STATE_RUNNING)
+	if ((cur == VFIO_DEVICE_STATE_STOP &&
+	     (next == VFIO_DEVICE_STATE_RUNNING ||
+	      next == VFIO_DEVICE_STATE_RUNNING_P2P)) ||
+	    (cur == VFIO_DEVICE_STATE_RUNNING &&
+	     next == VFIO_DEVICE_STATE_RUNNING_P2P) ||
+	    (cur == VFIO_DEVICE_STATE_RUNNING_P2P &&
+	     next == VFIO_DEVICE_STATE_RUNNING))
 		return NULL;
 	if (cur == VFIO_DEVICE_STATE_STOP &&
 	    next == VFIO_DEVICE_STATE_STOP_COPY)
-		return edu_stop_copy(edev);
+		return edu_start_saving(edev, false);
+#if EDU_HAS_PRE_COPY
+	if ((cur == VFIO_DEVICE_STATE_RUNNING &&
+	     next == VFIO_DEVICE_STATE_PRE_COPY) ||
+	    (cur == VFIO_DEVICE_STATE_RUNNING_P2P &&
+	     next == VFIO_DEVICE_STATE_PRE_COPY_P2P))
+		return edu_start_saving(edev, true);
+	if (edu_precopy_state(cur) && edu_precopy_state(next))
+		return NULL;
+	if (edu_precopy_state(cur) && next == VFIO_DEVICE_STATE_STOP_COPY) {
+		ret = edu_precopy_stop(edev);
+		return ret ? ERR_PTR(ret) : NULL;
+	}
+	if ((cur == VFIO_DEVICE_STATE_PRE_COPY &&
+	     next == VFIO_DEVICE_STATE_RUNNING) ||
+	    (cur == VFIO_DEVICE_STATE_PRE_COPY_P2P &&
+	     next == VFIO_DEVICE_STATE_RUNNING_P2P)) {
+		edu_disable_files(edev);
+		return NULL;
+	}
+#endif
 	if (cur == VFIO_DEVICE_STATE_STOP_COPY &&
 	    next == VFIO_DEVICE_STATE_STOP) {
 		edu_disable_files(edev);
@@ -773,6 +962,9 @@ edu_set_state(struct vfio_device *vdev, enum vfio_device_mig_state new_state)
 		if (IS_ERR(res))
 			break;
 		edev->mig_state = next;
+		/* Saving while running: trapped, if logging did not start it. */
+		if (edu_precopy_state(next) && !edev->trap_required)
+			edu_trap_start(edev);
 		/* Back to RUNNING: the migration is over. */
 		if (next == VFIO_DEVICE_STATE_RUNNING && edev->trap_required)
 			edu_trap_end(edev);
@@ -798,9 +990,22 @@ static int edu_get_state(struct vfio_device *vdev,
 	return 0;
 }
 
+#if EDU_HAS_DATA_SIZE
+/* What STOP_COPY will give: one record (PRE_COPY's first one is apart). */
+static int edu_get_data_size(struct vfio_device *vdev,
+			     unsigned long *stop_copy_length)
+{
+	*stop_copy_length = sizeof(struct edu_mig_state);
+	return 0;
+}
+#endif
+
 static const struct vfio_migration_ops edu_mig_ops = {
 	.migration_set_state = edu_set_state,
 	.migration_get_state = edu_get_state,
+#if EDU_HAS_DATA_SIZE
+	.migration_get_data_size = edu_get_data_size,
+#endif
 };
 
 /*
@@ -819,7 +1024,9 @@ static int edu_log_start(struct vfio_device *vdev,
 		ret = -EBUSY;
 	} else {
 		edev->logging = true;
-		edu_trap_start(edev);
+		/* PRE_COPY may have started it already. */
+		if (!edev->trap_required)
+			edu_trap_start(edev);
 	}
 	mutex_unlock(&edev->state_mutex);
 	return ret;
@@ -924,6 +1131,7 @@ static ssize_t edu_write(struct vfio_device *core_vdev,
 	return vfio_pci_core_write(core_vdev, buf, count, ppos);
 }
 
+#if !EDU_FAULT_MAPS_PAGES
 static void edu_track_vma(struct edu_vfio_pci_core_device *edev,
 			  struct vm_area_struct *vma)
 {
@@ -960,6 +1168,8 @@ static void edu_vma_close(struct vm_area_struct *vma)
 	mutex_unlock(&edev->vmas_lock);
 }
 
+#endif
+
 /* Revoked mappings fault with SIGBUS; otherwise vfio_pci_core maps. */
 static vm_fault_t edu_vma_fault(struct vm_fault *vmf)
 {
@@ -975,11 +1185,48 @@ static vm_fault_t edu_vma_fault(struct vm_fault *vmf)
 	return ret;
 }
 
+#if EDU_FAULT_MAPS_PAGES
+static vm_fault_t edu_vma_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	struct edu_vfio_pci_core_device *edev = edu_vma_dev(vmf->vma);
+	vm_fault_t ret;
+
+	down_read(&edev->fault_lock);
+	if (edev->mmaps_revoked)
+		ret = VM_FAULT_SIGBUS;
+	else
+		ret = edu_core_vm_ops->huge_fault(vmf, order);
+	up_read(&edev->fault_lock);
+	return ret;
+}
+
+/*
+ * vfio_pci_core's BAR vm_ops with the faults wrapped, made from the first
+ * mapping's: whatever else core sets there stays as core wants it.
+ */
+static struct vm_operations_struct edu_vm_ops;
+static DEFINE_MUTEX(edu_vm_ops_lock);
+
+static void edu_wrap_vm_ops(struct vm_area_struct *vma)
+{
+	mutex_lock(&edu_vm_ops_lock);
+	if (!edu_core_vm_ops) {
+		edu_vm_ops = *vma->vm_ops;
+		edu_vm_ops.fault = edu_vma_fault;
+		if (edu_vm_ops.huge_fault)
+			edu_vm_ops.huge_fault = edu_vma_huge_fault;
+		WRITE_ONCE(edu_core_vm_ops, vma->vm_ops);
+	}
+	mutex_unlock(&edu_vm_ops_lock);
+	vma->vm_ops = &edu_vm_ops;
+}
+#else
 static const struct vm_operations_struct edu_vm_ops = {
 	.open = edu_vma_open,
 	.close = edu_vma_close,
 	.fault = edu_vma_fault,
 };
+#endif
 
 static int edu_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma)
 {
@@ -1009,6 +1256,14 @@ static int edu_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma)
 	ret = vfio_pci_core_mmap(core_vdev, vma);
 	if (ret)
 		return ret;
+#if EDU_FAULT_MAPS_PAGES
+	if (WARN_ON_ONCE(!vma->vm_ops || !vma->vm_ops->fault ||
+			 (edu_core_vm_ops && vma->vm_ops != edu_core_vm_ops))) {
+		/* Not the vfio_pci_core this was written against. */
+		return -EINVAL;
+	}
+	edu_wrap_vm_ops(vma);
+#else
 	if (WARN_ON_ONCE(!vma->vm_ops || !vma->vm_ops->fault ||
 			 !vma->vm_ops->open || !vma->vm_ops->close)) {
 		/* Not the vfio_pci_core this was written against. */
@@ -1017,6 +1272,7 @@ static int edu_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma)
 	WRITE_ONCE(edu_core_vm_ops, vma->vm_ops);
 	vma->vm_ops = &edu_vm_ops;
 	edu_track_vma(edev, vma);
+#endif
 	return 0;
 }
 
@@ -1218,6 +1474,11 @@ static int edu_init_dev(struct vfio_device *core_vdev)
 	INIT_LIST_HEAD(&edev->vmas);
 	mutex_init(&edev->reeval_lock);
 	core_vdev->migration_flags = VFIO_MIGRATION_STOP_COPY;
+	if (p2p)
+		core_vdev->migration_flags |= VFIO_MIGRATION_P2P;
+#if EDU_HAS_PRE_COPY
+	core_vdev->migration_flags |= VFIO_MIGRATION_PRE_COPY;
+#endif
 	core_vdev->mig_ops = &edu_mig_ops;
 	core_vdev->log_ops = &edu_log_ops;
 	return vfio_pci_core_init_dev(core_vdev);
@@ -1283,6 +1544,14 @@ static const struct vfio_device_ops edu_vfio_pci_ops = {
 	.name = "edu-vfio-pci",
 	.init = edu_init_dev,
 	.release = edu_release_dev,
+#if EDU_HAS_IOMMUFD_OPS
+	.bind_iommufd = vfio_iommufd_physical_bind,
+	.unbind_iommufd = vfio_iommufd_physical_unbind,
+	.attach_ioas = vfio_iommufd_physical_attach_ioas,
+#endif
+#if EDU_HAS_DETACH_IOAS
+	.detach_ioas = vfio_iommufd_physical_detach_ioas,
+#endif
 	.open_device = edu_open_device,
 	.close_device = edu_close_device,
 	.ioctl = edu_ioctl,

@@ -509,6 +509,116 @@ static void bench_kvm(long exits) {
     munmap(mem, 0x2000);
 }
 
+// Trapped guest MMIO (scenario kvm-mmio): a one-vCPU real-mode guest loops on a 32-bit write and a read of a
+// "BAR" page at guest-physical 0x10000 (the address advancing 4 bytes an iteration, over 64 bytes), then an
+// `out 0x10`. First the page is a memslot over a memfd mapping (no MMIO exits: the guest reaches it directly);
+// then the VMM deletes the memslot and unmaps the page, as a VMM does when a device needs traps, and every
+// access exits to the VMM as KVM_EXIT_MMIO, which logs it (reads answered with 0xA5000000 + a count) until
+// `kvm_mmio` accesses were logged.
+#define MMIO_GPA 0x10000ULL
+static long kvm_mmio_accesses = 100;
+
+static long kvm_run_logged(int vcpu, struct kvm_run *run, uint64_t *t0, uint64_t *t1) {
+    *t0 = now_ns();
+    long r = ioctl(vcpu, KVM_RUN, 0);
+    *t1 = now_ns();
+    if (r < 0) die("kvm-mmio: KVM_RUN");
+    return run->exit_reason;
+}
+
+static int kvm_mmio_scenario(void) {
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0) die("kvm-mmio: /dev/kvm");
+    uint64_t t0 = now_ns();
+    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+    logline("ioctl", t0, now_ns(), vm < 0 ? -errno : vm, "\"fd\":%d,\"request\":%lu,\"name\":\"KVM_CREATE_VM\"", kvm, (unsigned long)KVM_CREATE_VM);
+    if (vm < 0) die("kvm-mmio: KVM_CREATE_VM");
+    uint8_t *mem = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) die("kvm-mmio: guest memory");
+    static const uint8_t code[] = {
+        0x66, 0x40,              // inc eax
+        0x66, 0x89, 0x07,        // mov [bx], eax      (ds base 0x10000: the BAR page)
+        0x66, 0x8B, 0x0F,        // mov ecx, [bx]
+        0x83, 0xC3, 0x04,        // add bx, 4
+        0x83, 0xE3, 0x3C,        // and bx, 0x3c
+        0xE6, 0x10,              // out 0x10, al
+        0xEB, 0xEE,              // jmp to the start
+    };
+    memcpy(mem + 0x1000, code, sizeof code);
+    struct kvm_userspace_memory_region ram = {.slot = 0, .guest_phys_addr = 0, .memory_size = 0x2000, .userspace_addr = (uint64_t)(uintptr_t)mem};
+    t0 = now_ns();
+    long r = ioctl(vm, KVM_SET_USER_MEMORY_REGION, &ram);
+    logline("memslot", t0, now_ns(), r < 0 ? -errno : r, "\"slot\":0,\"gpa\":0,\"size\":8192,\"ua\":%llu", (unsigned long long)ram.userspace_addr);
+    if (r < 0) die("kvm-mmio: KVM_SET_USER_MEMORY_REGION");
+    // The "BAR": a page of the device fd (a memfd), mapped and made a memslot as a VMM does for a sparse-mmap area.
+    t0 = now_ns();
+    uint8_t *page = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED, dev_fd, 0);
+    if (page == MAP_FAILED) die("kvm-mmio: mmap");
+    logline("mmap", t0, now_ns(), (long)(uintptr_t)page, "\"fd\":%d,\"addr\":%llu,\"len\":4096,\"offset\":0,\"prot\":3", dev_fd,
+            (unsigned long long)(uintptr_t)page);
+    struct kvm_userspace_memory_region slot = {.slot = 5, .guest_phys_addr = MMIO_GPA, .memory_size = 0x1000, .userspace_addr = (uint64_t)(uintptr_t)page};
+    t0 = now_ns();
+    r = ioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot);
+    logline("memslot", t0, now_ns(), r < 0 ? -errno : r, "\"slot\":5,\"gpa\":%llu,\"size\":4096,\"ua\":%llu", MMIO_GPA,
+            (unsigned long long)slot.userspace_addr);
+    if (r < 0) die("kvm-mmio: KVM_SET_USER_MEMORY_REGION (BAR)");
+    int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+    int size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (vcpu < 0 || size <= 0) die("kvm-mmio: KVM_CREATE_VCPU");
+    struct kvm_run *run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+    if (run == MAP_FAILED) die("kvm-mmio: kvm_run");
+    struct kvm_sregs sregs;
+    if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0) die("kvm-mmio: KVM_GET_SREGS");
+    sregs.cs.base = 0;
+    sregs.cs.selector = 0;
+    sregs.ds.base = MMIO_GPA;
+    sregs.ds.selector = MMIO_GPA >> 4;
+    if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0) die("kvm-mmio: KVM_SET_SREGS");
+    struct kvm_regs regs = {.rip = 0x1000, .rflags = 2};
+    if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0) die("kvm-mmio: KVM_SET_REGS");
+    uint64_t t1;
+    // Direct access: 16 iterations through the memslot, no MMIO exit (only the port I/O).
+    for (int i = 0; i < 16; i++) {
+        long reason = kvm_run_logged(vcpu, run, &t0, &t1);
+        if (reason != KVM_EXIT_IO) { fprintf(stderr, "vfio-testvmm: kvm-mmio: exit %ld with the memslot in place\n", reason); return 1; }
+    }
+    // The device needs traps: the memslot goes, then the mapping.
+    slot.memory_size = 0;
+    t0 = now_ns();
+    r = ioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot);
+    logline("memslot", t0, now_ns(), r < 0 ? -errno : r, "\"slot\":5,\"gpa\":%llu,\"size\":0,\"ua\":%llu", MMIO_GPA,
+            (unsigned long long)slot.userspace_addr);
+    t0 = now_ns();
+    r = munmap(page, 0x1000);
+    logline("munmap", t0, now_ns(), r, "\"addr\":%llu,\"len\":4096", (unsigned long long)(uintptr_t)page);
+    // Trapped: every access exits to us.
+    long logged = 0, reads = 0;
+    while (logged < kvm_mmio_accesses) {
+        long reason = kvm_run_logged(vcpu, run, &t0, &t1);
+        if (reason == KVM_EXIT_IO) continue;
+        if (reason != KVM_EXIT_MMIO) { fprintf(stderr, "vfio-testvmm: kvm-mmio: unexpected exit %ld\n", reason); return 1; }
+        uint64_t value = 0;
+        if (run->mmio.is_write) {
+            memcpy(&value, run->mmio.data, run->mmio.len <= 8 ? run->mmio.len : 8);
+        } else {
+            value = 0xA5000000ull + (uint64_t)reads++;
+            memcpy(run->mmio.data, &value, run->mmio.len <= 8 ? run->mmio.len : 8);
+        }
+        logline("mmio", t0, t1, 0, "\"type\":\"%s\",\"gpa\":%llu,\"len\":%u,\"value\":%llu", run->mmio.is_write ? "write" : "read",
+                (unsigned long long)run->mmio.phys_addr, run->mmio.len, (unsigned long long)value);
+        logged++;
+    }
+    // Complete the last read (its value goes in on the next entry), then stop at the port I/O.
+    while (kvm_run_logged(vcpu, run, &t0, &t1) != KVM_EXIT_IO) {}
+    printf("kvm-mmio: %ld trapped accesses\n", logged);
+    munmap(run, (size_t)size);
+    close(vcpu);
+    close(vm);
+    close(kvm);
+    munmap(mem, 0x2000);
+    return 0;
+}
+
 static int bench_allow_filter = 0;
 
 // For the recorder benchmark's reference: a seccomp filter of the launch filter's shape (ioctl first, its
@@ -561,14 +671,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--mmaps") && i + 1 < argc) bench_mmaps = atol(argv[++i]);
         else if (!strcmp(argv[i], "--kvm-exits") && i + 1 < argc) bench_kvm_exits = atol(argv[++i]);
         else if (!strcmp(argv[i], "--allow-filter")) bench_allow_filter = 1;
+        else if (!strcmp(argv[i], "--kvm-mmio") && i + 1 < argc) kvm_mmio_accesses = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: vfio-testvmm --scenario safe|racy|lost-signal|v1|v2|bench [--delay-us N] [--log FILE] [--wait-signal] [--no-kvm] [--v1] [--kvm-exits N --ioctls N --eventfd-rounds N --mmaps N --allow-filter]\n");
+            fprintf(stderr, "usage: vfio-testvmm --scenario safe|racy|lost-signal|v1|v2|bench|kvm-mmio [--delay-us N] [--log FILE] [--wait-signal] [--no-kvm] [--v1] [--kvm-exits N --ioctls N --eventfd-rounds N --mmaps N --allow-filter] [--kvm-mmio N]\n");
             return 2;
         }
     }
     if (!strcmp(scenario, "v1")) use_v1 = 1;
     if (use_v1) dev_state = 1;  // v1 bitmask: _RUNNING
-    if (strcmp(scenario, "safe") && strcmp(scenario, "racy") && strcmp(scenario, "lost-signal") && strcmp(scenario, "v1") && strcmp(scenario, "v2") && strcmp(scenario, "bench")) {
+    if (strcmp(scenario, "safe") && strcmp(scenario, "racy") && strcmp(scenario, "lost-signal") && strcmp(scenario, "v1") && strcmp(scenario, "v2") && strcmp(scenario, "bench") && strcmp(scenario, "kvm-mmio")) {
         fprintf(stderr, "vfio-testvmm: unknown scenario '%s'\n", scenario);
         return 2;
     }
@@ -601,12 +712,17 @@ int main(int argc, char **argv) {
         }
     }
 
-    if (!strcmp(scenario, "bench")) {
+    if (!strcmp(scenario, "bench") || !strcmp(scenario, "kvm-mmio")) {
         pthread_mutex_lock(&mu);
         done = 1;
         pthread_cond_broadcast(&cv);  // the driver may be waiting for a notify fd that will never come
         pthread_mutex_unlock(&mu);
         pthread_join(drv, NULL);
+        if (!strcmp(scenario, "kvm-mmio")) {
+            int status = kvm_mmio_scenario();
+            if (logf) fclose(logf);
+            return status;
+        }
         return bench();
     }
     int kvm = use_kvm ? open("/dev/kvm", O_RDWR | O_CLOEXEC) : -1;

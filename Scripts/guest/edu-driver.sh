@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs inside the guest of Scripts/vfio-guest.sh: moves edu from vfio-pci to the variant driver of
 # Fixtures/EduMigrationDriver and checks it, leaving logs in $VFIO_OUT. Build the module on the host first
-# (Scripts/guest/build-driver.sh prints its path). Usage: edu-driver.sh MODULE [BUILD_PRODUCTS_DIR]
+# (Scripts/guest/build-driver.sh prints its path; with --profile trixie, the module for 6.12, for a guest
+# booted with `Scripts/vfio-guest.sh --profile trixie run`). Usage: edu-driver.sh MODULE [BUILD_PRODUCTS_DIR]
 #
 #   edu-driver.txt     the binding: which driver holds edu afterwards, its IOMMU group
 #   edu-client.*       the bundled VFIO client (Fixtures/VFIOClient) against the variant driver, when

@@ -76,6 +76,21 @@ int vft_bpf_open_load(const struct vft_bpf_settings *settings,
 	       sizeof(settings->traced_nrs));
 	bpf->skel->rodata->filter_tids = settings->filter_tids != 0;
 	bpf->skel->rodata->follow_forks = settings->follow_forks != 0;
+	bpf->skel->rodata->kvm_events =
+		settings->kvm_events || settings->irq_events;
+	bpf->skel->rodata->mmio_budget = settings->mmio_budget;
+	/* Programs on tracepoints this kernel may not have (no KVM) load only
+	 * when asked for. */
+	bpf_program__set_autoload(bpf->skel->progs.kvm_mmio,
+				  settings->kvm_events != 0);
+	bpf_program__set_autoload(bpf->skel->progs.kvm_userspace_exit,
+				  settings->kvm_events != 0);
+	bpf_program__set_autoload(bpf->skel->progs.kvm_unmap_hva_range,
+				  settings->kvm_events != 0);
+	bpf_program__set_autoload(bpf->skel->progs.kvm_set_irq,
+				  settings->kvm_events != 0);
+	bpf_program__set_autoload(bpf->skel->progs.irq_handler_entry,
+				  settings->irq_events != 0);
 	if (settings->pid_max)
 		bpf_map__set_max_entries(bpf->skel->maps.tgids,
 					 (settings->pid_max + 63) / 64);
@@ -157,6 +172,11 @@ int vft_bpf_poll(struct vft_bpf *bpf, int timeout_ms, vft_bpf_record_fn fn,
 __u64 vft_bpf_dropped(const struct vft_bpf *bpf)
 {
 	return __atomic_load_n(&bpf->skel->bss->dropped, __ATOMIC_RELAXED);
+}
+
+__u64 vft_bpf_mmio_skipped(const struct vft_bpf *bpf)
+{
+	return __atomic_load_n(&bpf->skel->bss->mmio_skipped, __ATOMIC_RELAXED);
 }
 
 void vft_bpf_destroy(struct vft_bpf *bpf)

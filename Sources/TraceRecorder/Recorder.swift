@@ -21,6 +21,9 @@ public struct RecordOptions: Sendable {
     public var backend: RecordBackend = .ptrace
     /// eBPF backend: the ring buffer's size in bytes (a power of two, at least a page); nil = 8 MiB.
     public var bpfRingBytes: UInt32?
+    /// eBPF backend: also record the kernel's own events in the same clock — KVM's (trapped guest MMIO, MMU
+    /// notifier unmaps, exits to the VMM, GSIs) and vfio-pci's interrupt handlers (docs/BPF.md).
+    public var bpfKernelEvents = false
     /// Told once which backend records and, when `.auto` fell back to ptrace, why.
     public var notice: (@Sendable (String) -> Void)?
 

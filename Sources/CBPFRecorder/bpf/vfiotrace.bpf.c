@@ -8,6 +8,10 @@
  * Tracepoints only (no kprobes, no fentry): raw_syscalls sys_enter/sys_exit
  * and sched_process_fork/exec/exit, BTF-typed. Nothing here ever waits: a
  * full ring or a full map is counted in `dropped` and the call goes on.
+ *
+ * With kvm_events, KVM's own tracepoints of the traced processes too (kvm_mmio,
+ * kvm_userspace_exit, kvm_unmap_hva_range, kvm_set_irq) and vfio-pci's
+ * interrupt handlers (irq_handler_entry), in the same clock.
  */
 #define __VFT_BPF__
 #include "vmlinux_min.h"
@@ -49,6 +53,14 @@
 #define MAP_FIXED 0x10
 #define MAP_ANONYMOUS 0x20
 
+/* include/uapi/linux/kvm.h, include/trace/events/kvm.h */
+#define KVM_EXIT_IO 2
+#define KVM_EXIT_MMIO 6
+#define KVM_IRQFD_FLAG_DEASSIGN 1
+#define KVM_TRACE_MMIO_READ_UNSATISFIED 0
+#define KVM_TRACE_MMIO_READ 1
+#define KVM_TRACE_MMIO_WRITE 2
+
 /* Set by the loader before load. */
 const volatile __u64 traced_nrs[VFT_NR_WORDS] = {};
 /* Only the tids in `tids` (the recorder's --threads). */
@@ -56,8 +68,24 @@ const volatile bool filter_tids = false;
 /* Add forked processes to `tgids` (off with a thread filter, like ptrace without follow). */
 const volatile bool follow_forks = true;
 
+/* Record KVM's and vfio-pci's kernel-side events (the loader also turns
+ * their programs' autoload on). */
+const volatile bool kvm_events = false;
+/* kvm_mmio outside the watched ranges: at most this many a second (0: none). */
+const volatile __u32 mmio_budget = 0;
+
 /* Records the ring or a map could not take. */
 __u64 dropped = 0;
+/* kvm_mmio events outside the watched ranges over the budget, not recorded. */
+__u64 mmio_skipped = 0;
+/* The budget's current second and what it has spent. */
+__u64 mmio_second = 0;
+__u64 mmio_spent = 0;
+
+/* Guest-physical ranges a traced process registered as memslots: an MMIO
+ * exit there means the guest lost a direct mapping it had (a BAR whose
+ * memslot went). Filled from slot 0 on, never emptied during a recording. */
+struct vft_range mmio_ranges[VFT_MMIO_RANGES] = {};
 
 /* The traced processes: bit tgid % 64 of word tgid / 64. An array, not a
  * hash: every syscall of every process asks, and an array lookup is inlined
@@ -96,6 +124,39 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch SEC(".maps");
+
+/* A vCPU's MMIO read that exited to userspace: recorded once completed,
+ * with the value the VMM gave back. Per tid. */
+struct mmio_read {
+	__u64 ns;
+	__u64 gpa;
+	__u32 len;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct mmio_read);
+} mmio_reads SEC(".maps");
+
+/* Per tid: a recorded kvm_mmio may exit to userspace (its exit is kept). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} mmio_exits SEC(".maps");
+
+/* GSIs a traced process bound to an irqfd, and which process: kvm_set_irq
+ * from an irqfd runs in a kworker, not in the VMM. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} irq_gsis SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -275,6 +336,77 @@ static __always_inline __u32 capture_ioctl(struct scratch *s, __u32 req,
 	return read_arg(s->mem, n, arg);
 }
 
+/* Watches [start, end) for tgid's MMIO exits (once). */
+static __always_inline void watch_range(__u32 tgid, __u64 start, __u64 end)
+{
+	for (int i = 0; i < VFT_MMIO_RANGES; i++) {
+		struct vft_range *r = &mmio_ranges[i];
+
+		if (r->tgid == tgid && r->start == start && r->end == end)
+			return;
+		if (r->tgid == 0 &&
+		    __sync_val_compare_and_swap(&r->tgid, 0, (__u64)tgid) == 0) {
+			r->start = start;
+			r->end = end;
+			return;
+		}
+	}
+	count_drop();
+}
+
+static __always_inline bool watched_gpa(__u32 tgid, __u64 gpa)
+{
+	for (int i = 0; i < VFT_MMIO_RANGES; i++) {
+		struct vft_range *r = &mmio_ranges[i];
+
+		if (r->tgid == 0)
+			return false;
+		if (r->tgid == tgid && gpa >= r->start && gpa < r->end)
+			return true;
+	}
+	return false;
+}
+
+/* An unwatched MMIO access may be recorded: at most mmio_budget a second
+ * (approximate across CPUs; what it refuses is counted). */
+static __always_inline bool mmio_budget_allows(__u64 now)
+{
+	__u64 second = now / 1000000000ULL;
+
+	if (!mmio_budget) {
+		__sync_fetch_and_add(&mmio_skipped, 1);
+		return false;
+	}
+	if (second != mmio_second) {
+		mmio_second = second;
+		mmio_spent = 0;
+	}
+	if (__sync_fetch_and_add(&mmio_spent, 1) < mmio_budget)
+		return true;
+	__sync_fetch_and_add(&mmio_skipped, 1);
+	return false;
+}
+
+/* A successful memslot add (its range watched) or irqfd bind (its GSI
+ * attributed), from the 32 bytes captured at the ioctl's exit. */
+static __always_inline void note_kvm_ioctl(__u32 tgid, __u32 req, __u8 *arg)
+{
+	if (req == KVM_SET_USER_MEMORY_REGION ||
+	    req == KVM_SET_USER_MEMORY_REGION2) {
+		__u64 gpa = *(__u64 *)(arg + 8), size = *(__u64 *)(arg + 16);
+
+		if (size)
+			watch_range(tgid, gpa, gpa + size);
+	} else if (req == KVM_IRQFD) {
+		__u32 gsi = *(__u32 *)(arg + 4), flags = *(__u32 *)(arg + 8);
+
+		if (flags & KVM_IRQFD_FLAG_DEASSIGN)
+			bpf_map_delete_elem(&irq_gsis, &gsi);
+		else if (bpf_map_update_elem(&irq_gsis, &gsi, &tgid, BPF_ANY))
+			count_drop();
+	}
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
@@ -357,6 +489,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	n0 &= 0x1FFF;
 	if (n0 > VFT_MAX_ARG_BYTES)
 		n0 = VFT_MAX_ARG_BYTES;
+	if (kvm_events && nr == NR_IOCTL && ret == 0 && n0 >= 32)
+		note_kvm_ioctl(tgid, (__u32)a1, s->mem);
 	n1 &= 15;
 	s->rec.mem_len[0] = n0;
 	s->rec.mem_len[1] = n1;
@@ -429,12 +563,188 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	if (!traced_process(tgid))
 		return 0;
 	bpf_map_delete_elem(&pending, &tid);
+	if (kvm_events) {
+		bpf_map_delete_elem(&mmio_reads, &tid);
+		bpf_map_delete_elem(&mmio_exits, &tid);
+	}
 	/* signal->live already counts this thread out: zero when it was the last. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
 	emit_task_record(VFT_EXIT, tgid, tid, 0, 0, 0,
 			 BPF_CORE_READ(p, exit_code));
 	set_traced(tgid, false);
+	return 0;
+}
+
+/* Kernel-side events: loaded only with kvm_events (autoload set by the
+ * loader), attached to KVM's tracepoints and irq_handler_entry. */
+
+static __always_inline void emit_kernel_record(__u32 kind, __u32 tgid,
+					       __u32 tid, __u64 entry,
+					       __u64 exit, __u64 a0, __u64 a1,
+					       __u64 a2, __u64 a3, __u64 a4)
+{
+	struct vft_record r = {};
+
+	r.kind = kind;
+	r.tgid = tgid;
+	r.tid = tid;
+	r.nr = -1;
+	r.entry_ns = entry;
+	r.exit_ns = exit;
+	r.args[0] = a0;
+	r.args[1] = a1;
+	r.args[2] = a2;
+	r.args[3] = a3;
+	r.args[4] = a4;
+	if (bpf_ringbuf_output(&events, &r, sizeof(r), 0))
+		count_drop();
+}
+
+static __always_inline void emit_mmio(__u32 tgid, __u32 tid, __u64 entry,
+				      __u64 exit, __u32 type, __u32 len,
+				      __u64 gpa, __u64 value, bool unknown)
+{
+	emit_kernel_record(VFT_KVM_MMIO, tgid, tid, entry, exit, type, len, gpa,
+			   value, unknown);
+}
+
+/* A guest MMIO access that exited (emulated by KVM or handed to the VMM).
+ * A read the VMM completes is traced twice, unsatisfied at the exit and
+ * with its value on the next KVM_RUN: one record with both times. */
+SEC("tp_btf/kvm_mmio")
+int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *val)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now, value = 0;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, n;
+	struct mmio_read *pending_read;
+	__u8 one = 1;
+
+	if (!traced_task(tgid, tid))
+		return 0;
+	now = bpf_ktime_get_ns();
+	n = len > 0 && len <= 8 ? len : 8;
+	if (val)
+		bpf_probe_read_kernel(&value, n & 15, val);
+	pending_read = bpf_map_lookup_elem(&mmio_reads, &tid);
+	if (pending_read) {
+		struct mmio_read r = *pending_read;
+
+		bpf_map_delete_elem(&mmio_reads, &tid);
+		if (type == KVM_TRACE_MMIO_READ && r.gpa == gpa) {
+			emit_mmio(tgid, tid, r.ns, now, KVM_TRACE_MMIO_READ,
+				  len, gpa, value, false);
+			return 0;
+		}
+		/* Never completed (the VMM did not run the vCPU again). */
+		emit_mmio(tgid, tid, r.ns, r.ns, KVM_TRACE_MMIO_READ, r.len,
+			  r.gpa, 0, true);
+	}
+	if (!watched_gpa(tgid, gpa) && !mmio_budget_allows(now))
+		return 0;
+	if (type == KVM_TRACE_MMIO_READ_UNSATISFIED) {
+		struct mmio_read r = {.ns = now, .gpa = gpa, .len = len};
+
+		if (bpf_map_update_elem(&mmio_reads, &tid, &r, BPF_ANY))
+			count_drop();
+		bpf_map_update_elem(&mmio_exits, &tid, &one, BPF_ANY);
+		return 0;
+	}
+	if (type == KVM_TRACE_MMIO_WRITE)
+		bpf_map_update_elem(&mmio_exits, &tid, &one, BPF_ANY);
+	emit_mmio(tgid, tid, now, now, type, len, gpa, value, false);
+	return 0;
+}
+
+/* KVM_RUN returning to the VMM. Port I/O exits are left out (a VMM makes
+ * them by the million), and MMIO exits but after a recorded kvm_mmio. */
+SEC("tp_btf/kvm_userspace_exit")
+int BPF_PROG(kvm_userspace_exit, __u32 reason, int err)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	bool after_mmio;
+
+	if (reason == KVM_EXIT_IO || !traced_task(tgid, tid))
+		return 0;
+	after_mmio = bpf_map_lookup_elem(&mmio_exits, &tid) != NULL;
+	if (after_mmio)
+		bpf_map_delete_elem(&mmio_exits, &tid);
+	if (reason == KVM_EXIT_MMIO && !after_mmio)
+		return 0;
+	now = bpf_ktime_get_ns();
+	emit_kernel_record(VFT_KVM_EXIT, tgid, tid, now, now, reason,
+			   (__u64)(__s64)err, 0, 0, 0);
+	return 0;
+}
+
+/* KVM's MMU notifier: a host range of the VMM's mm invalidated (munmap,
+ * mprotect, ...), so KVM zapped whatever guest mappings it had of it. */
+SEC("tp_btf/kvm_unmap_hva_range")
+int BPF_PROG(kvm_unmap_hva_range, unsigned long start, unsigned long end)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+
+	if (!traced_task(tgid, tid))
+		return 0;
+	now = bpf_ktime_get_ns();
+	emit_kernel_record(VFT_KVM_UNMAP, tgid, tid, now, now, start, end, 0, 0,
+			   0);
+	return 0;
+}
+
+/* A GSI raised or lowered: by a traced task (KVM_IRQ_LINE, a resampler's
+ * ack in a vCPU), or by the irqfd worker for a GSI a traced process bound. */
+SEC("tp_btf/kvm_set_irq")
+int BPF_PROG(kvm_set_irq, unsigned int gsi, int level, int irq_source_id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, *owner;
+	bool elsewhere = false;
+
+	if (!traced_task(tgid, tid)) {
+		owner = bpf_map_lookup_elem(&irq_gsis, &gsi);
+		if (!owner)
+			return 0;
+		tgid = tid = *owner;
+		elsewhere = true;
+	}
+	now = bpf_ktime_get_ns();
+	emit_kernel_record(VFT_KVM_SET_IRQ, tgid, tid, now, now, gsi,
+			   (__u64)(__s64)level, (__u64)(__s64)irq_source_id,
+			   elsewhere, 0);
+	return 0;
+}
+
+/* A hard interrupt's handler about to run: vfio-pci's (named "vfio-...")
+ * are the device signalling, whichever task the interrupt hit. */
+SEC("tp_btf/irq_handler_entry")
+int BPF_PROG(irq_handler_entry, int irq, struct irqaction *action)
+{
+	struct {
+		struct vft_record rec;
+		char name[VFT_IRQ_NAME_BYTES];
+	} e = {};
+	const char *name = action->name;
+	long n;
+
+	if (!name || bpf_probe_read_kernel(e.name, 5, name) ||
+	    e.name[0] != 'v' || e.name[1] != 'f' || e.name[2] != 'i' ||
+	    e.name[3] != 'o' || e.name[4] != '-')
+		return 0;
+	n = bpf_probe_read_kernel_str(e.name, sizeof(e.name), name);
+	if (n <= 0)
+		return 0;
+	e.rec.kind = VFT_IRQ_SIGNAL;
+	e.rec.nr = -1;
+	e.rec.entry_ns = e.rec.exit_ns = bpf_ktime_get_ns();
+	e.rec.args[0] = irq;
+	/* Without the NUL. */
+	e.rec.mem_len[0] = (n - 1) & (VFT_IRQ_NAME_BYTES - 1);
+	if (bpf_ringbuf_output(&events, &e, sizeof(e.rec) + e.rec.mem_len[0],
+			       0))
+		count_drop();
 	return 0;
 }
 

@@ -68,4 +68,9 @@ struct task_struct {
 
 struct linux_binprm;
 
+/* irq_handler_entry's action: its name says which vfio-pci handler ran. */
+struct irqaction {
+	const char *name;
+} __attribute__((preserve_access_index));
+
 #endif /* __VMLINUX_H__ */

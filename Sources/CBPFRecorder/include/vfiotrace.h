@@ -24,7 +24,28 @@ enum vft_kind {
 	VFT_FORK = 2,		/* args[0] child tid, args[1] child tgid, args[2] 1 = thread */
 	VFT_EXEC = 3,		/* args[0] the tid that called execve */
 	VFT_EXIT = 4,		/* the last thread of tgid exited; result = exit_code */
+	/* Kernel-side events (settings.kvm_events); nr = -1. */
+	VFT_KVM_MMIO = 5,	/* args: type (1 read, 2 write), len, gpa, value,
+				 * 1 = value unknown; entry_ns the access (a read's
+				 * exit to userspace), exit_ns its completion */
+	VFT_KVM_UNMAP = 6,	/* args: start, end (host user addresses) */
+	VFT_KVM_EXIT = 7,	/* args: reason (KVM_EXIT_*), errno */
+	VFT_KVM_SET_IRQ = 8,	/* args: gsi, level, irq_source_id, 1 = not raised by
+				 * a traced task (tgid: the process that bound gsi) */
+	VFT_IRQ_SIGNAL = 9,	/* args: irq; capture 0: the handler's name
+				 * ("vfio-intx(BDF)", "vfio-msix[V](BDF)", ...) */
 };
+
+/* Guest-physical ranges watched for kvm_mmio (memslots added by traced
+ * processes): a .bss array of these in the program. */
+#define VFT_MMIO_RANGES 64
+struct vft_range {
+	__u64 tgid;	/* 64 bits: clang 14 has no 32-bit cmpxchg for BPF v1 */
+	__u64 start;
+	__u64 end;
+};
+/* irq_handler_entry: the bytes of a handler's name kept. */
+#define VFT_IRQ_NAME_BYTES 64
 
 /* One ring-buffer record: this header, then mem_len[0] bytes read at
  * mem_addr[0] and mem_len[1] bytes read at mem_addr[1] (in the traced

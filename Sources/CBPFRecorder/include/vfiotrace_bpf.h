@@ -18,6 +18,9 @@ struct vft_bpf_settings {
 	int follow_forks;
 	__u32 ring_bytes;	/* a power of two, multiple of the page size */
 	__u32 pid_max;		/* kernel.pid_max: sizes the tgid bitmap */
+	int kvm_events;		/* KVM's tracepoints (kvm_mmio, ...) */
+	int irq_events;		/* irq_handler_entry: vfio-pci's handlers */
+	__u32 mmio_budget;	/* unwatched kvm_mmio a second (0: none) */
 };
 
 /* Called for each record, on the polling thread; return non-zero to stop the poll. */
@@ -39,6 +42,8 @@ int vft_bpf_poll(struct vft_bpf *bpf, int timeout_ms, vft_bpf_record_fn fn,
 		 void *ctx);
 /* Records the ring (or the pending map) could not take so far. */
 __u64 vft_bpf_dropped(const struct vft_bpf *bpf);
+/* kvm_mmio events left out so far: outside the watched ranges, over the budget. */
+__u64 vft_bpf_mmio_skipped(const struct vft_bpf *bpf);
 /* Detaches and frees everything (the kernel does the same if we die). */
 void vft_bpf_destroy(struct vft_bpf *bpf);
 

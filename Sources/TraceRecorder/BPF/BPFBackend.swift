@@ -15,6 +15,9 @@ package final class BPFBackend {
     /// Kernel drops already turned into `lost` events, and since when the next ones count.
     package private(set) var droppedReported: UInt64 = 0
     private var dropsSince: UInt64
+    /// kvm_mmio events the kernel left out already reported, and since when the next ones count.
+    package private(set) var skippedReported: UInt64 = 0
+    private var skippedSince: UInt64
     /// Launch mode: the command's own exec, which the ptrace recorder consumes before it starts recording.
     private var launchExec: Int32?
 
@@ -23,6 +26,7 @@ package final class BPFBackend {
         self.emit = emit
         self.clock = clock
         self.dropsSince = clock()
+        self.skippedSince = dropsSince
     }
 
     private func lifecycle(
@@ -93,7 +97,23 @@ package final class BPFBackend {
             guard processes.remove(pid) != nil else { return }
             lifecycle(.exit, time: time, pid: pid, tid: pid, target: pid, status: status)
             decoder.processExited(pid: pid)
+        case .kernel(let k):
+            if let e = k.traceEvent { emit(e) }
         }
+    }
+
+    /// Records a `kvm.mmio_skipped` marker for the MMIO exits the kernel left out (outside the watched ranges, over
+    /// the budget; `skipped`, its running total) since the last call: not lost to a full ring, left out by design.
+    package func noteSkippedMMIO(_ skipped: UInt64) {
+        let now = clock()
+        defer { skippedSince = now }
+        guard skipped > skippedReported else { return }
+        let count = skipped - skippedReported
+        skippedReported = skipped
+        emit(
+            TraceEvent(
+                time: skippedSince, endTime: now, pid: 0, tid: 0,
+                payload: .marker(Marker(source: "kvm", name: "kvm.mmio_skipped", fields: [.init("count", "\(count)")]))))
     }
 
     /// Records a `lost` event for the drops the kernel counted (`dropped`, its running total) since the last call.

@@ -23,6 +23,14 @@ package final class BPFProgram {
         package var followForks = true
         /// Ring-buffer size in bytes (a power of two).
         package var ringBytes: UInt32 = 8 << 20
+        /// KVM's tracepoints of the traced processes (kvm_mmio, kvm_userspace_exit, kvm_unmap_hva_range,
+        /// kvm_set_irq); needs a kernel with KVM.
+        package var kvmEvents = false
+        /// vfio-pci's interrupt handlers (irq_handler_entry).
+        package var interruptEvents = false
+        /// kvm_mmio outside the guest-physical ranges the traced processes registered as memslots: at most this
+        /// many a second (the rest counted).
+        package var mmioBudget: UInt32 = 1000
         package init() {}
     }
 
@@ -47,6 +55,9 @@ package final class BPFProgram {
         c.filter_tids = settings.filterThreads ? 1 : 0
         c.follow_forks = settings.followForks ? 1 : 0
         c.ring_bytes = settings.ringBytes
+        c.kvm_events = settings.kvmEvents ? 1 : 0
+        c.irq_events = settings.interruptEvents ? 1 : 0
+        c.mmio_budget = settings.mmioBudget
         c.pid_max =
             ProcFS.read("/proc/sys/kernel/pid_max", limit: 32).flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             ?? 4_194_304
@@ -78,6 +89,12 @@ package final class BPFProgram {
 
     /// Records the kernel could not hand over (ring or pending map full) since the load.
     package var dropped: UInt64 { vft_bpf_dropped(handle) }
+
+    /// kvm_mmio events the kernel left out (outside the watched ranges, over the budget) since the load.
+    package var mmioSkipped: UInt64 { vft_bpf_mmio_skipped(handle) }
+
+    /// Whether this kernel has KVM's tracepoints (KVM built in or its module loaded).
+    package static var kernelHasKVM: Bool { access("/sys/module/kvm", F_OK) == 0 }
 
     /// Waits up to `timeoutMs` for records and passes each (its raw bytes) to `body`; the number handled, or
     /// -errno (-EINTR when a signal came).

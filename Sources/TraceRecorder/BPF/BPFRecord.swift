@@ -10,6 +10,8 @@ package enum BPFRecord {
     case exec(pid: Int32, formerTid: Int32, time: UInt64)
     /// The last thread of `pid` exited; `status` as a wait status gives it (128 + signal when killed).
     case exit(pid: Int32, tid: Int32, status: Int32, time: UInt64)
+    /// One of KVM's or vfio-pci's kernel-side events (`--kvm-events`).
+    case kernel(KernelEvent)
 
     static let headerSize = MemoryLayout<vft_record>.size
 
@@ -43,6 +45,34 @@ package enum BPFRecord {
             let code = Int32(truncatingIfNeeded: r.result)
             let status = code & 0x7F == 0 ? (code >> 8) & 0xFF : 128 + (code & 0x7F)
             self = .exit(pid: pid, tid: tid, status: status, time: r.entry_ns)
+        case UInt32(VFT_KVM_MMIO.rawValue):
+            guard args[0] == 1 || args[0] == 2 else { return nil }
+            self = .kernel(
+                KernelEvent(
+                    pid: pid, tid: tid, time: r.entry_ns, endTime: r.exit_ns,
+                    kind: .mmio(write: args[0] == 2, length: UInt32(truncatingIfNeeded: args[1]), gpa: args[2], value: args[4] == 0 ? args[3] : nil)))
+        case UInt32(VFT_KVM_UNMAP.rawValue):
+            self = .kernel(KernelEvent(pid: pid, tid: tid, time: r.entry_ns, endTime: r.exit_ns, kind: .unmapHostRange(start: args[0], end: args[1])))
+        case UInt32(VFT_KVM_EXIT.rawValue):
+            self = .kernel(
+                KernelEvent(
+                    pid: pid, tid: tid, time: r.entry_ns, endTime: r.exit_ns,
+                    kind: .userspaceExit(reason: UInt32(truncatingIfNeeded: args[0]), errno: Int32(truncatingIfNeeded: args[1]))))
+        case UInt32(VFT_KVM_SET_IRQ.rawValue):
+            self = .kernel(
+                KernelEvent(
+                    pid: pid, tid: tid, time: r.entry_ns, endTime: r.exit_ns,
+                    kind: .setIRQ(
+                        gsi: UInt32(truncatingIfNeeded: args[0]), level: Int32(truncatingIfNeeded: args[1]),
+                        source: Int32(truncatingIfNeeded: args[2]), byWorker: args[3] != 0)))
+        case UInt32(VFT_IRQ_SIGNAL.rawValue):
+            let n = Int(r.mem_len.0)
+            guard raw.count >= Self.headerSize + n else { return nil }
+            let name = String(decoding: raw[Self.headerSize..<(Self.headerSize + n)], as: UTF8.self)
+            self = .kernel(
+                KernelEvent(
+                    pid: pid, tid: tid, time: r.entry_ns, endTime: r.exit_ns,
+                    kind: .interruptHandler(irq: UInt32(truncatingIfNeeded: args[0]), name: name)))
         default:
             return nil
         }

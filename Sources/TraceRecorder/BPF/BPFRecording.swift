@@ -22,6 +22,11 @@ extension Recorder {
         settings.filterThreads = options.threads != nil
         settings.followForks = options.threads == nil
         if let bytes = options.bpfRingBytes { settings.ringBytes = bytes }
+        settings.interruptEvents = options.bpfKernelEvents
+        settings.kvmEvents = options.bpfKernelEvents && BPFProgram.kernelHasKVM
+        if options.bpfKernelEvents && !settings.kvmEvents {
+            options.notice?("no KVM in this kernel: recording vfio-pci's interrupt handlers but no KVM events")
+        }
         let program: BPFProgram
         do {
             program = try BPFProgram(settings)
@@ -94,7 +99,10 @@ extension Recorder {
                 options.status?("stopped recording: \(f); the command runs on unrecorded until it exits")
             }
             let handled = program.poll(timeoutMs: 100) { raw in if recording { backend.handle(raw) } }
-            if recording { backend.noteDrops(program.dropped) }
+            if recording {
+                backend.noteDrops(program.dropped)
+                backend.noteSkippedMMIO(program.mmioSkipped)
+            }
             if handled < 0 && handled != -EINTR {
                 failure = failure ?? TraceError(.io, "the BPF ring buffer failed: \(ErrnoNames.name(-handled))")
                 break
@@ -125,6 +133,7 @@ extension Recorder {
         if recording {
             _ = program.poll(timeoutMs: 0) { raw in backend.handle(raw) }
             backend.noteDrops(program.dropped)
+            backend.noteSkippedMMIO(program.mmioSkipped)
             backend.detachAll()
         }
         let dropped = program.dropped

@@ -47,6 +47,9 @@ struct Record: ParsableCommand {
     @Option(help: "Only record these thread ids (comma-separated).") var threads: String?
     @Option(help: "How to record: ptrace, bpf or auto (bpf where it loads, else ptrace).") var backend: String = "ptrace"
     @Option(help: "bpf backend: the kernel ring buffer's size in KiB (a power of two, at least 4).") var bpfRingKib: UInt32 = 8192
+    @Flag(
+        help: "bpf backend: also record KVM's events (trapped guest MMIO, unmaps, exits to the VMM, GSIs) and vfio-pci's interrupt handlers."
+    ) var kvmEvents = false
     @Argument(parsing: .captureForPassthrough, help: "Command to launch (after --).") var command: [String] = []
 
     func run() throws {
@@ -67,6 +70,7 @@ struct Record: ParsableCommand {
             throw CommandFailure("--bpf-ring-kib: expected a power of two from 4 to 1048576, got \(bpfRingKib)")
         }
         options.bpfRingBytes = bpfRingKib * 1024
+        options.bpfKernelEvents = kvmEvents
         if chosen == .auto { options.notice = { FileHandleStream.standardError.write("vfiotrace: " + TerminalText.escaped($0) + "\n") } }
         if let threads {
             let parsed = threads.split(separator: ",").map { Int32($0.trimmingCharacters(in: .whitespaces)) }

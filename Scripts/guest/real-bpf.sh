@@ -1,0 +1,128 @@
+#!/bin/sh
+# Runs inside the guest of Scripts/vfio-guest.sh (bookworm's 6.1 kernel, edu bound to vfio-pci): records Debian's
+# QEMU with the eBPF backend (`record --backend bpf --kvm-events`), and takes the moment vfio-pci's interrupt
+# handler ran from the kernel in the same recording (irq.signal markers, from the irq_handler_entry tracepoint),
+# with the kernel's own ftrace of the same handler beside it to check them against.
+# Usage: real-bpf.sh OUTDIR [BUILD_PRODUCTS_DIR, default .build/debug]
+#
+# Leaves in OUTDIR:
+#   btf.txt                  the guest kernel's release and whether it has BTF (/sys/kernel/btf/vmlinux)
+#   launch.vftrace, .txt     QEMU with -device vfio-pci in launch mode, an INTx raised from outside through sysfs
+#   launch.status            the recorder's exit status (QEMU ends with SIGTERM passed on: 143)
+#   qemu-launch.log          QEMU's -trace 'vfio_*' log (-msg timestamp=on)
+#   ftrace.txt               irq_handler_entry of vfio's handlers (trace_clock mono) during the INTx
+#   late.vftrace, .txt       the same QEMU set up first, the recorder attached (-p) afterwards, then an INTx
+#   late.status, qemu-late.log, ftrace-late.txt
+#   *-dump.txt               vfiotrace dump of each recording
+# Exits non-zero, saying what failed, when a step does.
+set -u
+
+[ $# -ge 1 ] || { echo "usage: $0 OUTDIR [BUILD_PRODUCTS_DIR]" >&2; exit 2; }
+mkdir -p "$1"
+out=$(cd "$1" && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$(cd "${2:-$here/.build/debug}" && pwd) || exit 2
+bdf=${VFIO_BDF:?not in the guest of Scripts/vfio-guest.sh}
+qemu="qemu-system-x86_64 -accel tcg -m 64 -nodefaults -no-user-config -display none -S"
+tracing=/sys/kernel/tracing
+status=0
+
+fail() {
+    echo "real-bpf: FAILED: $*" >&2
+    status=1
+}
+
+# Waits up to $2 seconds for the extended regex $1 in file $3.
+await() {
+    i=0
+    while ! grep -Eq "$1" "$3" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt $(($2 * 10)) ] && { echo "timed out waiting for /$1/ in $3"; return 1; }
+        sleep 0.1
+    done
+}
+
+# Raises edu's INTx from outside the VMM (sysfs resource0) until QEMU's log ($1) says the BAR's mmaps went,
+# with the kernel's vfio handlers traced by ftrace into $2 (trace_clock mono), then lowers it again.
+intx() {
+    if [ -d $tracing ]; then
+        echo 0 > $tracing/tracing_on
+        echo mono > $tracing/trace_clock
+        echo > $tracing/trace
+        echo 'name ~ "vfio*"' > $tracing/events/irq/irq_handler_entry/filter
+        echo 1 > $tracing/events/irq/irq_handler_entry/enable
+        echo 1 > $tracing/tracing_on
+    fi
+    for attempt in 1 2 3; do
+        "$bin/vfio-client" poke "/sys/bus/pci/devices/$bdf/resource0" 0x60 1 >> "$out/poke.txt"
+        await 'mmaps enabled: 0' 10 "$1" && break
+        lower_intx
+    done
+    sleep 0.2
+    if [ -d $tracing ]; then
+        echo 0 > $tracing/tracing_on
+        echo 0 > $tracing/events/irq/irq_handler_entry/enable
+        cat $tracing/trace > "$TMPDIR/ftrace.txt"
+        cp "$TMPDIR/ftrace.txt" "$2"
+    fi
+    lower_intx
+}
+lower_intx() { "$bin/vfio-client" poke "/sys/bus/pci/devices/$bdf/resource0" 0x64 1 >> "$out/poke.txt"; }
+
+# QEMU's monitor over a pair of fifos (-monitor pipe:$TMPDIR/mon): commands go to fd 3, answers to $1.
+monitor() {
+    rm -f "$TMPDIR/mon.in" "$TMPDIR/mon.out" && mkfifo "$TMPDIR/mon.in" "$TMPDIR/mon.out"
+    "$@" &
+    exec 3<>"$TMPDIR/mon.in"
+}
+monitor_log() { cat "$TMPDIR/mon.out" > "$1" & }
+
+# Waits until QEMU (trace log $1, monitor answers $2) has realized device $3 and reset the machine.
+device_ready() {
+    await 'vfio_listener_region_add_ram' 60 "$1" && echo "info pci" >&3 && await "id \"$3\"" 60 "$2"
+}
+
+{
+    uname -r
+    if [ -r /sys/kernel/btf/vmlinux ]; then echo "BTF: /sys/kernel/btf/vmlinux"; else echo "BTF: none"; fi
+} > "$out/btf.txt"
+cd "$TMPDIR" || exit 2
+
+# 1. Launch mode: QEMU started under the recorder, then an INTx.
+monitor "$bin/vfiotrace" record --backend bpf --kvm-events -o "$out/launch.vftrace" -- $qemu -machine q35 \
+    -device "vfio-pci,host=$bdf,id=d0" -monitor pipe:$TMPDIR/mon -trace 'vfio_*' -msg timestamp=on \
+    -D "$out/qemu-launch.log" > "$out/launch.txt" 2>&1
+rec=$!
+monitor_log "$out/launch-monitor.txt"
+device_ready "$out/qemu-launch.log" "$out/launch-monitor.txt" d0 || fail "launch: QEMU did not set up the device"
+intx "$out/qemu-launch.log" "$out/ftrace.txt"
+kill -TERM $rec
+wait $rec
+echo $? > "$out/launch.status"
+exec 3>&-
+
+# 2. Attach mode: QEMU with its device set up before the recorder attaches; then an INTx.
+monitor $qemu -machine q35 -device "vfio-pci,host=$bdf,id=d2" -monitor pipe:$TMPDIR/mon \
+    -trace 'vfio_*' -msg timestamp=on -D "$out/qemu-late.log" > "$out/late-qemu.txt" 2>&1
+q=$!
+monitor_log "$out/late-monitor.txt"
+device_ready "$out/qemu-late.log" "$out/late-monitor.txt" d2 || fail "attach: QEMU did not set up the device"
+"$bin/vfiotrace" record --backend bpf --kvm-events -p $q -o "$out/late.vftrace" > "$out/late.txt" 2>&1 &
+rec=$!
+await '.' 30 "$out/late.vftrace" || fail "attach: the recorder wrote nothing"
+sleep 0.5
+intx "$out/qemu-late.log" "$out/ftrace-late.txt"
+kill -INT $rec
+wait $rec
+echo $? > "$out/late.status"
+echo quit >&3
+wait $q
+exec 3>&-
+
+for r in launch late; do
+    "$bin/vfiotrace" dump "$out/$r.vftrace" > "$out/$r-dump.txt" 2>&1 || fail "$r: the recording does not read back"
+    grep -q 'irq.signal' "$out/$r-dump.txt" || fail "$r: no irq.signal in the recording"
+done
+grep -q 'VFIO_DEVICE_GET_REGION_INFO' "$out/launch-dump.txt" || fail "launch: no VFIO ioctl recorded"
+[ "$(cat "$out/late.status")" = 0 ] || fail "attach: the recorder exited with status $(cat "$out/late.status")"
+exit $status
