@@ -89,6 +89,9 @@ public final class TraceAnalyzer {
                     message: "the recorder dropped \(l.count) events; the analysis may miss changes in that interval",
                     timeNs: l.fromNs, device: nil))
         case .process(let p):
+            if p.operation == .exit && p.target == e.pid && p.status > 128 && p.status <= 128 + 64 {
+                killed(pid: e.pid, signal: p.status - 128, at: t)
+            }
             if p.operation == .exec || (p.operation == .exit && p.target == e.pid) { reachability.addressSpaceGone(pid: e.pid, at: t) }
         case .fd(let p):
             if p.kind == .kvmVM && p.operation != .close { reachability.vmCreated(pid: e.pid) }
@@ -139,6 +142,27 @@ public final class TraceAnalyzer {
             reachability.mmapsEnabled(device: m.device, region: r, enabled: !(m["enabled"] == "0" || m["enabled"] == "false"), at: t)
         default:
             break
+        }
+    }
+
+    /// A VMM with device mappings killed by a signal: after a driver's revocation, the fault on the revoked
+    /// mapping (SIGBUS) is the usual cause — the VMM must handle it, or the driver must make the fault wait.
+    private func killed(pid: Int32, signal: Int32, at t: UInt64) {
+        guard let proc = context.processes[pid], !proc.mappings.isEmpty else { return }
+        let names: [Int32: String] = [6: "SIGABRT", 7: "SIGBUS", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"]
+        let name = names[signal] ?? "signal \(signal)"
+        for device in Set(proc.mappings.map(\.device)).sorted() {
+            let d = context.device(device)
+            let revokedSince = d.revokedAt
+            context.findings.report(
+                Finding(
+                    kind: .vmmKilled, severity: .error,
+                    message: revokedSince.map {
+                        "the VMM (pid \(pid)) was killed by \(name) \(DurationText.human(t >= $0 ? t - $0 : 0)) after the driver revoked its BAR "
+                            + "mappings: a fault on a revoked mapping must be handled by the VMM (or made to wait by the driver), "
+                            + "else revocation kills the VM"
+                    } ?? "the VMM (pid \(pid)) was killed by \(name) while it had this device mapped",
+                    timeNs: t, device: device))
         }
     }
 

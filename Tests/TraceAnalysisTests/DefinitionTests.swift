@@ -464,4 +464,18 @@ import TraceFormat
         // The BAR stayed reachable while required: one gap, open to the end.
         #expect(r.gaps.count == 1 && r.gaps.first?.startNs == 100 && r.gaps.first?.endNs == nil)
     }
+
+    @Test("a VMM killed by a signal while it maps a device is an error, blaming the revocation when there was one", arguments: [true, false])
+    func vmmKilled(revoked: Bool) throws {
+        let events =
+            setup() + (revoked ? [driver(100, "mmap.revoke")] : [])
+            + [ev(231, .process(ProcessChange(operation: .exit, target: 1, status: 128 + 7)))]
+        let r = try analyze(events)
+        let killed = r.findings.filter { $0.kind == .vmmKilled }
+        #expect(killed.count == 1)
+        #expect(killed.first?.severity == .error && killed.first?.timeNs == 231)
+        #expect(killed.first?.message.contains(revoked ? "killed by SIGBUS 131 ns after the driver revoked" : "killed by SIGBUS while") == true)
+        // A normal exit, or one with exit status 1, blames nothing.
+        #expect(!(try analyze(setup() + [ev(231, .process(ProcessChange(operation: .exit, target: 1, status: 1)))]).findings.contains { $0.kind == .vmmKilled }))
+    }
 }

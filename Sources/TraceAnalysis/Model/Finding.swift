@@ -22,6 +22,7 @@ public struct Finding: Sendable, Codable, Equatable {
         case failedVFIOIoctl = "failed-vfio-ioctl"
         case runningWhileVCPUInKVMRun = "running-while-vcpu-in-kvm-run"
         case lostEvents = "lost-events"
+        case vmmKilled = "vmm-killed"
         case traceDamage = "trace-damage"
         case thresholdExceeded = "threshold-exceeded"
     }

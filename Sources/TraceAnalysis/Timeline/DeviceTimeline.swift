@@ -38,6 +38,9 @@ final class DeviceTimeline {
     /// Per region: ranges whose user mappings the driver revoked in the kernel (`mmap.revoke`, until
     /// `mmap.restore`): unreachable whatever the VMM still maps.
     var revoked: [UInt32: IntervalSet] = [:]
+    /// When the driver last revoked mappings of this device (the device's close may restore them before the
+    /// VMM's death is seen: the time is kept).
+    var revokedAt: UInt64?
     /// The latest kernel-side evidence that the guest lost direct access: KVM unmapping the device's host
     /// range (`kvm.unmap_hva_range`), a guest access to its guest-physical range exiting (`kvm.mmio`).
     var kernelUnmapAt: UInt64?

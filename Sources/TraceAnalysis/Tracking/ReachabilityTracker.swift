@@ -96,6 +96,7 @@ final class ReachabilityTracker {
         var set = d.revoked[r] ?? IntervalSet()
         if revoked { set.insert(range) } else { set.remove(range) }
         d.revoked[r] = set
+        if revoked { d.revokedAt = t }
         context.gaps.recompute(d, at: t)
     }
 

@@ -13,7 +13,7 @@ public struct ProcessChange: Sendable, Hashable {
     public var operation: Operation
     /// The new thread / child for threadStart and fork; the subject otherwise.
     public var target: Int32
-    /// exit: status (wait status); signal: signal number.
+    /// exit: the exit status, or 128 + the signal that killed it (as a shell reports it); signal: signal number.
     public var status: Int32
     /// exec / spawn: the command line.
     public var command: String
