@@ -79,6 +79,7 @@ int vft_bpf_open_load(const struct vft_bpf_settings *settings,
 	bpf->skel->rodata->kvm_events =
 		settings->kvm_events || settings->irq_events;
 	bpf->skel->rodata->mmio_budget = settings->mmio_budget;
+	bpf->skel->rodata->wake_bytes = settings->wake_bytes;
 	/* Programs on tracepoints this kernel may not have (no KVM) load only
 	 * when asked for. */
 	bpf_program__set_autoload(bpf->skel->progs.kvm_mmio,
@@ -166,6 +167,10 @@ int vft_bpf_poll(struct vft_bpf *bpf, int timeout_ms, vft_bpf_record_fn fn,
 	bpf->ctx = ctx;
 	bpf->handled = 0;
 	e = ring_buffer__poll(bpf->ring, timeout_ms);
+	/* Records written without a wake-up (wake_bytes) raise no epoll event:
+	 * take whatever is there. */
+	if (e >= 0)
+		e = ring_buffer__consume(bpf->ring);
 	return e < 0 ? e : bpf->handled;
 }
 

@@ -236,12 +236,19 @@ public final class TraceAnalyzer {
         return (a.finish(files: paths), a.spans)
     }
 
+    /// The same, feeding the HTML timeline's bands (bounded memory at any trace length) as the analysis streams.
+    public static func analyze(paths: [String], policy: AnalysisPolicy = .default, bands: TimelineBands) throws -> AnalysisResult {
+        try analyzer(paths: paths, policy: policy, bands: bands).finish(files: paths)
+    }
+
     /// An analyzer that has consumed every file.
     static func analyzer(
-        paths: [String], policy: AnalysisPolicy, collectSpans: Bool = false, progress: ((_ path: String, _ fraction: Double) -> Void)? = nil
+        paths: [String], policy: AnalysisPolicy, collectSpans: Bool = false, bands: TimelineBands? = nil,
+        progress: ((_ path: String, _ fraction: Double) -> Void)? = nil
     ) throws -> TraceAnalyzer {
         let analyzer = try TraceAnalyzer(policy: policy)
         analyzer.collectSpans = collectSpans
+        analyzer.accounting.bands = bands
         // The same file twice (by any path) would count every gap twice.
         try FileIdentity.refuseRepeats(paths, "each file is analyzed once (to compare two runs, use `vfiotrace compare`)")
         for path in paths {

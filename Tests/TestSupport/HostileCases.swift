@@ -61,14 +61,15 @@ public enum HostileCases {
                 rendered &+= EventText.line(e).utf8.count &+ EventJSON.line(e).utf8.count
             }) != nil {}
             _ = TraceSummary.self
-            let (result, spans) = try TraceAnalyzer.analyzeWithSpans(paths: [path])
+            let bands = TimelineBands()
+            let result = try TraceAnalyzer.analyze(paths: [path], bands: bands)
             let states = (try? PerfettoReport.stateChanges(from: path)) ?? []
             rendered &+= AnalysisText.render(result).utf8.count
             rendered &+= MarkdownReport.render(result).utf8.count
             rendered &+= JUnitReport.render(result).utf8.count
             rendered &+= OpenMetricsReport.render(result).utf8.count
             rendered &+= PerfettoReport.render(result, states: states).utf8.count
-            rendered &+= HTMLReport.render(result, states: states, spans: spans).utf8.count
+            rendered &+= HTMLReport.render(result, bands: bands).utf8.count
             try AnalysisJSON.write(result) { rendered &+= $0.utf8.count }
             return "\(result.verdict), \(reader.damage.count) damage, \(rendered) bytes rendered"
         } catch {

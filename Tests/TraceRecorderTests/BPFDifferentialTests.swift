@@ -27,6 +27,7 @@ enum BPFAvailability {
 /// events must be the same, with these legitimate differences:
 /// - `KVM_RUN`: the ptrace recorder in attach mode stops at every call and records it; the BPF program drops it
 ///   in the kernel (as launch mode's seccomp filter does), so it is left out of the comparison;
+/// - the kernel-side markers (`--kvm-events`: KVM's and vfio-pci's own events), which only the BPF program sees;
 /// - calls a seccomp filter answers without running them (the test VMM's emulated VFIO device, through seccomp
 ///   user notification) never reach the sys_enter tracepoint: the BPF record has their exit time only.
 @Suite(.serialized, .enabled(if: BPFAvailability.loads, "the BPF program cannot load here (not root, no BTF, not x86_64): see the printed reason"))
@@ -58,6 +59,8 @@ struct BPFDifferentialTests {
         var out: [Int32: [String]] = [:]
         for e in events {
             if case .ioctl(let io) = e.payload, io.request == VFIOLayout.kvmRun { continue }
+            // The kernel's own events (--kvm-events) only the BPF backend sees.
+            if case .marker(let m) = e.payload, m.source == "kvm" || m.source == "kernel" { continue }
             out[e.tid, default: []].append("\(e.pid) \(e.result) \(e.payload)")
         }
         return out

@@ -171,7 +171,7 @@ struct BPFKernelEventTests {
         #expect(delete["ua"] as? NSNumber == munmap["addr"] as? NSNumber)
     }
 
-    @Test("without --kvm-events no kernel events are recorded")
+    @Test("without --kvm-events (the default) no kernel events are recorded")
     func offByDefault() throws {
         let (events, _) = try Self.record(attach: false, kvmEvents: false)
         #expect(!events.contains { if case .marker(let m) = $0.payload { m.source == "kvm" } else { false } })

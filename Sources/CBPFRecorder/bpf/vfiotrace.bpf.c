@@ -74,6 +74,12 @@ const volatile bool kvm_events = false;
 /* kvm_mmio outside the watched ranges: at most this many a second (0: none). */
 const volatile __u32 mmio_budget = 0;
 
+/* Wake the recorder only once this many bytes wait in the ring (0: at every
+ * record that finds it empty, the ring's default): a wake-up per record
+ * costs the VMM a cross-CPU wake-up each time; the recorder polls every
+ * 100 ms anyway. */
+const volatile __u64 wake_bytes = 0;
+
 /* Records the ring or a map could not take. */
 __u64 dropped = 0;
 /* kvm_mmio events outside the watched ranges over the budget, not recorded. */
@@ -166,6 +172,14 @@ struct {
 static __always_inline void count_drop(void)
 {
 	__sync_fetch_and_add(&dropped, 1);
+}
+
+static __always_inline __u64 ring_flags(void)
+{
+	if (!wake_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline bool traced_process(__u32 tgid)
@@ -497,7 +511,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	size = sizeof(s->rec) + n0 + n1;
 	if (size > sizeof(*s))
 		size = sizeof(*s);
-	if (bpf_ringbuf_output(&events, s, size, 0))
+	if (bpf_ringbuf_output(&events, s, size, ring_flags()))
 		count_drop();
 	return 0;
 }
@@ -517,7 +531,7 @@ static __always_inline void emit_task_record(__u32 kind, __u32 tgid,
 	r.args[1] = a1;
 	r.args[2] = a2;
 	r.result = result;
-	if (bpf_ringbuf_output(&events, &r, sizeof(r), 0))
+	if (bpf_ringbuf_output(&events, &r, sizeof(r), ring_flags()))
 		count_drop();
 }
 
@@ -597,7 +611,7 @@ static __always_inline void emit_kernel_record(__u32 kind, __u32 tgid,
 	r.args[2] = a2;
 	r.args[3] = a3;
 	r.args[4] = a4;
-	if (bpf_ringbuf_output(&events, &r, sizeof(r), 0))
+	if (bpf_ringbuf_output(&events, &r, sizeof(r), ring_flags()))
 		count_drop();
 }
 
@@ -743,7 +757,7 @@ int BPF_PROG(irq_handler_entry, int irq, struct irqaction *action)
 	/* Without the NUL. */
 	e.rec.mem_len[0] = (n - 1) & (VFT_IRQ_NAME_BYTES - 1);
 	if (bpf_ringbuf_output(&events, &e, sizeof(e.rec) + e.rec.mem_len[0],
-			       0))
+			       ring_flags()))
 		count_drop();
 	return 0;
 }

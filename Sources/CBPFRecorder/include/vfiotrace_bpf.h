@@ -21,6 +21,7 @@ struct vft_bpf_settings {
 	int kvm_events;		/* KVM's tracepoints (kvm_mmio, ...) */
 	int irq_events;		/* irq_handler_entry: vfio-pci's handlers */
 	__u32 mmio_budget;	/* unwatched kvm_mmio a second (0: none) */
+	__u32 wake_bytes;	/* wake the poller at this much unread data (0: per record) */
 };
 
 /* Called for each record, on the polling thread; return non-zero to stop the poll. */

@@ -13,6 +13,8 @@ final class GapAccounting {
     /// Reachable and trap-required spans per device, collected for timelines only on request.
     var collectSpans = false
     private(set) var spans: [DeviceSpan] = []
+    /// The HTML timeline's bounded bands, fed on every recompute when set.
+    var bands: TimelineBands?
     /// Number of gaps open across all devices (lets the hot path skip lookups).
     @exclusivity(unchecked) private(set) var openGapCount = 0
 
@@ -96,13 +98,17 @@ final class GapAccounting {
                 d.restorePendingSince = nil
             }
         }
-        if collectSpans {
+        if collectSpans || bands != nil {
             // The band shows the requirement whether or not anything is mapped (the safe protocol unmaps first).
             for (r, info) in d.regions where !anyRequired && info.flags & 0x4 != 0 && context.checks(region: r) {
                 if !d.required(region: r).isEmpty { anyRequired = true }
             }
-            span(d, .reachable, was: d.reachable, is: anyReachable, at: t)
-            span(d, .trapRequired, was: d.trapRequired, is: anyRequired, at: t)
+            if collectSpans {
+                span(d, .reachable, was: d.reachable, is: anyReachable, at: t)
+                span(d, .trapRequired, was: d.trapRequired, is: anyRequired, at: t)
+            }
+            bands?.observe(
+                device: d.name, state: d.state, protocol: d.migrationProtocol, reachable: anyReachable, trapRequired: anyRequired, at: t)
         }
         d.reachable = anyReachable
         d.trapRequired = anyRequired
@@ -209,6 +215,7 @@ final class GapAccounting {
     /// Closes the gaps still open at the end of a file (at its last event) and counts its triggers never resolved.
     func endFile() {
         let end = context.now
+        bands?.endFile(at: end)
         for name in context.deviceOrder {
             guard let d = context.devices[name] else { continue }
             for r in d.openGaps.keys.sorted() {

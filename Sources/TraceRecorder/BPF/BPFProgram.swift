@@ -58,6 +58,9 @@ package final class BPFProgram {
         c.kvm_events = settings.kvmEvents ? 1 : 0
         c.irq_events = settings.interruptEvents ? 1 : 0
         c.mmio_budget = settings.mmioBudget
+        // Wake the poller at a quarter of the ring: records reach the recorder within its 100 ms poll, and a VMM
+        // making thousands of recorded calls a second does not pay a wake-up of the recorder for each.
+        c.wake_bytes = settings.ringBytes / 4
         c.pid_max =
             ProcFS.read("/proc/sys/kernel/pid_max", limit: 32).flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             ?? 4_194_304

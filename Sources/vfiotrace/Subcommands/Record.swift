@@ -29,6 +29,8 @@ struct Record: ParsableCommand {
                       (bounded by argsz, 4096 bytes at most); records the ring buffer could not hold are written as
                       lost events with their count. Needs root and a kernel with BTF; x86_64 only (docs/BPF.md).
                       If the recorder dies, the kernel removes the program and the VMM runs on untouched.
+                      --kvm-events adds the kernel's own events as markers in the same clock: trapped guest MMIO
+                      (kvm.mmio), KVM's unmaps of host ranges, exits to the VMM, GSIs, vfio-pci's interrupt handlers.
               auto    bpf where it loads, else ptrace; says which and why on stderr
             Exit status:
               0  recorded; the trace file is complete (launch mode: and the command exited with status 0)
@@ -48,6 +50,7 @@ struct Record: ParsableCommand {
     @Option(help: "How to record: ptrace, bpf or auto (bpf where it loads, else ptrace).") var backend: String = "ptrace"
     @Option(help: "bpf backend: the kernel ring buffer's size in KiB (a power of two, at least 4).") var bpfRingKib: UInt32 = 8192
     @Flag(
+        inversion: .prefixedNo,
         help: "bpf backend: also record KVM's events (trapped guest MMIO, unmaps, exits to the VMM, GSIs) and vfio-pci's interrupt handlers."
     ) var kvmEvents = false
     @Argument(parsing: .captureForPassthrough, help: "Command to launch (after --).") var command: [String] = []

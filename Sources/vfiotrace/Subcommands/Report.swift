@@ -14,7 +14,10 @@ struct Report: ParsableCommand {
             """)
 
     @Argument(help: "Trace files (.vftrace).") var files: [String]
-    @Option(help: "Self-contained HTML page with per-device SVG timelines, latency histogram and findings.") var html: String?
+    @Option(
+        help:
+            "Self-contained HTML page: overview and per-device timelines with a time axis, gaps longest first, latency histogram, findings (size bounded at any trace length)."
+    ) var html: String?
     @Option(help: "Markdown summary (for CI step summaries).") var markdown: String?
     @Option(help: "JUnit XML: one test case per check per device.") var junit: String?
     @Option(help: "The analysis as JSON (same as analyze --format json).") var json: String?
@@ -44,9 +47,9 @@ struct Report: ParsableCommand {
         }
         if let g = maxGap { p.maxGapNs = g.nanoseconds }
         if let l = maxRemapP99 { p.maxRemapP99Ns = l.nanoseconds }
-        // The HTML timeline also draws the reachable and trap-required bands, which the analyzer keeps only on request.
-        let (result, spans) =
-            html != nil ? try TraceAnalyzer.analyzeWithSpans(paths: files, policy: p) : (try TraceAnalyzer.analyze(paths: files, policy: p), [])
+        // The HTML timeline's bands (state, reachable, trap required) are collected as the analysis streams, in bounded memory.
+        let bands = html != nil ? TimelineBands() : nil
+        let result = try bands.map { try TraceAnalyzer.analyze(paths: files, policy: p, bands: $0) } ?? TraceAnalyzer.analyze(paths: files, policy: p)
         func save(_ path: String?, _ text: () throws -> String) throws {
             guard let path else { return }
             do { try text().write(toFile: path, atomically: true, encoding: .utf8) } catch {
@@ -56,9 +59,9 @@ struct Report: ParsableCommand {
         try save(markdown) { MarkdownReport.render(result) }
         try save(junit) { JUnitReport.render(result) }
         try save(openmetrics) { OpenMetricsReport.render(result) }
-        let states = (html != nil || perfetto != nil) ? try files.flatMap { try PerfettoReport.stateChanges(from: $0) } : []
+        let states = perfetto != nil ? try files.flatMap { try PerfettoReport.stateChanges(from: $0) } : []
         try save(perfetto) { PerfettoReport.render(result, states: states) }
-        try save(html) { HTMLReport.render(result, states: states, spans: spans) }
+        if let bands { try save(html) { HTMLReport.render(result, bands: bands) } }
         try save(json) {
             var text = ""
             try AnalysisJSON.write(result) { text += $0 }
