@@ -28,27 +28,13 @@ struct Analyze: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     @Argument(help: "Trace files (.vftrace).") var files: [String]
-    @Option(help: "Policy file (JSON): which states, regions and irq indices require traps, and thresholds.") var policy: String?
-    @Option(
-        parsing: .unconditional,
-        help: "Fail only for gaps longer than this, e.g. 500us; by default any gap fails. Duration: \(DurationArgument.rule).",
-        transform: DurationArgument.transform)
-    var maxGap: DurationArgument?
-    @Option(
-        parsing: .unconditional, help: "Fail when the remap latency p99 exceeds this, e.g. 1ms. Duration: \(DurationArgument.rule).",
-        transform: DurationArgument.transform)
-    var maxRemapP99: DurationArgument?
+    @OptionGroup var policyOptions: PolicyOptions
     @Option(help: "Output format: text or json.") var format: Format = .text
     @OptionGroup var output: OutputOption
     @Flag(help: "Add the meaning of each term of the summary (text format).") var explain = false
 
     func run() throws {
-        var p = AnalysisPolicy.default
-        if let path = policy {
-            do { p = try AnalysisPolicy.load(path: path) } catch { throw CommandFailure("policy: \(error.description)") }
-        }
-        if let g = maxGap { p.maxGapNs = g.nanoseconds }
-        if let l = maxRemapP99 { p.maxRemapP99Ns = l.nanoseconds }
+        let p = try policyOptions.resolved()
         let err = FileHandleStream.standardError
         let showProgress = err.isTerminal
         let result = try TraceAnalyzer.analyze(paths: files, policy: p) { path, fraction in

@@ -23,16 +23,7 @@ struct Report: ParsableCommand {
     @Option(help: "The analysis as JSON (same as analyze --format json).") var json: String?
     @Option(help: "OpenMetrics text of the latency histograms and gap totals.") var openmetrics: String?
     @Option(help: "Chrome trace-event JSON for ui.perfetto.dev: state, gap and remap tracks per device.") var perfetto: String?
-    @Option(help: "Policy file (see docs/ANALYSIS.md).") var policy: String?
-    @Option(
-        parsing: .unconditional,
-        help: "Fail only for gaps longer than this, e.g. 500us; by default any gap fails. Duration: \(DurationArgument.rule).",
-        transform: DurationArgument.transform)
-    var maxGap: DurationArgument?
-    @Option(
-        parsing: .unconditional, help: "Fail when the remap latency p99 exceeds this, e.g. 1ms. Duration: \(DurationArgument.rule).",
-        transform: DurationArgument.transform)
-    var maxRemapP99: DurationArgument?
+    @OptionGroup var policyOptions: PolicyOptions
 
     func validate() throws {
         guard html != nil || markdown != nil || junit != nil || json != nil || openmetrics != nil || perfetto != nil else {
@@ -41,12 +32,7 @@ struct Report: ParsableCommand {
     }
 
     func run() throws {
-        var p = AnalysisPolicy.default
-        if let path = policy {
-            do { p = try AnalysisPolicy.load(path: path) } catch { throw CommandFailure("policy: \(error.description)") }
-        }
-        if let g = maxGap { p.maxGapNs = g.nanoseconds }
-        if let l = maxRemapP99 { p.maxRemapP99Ns = l.nanoseconds }
+        let p = try policyOptions.resolved()
         // The HTML timeline's bands (state, reachable, trap required) are collected as the analysis streams, in bounded memory.
         let bands = html != nil ? TimelineBands() : nil
         let result = try bands.map { try TraceAnalyzer.analyze(paths: files, policy: p, bands: $0) } ?? TraceAnalyzer.analyze(paths: files, policy: p)
