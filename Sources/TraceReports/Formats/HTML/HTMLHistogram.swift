@@ -65,9 +65,14 @@ enum HTMLHistogram {
         // Percentile markers, their labels staggered over three rows so that close ones do not overlap.
         let l = r.remapLatency
         var rows: [Double] = [-1000, -1000, -1000]
+        // Equal values share one marker ("p90, p99, max 416 µs").
+        var markers: [(names: [String], ns: UInt64)] = []
         for (name, v) in [("p50", l.p50Ns), ("p90", l.p90Ns), ("p99", l.p99Ns), ("max", l.maxNs)] {
+            if markers.last?.ns == v { markers[markers.count - 1].names.append(name) } else { markers.append(([name], v)) }
+        }
+        for (names, v) in markers {
             let px = min(max(x(Double(v)), left), left + plotW)
-            let label = "\(name) \(DurationText.human(v))"
+            let label = "\(names.joined(separator: ", ")) \(DurationText.human(v))"
             let row = rows.indices.first { px - rows[$0] > 110 } ?? 2
             rows[row] = px
             let anchor = px > left + plotW - 60 ? "end" : px < left + 60 ? "start" : "middle"
