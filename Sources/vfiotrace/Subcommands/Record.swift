@@ -8,44 +8,52 @@ struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record VFIO, KVM memslot, eventfd, mmap and device_state activity of a VMM.",
         discussion: """
-            Attach:  vfiotrace record -p PID [-p PID…] -o FILE [--duration 30s] [--threads TID,…]
-                     The threads are seized with PTRACE_SEIZE (never with exit-kill): Ctrl-C, SIGTERM or the end of
-                     --duration detach cleanly and the VMM keeps running; if the recorder itself is killed the kernel
-                     detaches and the VMM survives. Each syscall of a traced thread costs two ptrace stops, so
-                     --threads limits recording to the threads that matter (e.g. the main loop and the VFIO thread):
-                     only the named threads are seized, the others are never traced and never stop (nor are threads
-                     created later). Each id must be a thread of a -p process (ls /proc/PID/task).
-            Launch:  vfiotrace record -o FILE -- CMD ARGS…
-                     A seccomp-bpf filter makes only VFIO ioctls, KVM memslot/irqfd/VM ioctls and the fd, eventfd, read/write,
-                     mmap (of files, or MAP_FIXED), munmap and pread/pwrite calls stop; KVM_RUN, anonymous allocations and all
-                     other calls run at full speed. The recorder stays with the
-                     command until it exits (a seccomp filter cannot be removed, and its filtered calls need a tracer):
-                     Ctrl-C and SIGTERM are passed on to the command; after --duration or a full disk the command runs
-                     on, unrecorded. If the recorder is killed, the kernel kills the command too (PTRACE_O_EXITKILL).
-            Backends (--backend):
-              ptrace  the above (the default)
-              bpf     an eBPF program on tracepoints filters and records in the kernel (attach and launch): the VMM
-                      never stops, KVM_RUN costs nothing, argument structs are read in the kernel at each call's exit
-                      (bounded by argsz, 4096 bytes at most); records the ring buffer could not hold are written as
-                      lost events with their count. Needs root and a kernel with BTF; x86_64 only (docs/BPF.md).
-                      If the recorder dies, the kernel removes the program and the VMM runs on untouched.
-                      --kvm-events adds the kernel's own events as markers in the same clock: trapped guest MMIO
-                      (kvm.mmio), KVM's unmaps of host ranges, exits to the VMM, GSIs, vfio-pci's interrupt handlers.
-              auto    bpf where it loads, else ptrace; says which and why on stderr
-            Exit status:
-              0  recorded; the trace file is complete (launch mode: and the command exited with status 0)
-              1  the trace file could not be written: nothing was recorded when even its header could not be written
-                 (nothing was attached or launched then); after a write failure part-way (e.g. a full disk) the file
-                 holds the events up to its last complete chunk and the message says how many
-              2  nothing was recorded: usage error, or the process cannot be recorded (no such process, exited, a
-                 kernel thread, already traced by another process, ptrace not permitted, a --threads id that is not
-                 one of its threads) or the command could not be started; no trace file is written
-              N  launch mode: the command's own non-zero exit status (128 + signal when it was killed)
+            Examples:
+              vfiotrace record -p $(pidof qemu-system-x86_64) -o mig.vftrace --duration 30s
+              vfiotrace record --backend bpf -p PID -o mig.vftrace
+              vfiotrace record -o run.vftrace -- qemu-system-x86_64 ...
+
+            Attach (-p PID): the threads are seized with PTRACE_SEIZE, never with exit-kill: Ctrl-C, SIGTERM or the \
+            end of --duration detach cleanly and the VMM keeps running; if the recorder itself is killed the kernel \
+            detaches and the VMM survives. Each syscall of a traced thread costs two ptrace stops, so --threads \
+            limits recording to the threads that matter (the main loop and the VFIO thread): only the named threads \
+            are seized, the others are never traced and never stop (nor are threads created later). Each id must be \
+            a thread of a -p process (ls /proc/PID/task).
+
+            Launch (-- CMD ARGS): a seccomp-bpf filter makes only VFIO ioctls, KVM memslot/irqfd/VM ioctls and the \
+            fd, eventfd, read/write, mmap (of files, or MAP_FIXED), munmap and pread/pwrite calls stop; KVM_RUN, \
+            anonymous allocations and all other calls run at full speed. The recorder stays with the command until it \
+            exits (a seccomp filter cannot be removed, and its filtered calls need a tracer): Ctrl-C and SIGTERM are \
+            passed on to the command; after --duration or a full disk the command runs on, unrecorded. If the \
+            recorder is killed, the kernel kills the command too (PTRACE_O_EXITKILL).
+
+            Backends (--backend): ptrace is the above (the default). bpf: an eBPF program on tracepoints filters \
+            and records in the kernel, in attach and launch mode: the VMM never stops, KVM_RUN costs nothing, \
+            argument structs are read in the kernel at each call's exit (bounded by argsz, 4096 bytes at most), and \
+            records the ring buffer could not hold are written as lost events with their count; it needs root and a \
+            kernel with BTF, x86_64 only (docs/BPF.md); if the recorder dies, the kernel removes the program and the \
+            VMM runs on untouched. --kvm-events adds the kernel's own events as markers in the same clock: trapped \
+            guest MMIO (kvm.mmio), KVM's unmaps of host ranges, exits to the VMM, GSIs, vfio-pci's interrupt \
+            handlers. auto: bpf where it loads, else ptrace, saying which and why on stderr.
+
+            Exit status: 0 recorded, the trace file complete (launch mode: and the command exited with status 0). \
+            1 the trace file could not be written: nothing was recorded when even its header could not be written \
+            (nothing was attached or launched then); after a write failure part-way (a full disk) the file holds the \
+            events up to its last complete chunk and the message says how many. 2 nothing was recorded: usage \
+            error, or the process cannot be recorded (no such process, exited, a kernel thread, already traced by \
+            another process, ptrace not permitted, a --threads id that is not one of its threads) or the command \
+            could not be started; no trace file is written. N (launch mode) the command's own non-zero exit status \
+            (128 + signal when it was killed).
             """)
 
     @Option(name: [.customShort("p"), .long], help: "Process to attach to (repeatable).") var pid: [Int32] = []
     @Option(name: .shortAndLong, help: "Output trace file.") var output: String
-    @Option(help: "Stop and detach after this long (e.g. 30s, 500ms).") var duration: DurationArgument?
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Stop recording after this long, e.g. 30s or 500ms (a bare number is seconds, as timeout(1) takes it); by default until Ctrl-C or the end of the command.",
+        transform: DurationArgument.transformSeconds)
+    var duration: DurationArgument?
     @Option(help: "Only record these thread ids (comma-separated).") var threads: String?
     @Option(help: "How to record: ptrace, bpf or auto (bpf where it loads, else ptrace).") var backend: String = "ptrace"
     @Option(help: "bpf backend: the kernel ring buffer's size in KiB (a power of two, at least 4).") var bpfRingKib: UInt32 = 8192

@@ -21,7 +21,12 @@ struct DurationArgument: ExpressibleByArgument, Sendable, Equatable, CustomStrin
 
     /// `--duration` takes a bare number as seconds, as timeout(1) does.
     static func transformSeconds(_ text: String) throws -> DurationArgument {
-        DurationArgument(nanoseconds: try parse(text, bareUnit: 1e9))
+        let ns = try parse(text, bareUnit: 1e9)
+        // 0 once meant "no limit" here: refused rather than guessed at.
+        guard ns > 0 else {
+            throw ValidationError("'\(text)': a recording of no time would stop at once; leave --duration out to record until Ctrl-C")
+        }
+        return DurationArgument(nanoseconds: ns)
     }
 
     static func parse(_ text: String, bareUnit: Double? = nil) throws(ValidationError) -> UInt64 {
