@@ -122,4 +122,13 @@ import TraceFormat
             #expect(try Self.run(["analyze", "--max-gap", good, path]).status == 3, "\(good)")
         }
     }
+
+    @Test("record --duration: a bare number is seconds, 0 is refused with the reason")
+    func recordDuration() throws {
+        let zero = try Self.run(["record", "--duration", "0", "-o", "/dev/null", "--", "/bin/true"])
+        #expect(zero.status == 2)
+        #expect(zero.stderr.contains("leave --duration out"))
+        let negative = try Self.run(["record", "--duration", "-5", "-o", "/dev/null", "--", "/bin/true"])
+        #expect(negative.status == 2 && negative.stderr.contains("cannot be negative"))
+    }
 }
