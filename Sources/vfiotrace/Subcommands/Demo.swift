@@ -13,6 +13,7 @@ struct Demo: ParsableCommand {
             The test VMM (Fixtures/TestVMM) drives an emulated migration-capable VFIO device through seccomp user
             notification, with real mmaps, eventfds and KVM memslots (when /dev/kvm works). vfiotrace attaches to it
             with ptrace exactly as it would to a production VMM.
+            Example: vfiotrace demo --delay 5ms    (a slower VMM: a longer gap)
             Exit status: 0 the demo ran (the racy run's gap is what it shows, not a failure); 1 the test VMM did not \
             start or failed; 2 the test VMM was not found or usage error.
             """)

@@ -12,7 +12,8 @@ struct Dump: ParsableCommand {
             on stderr, every intact chunk printed); 2 not a trace file or usage error.
             """)
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, jsonl }
+    /// `json` is `jsonl` (one object a line), for the same word as analyze's and stats' --format.
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, jsonl, json }
 
     @Argument(help: "Trace file (.vftrace).") var file: String
     @Option(help: "Output format: text (strace-like) or jsonl.") var format: Format = .text
@@ -31,7 +32,7 @@ struct Dump: ParsableCommand {
         let reader = try TraceReader(path: file)
         let out = try output.stream()
         // Streamed: one event at a time, formatted as bytes into one reused buffer, whatever a chunk holds.
-        let text = format == .text
+        let text = format == .text  // json and jsonl: one object a line
         var lines = TextBuffer(capacity: 1 << 16)
         while try reader.nextChunk(visit: { e in
             guard wanted.isEmpty || wanted.contains(e.kind) else { return }

@@ -80,7 +80,12 @@ struct ImportQEMUTrace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qemu-trace",
         abstract: "Import QEMU's trace log (-trace 'vfio_*' -msg timestamp=on): mmaps enabled/disabled, interrupts, migration states.",
-        discussion: ImportOptions.exitCodes)
+        discussion: """
+            Example:
+              qemu-system-x86_64 ... -trace 'vfio_*' -msg timestamp=on -D qemu.log
+              vfiotrace import qemu-trace qemu.log -o qemu.vftrace
+
+            """ + ImportOptions.exitCodes)
 
     @OptionGroup var options: ImportOptions
 
@@ -94,7 +99,12 @@ struct ImportStrace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strace",
         abstract: "Import strace -f -ttt output (-T, -y and -X raw understood; unfinished/resumed pairs joined).",
-        discussion: ImportOptions.exitCodes)
+        discussion: """
+            Example:
+              strace -f -ttt -T -y -X raw -o vmm.strace -p PID
+              vfiotrace import strace vmm.strace -o vmm.vftrace
+
+            """ + ImportOptions.exitCodes)
 
     @OptionGroup var options: ImportOptions
 
