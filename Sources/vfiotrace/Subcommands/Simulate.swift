@@ -18,7 +18,7 @@ struct Simulate: ParsableCommand {
               many-devices    four devices migrating at once, racy, interleaved
               long            --events events of traffic with migrations (for scale)
             Example:
-              vfiotrace simulate --scenario racy --seed 1 -o racy.vftrace    # also racy.vftrace.truth.json
+              vfiotrace simulate --scenario racy --seed 1 -o racy.vftrace
 
             Exit status: 0 written; 2 unknown scenario, usage error, or the files cannot be written.
             """)
