@@ -42,24 +42,6 @@ package struct KernelEvent: Equatable {
 
     static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
-    /// vfio-pci's handler names: "vfio-intx(BDF)" (index 0), "vfio-msi[V](BDF)" (1), "vfio-msix[V](BDF)" (2), as
-    /// vfio_pci_intrs.c names them; nil for any other handler.
-    static func vfioHandler(_ name: String) -> (device: String, index: Int, vector: Int?)? {
-        guard name.hasPrefix("vfio-"), let open = name.lastIndex(of: "("), name.hasSuffix(")") else { return nil }
-        let device = String(name[name.index(after: open)..<name.index(before: name.endIndex)])
-        var kind = name[name.index(name.startIndex, offsetBy: 5)..<open]
-        var vector: Int?
-        if let b = kind.firstIndex(of: "["), kind.hasSuffix("]") {
-            vector = Int(kind[kind.index(after: b)..<kind.index(before: kind.endIndex)])
-            kind = kind[..<b]
-        }
-        switch kind {
-        case "intx": return (device, 0, nil)
-        case "msi": return (device, 1, vector)
-        case "msix": return (device, 2, vector)
-        default: return nil
-        }
-    }
 
     /// The trace event: a marker with no device (the analyzer maps addresses to devices), but for the interrupt
     /// handler, whose name says the device. Nil for an interrupt handler that is not vfio-pci's.
@@ -81,7 +63,7 @@ package struct KernelEvent: Equatable {
             if byWorker { fields.append(.init("via", "irqfd")) }
             marker = Marker(source: "kvm", name: "kvm.set_irq", fields: fields)
         case .interruptHandler(let irq, let name):
-            guard let h = Self.vfioHandler(name) else { return nil }
+            guard let h = VFIOIrqHandler.parse(name) else { return nil }
             var fields: [Marker.Field] = [.init("index", "\(h.index)")]
             if let v = h.vector { fields.append(.init("vector", "\(v)")) }
             fields.append(.init("irq", "\(irq)"))

@@ -66,29 +66,12 @@ public struct FtraceImporter {
             args: rest.dropFirst(function.count).trimmingCharacters(in: .whitespaces))
     }
 
-    /// "vfio-msix[3](0000:00:05.0)" -> (device, irq index, vector).
-    static func vfioHandler(_ name: String) -> (device: String, index: Int, vector: Int?)? {
-        guard name.hasPrefix("vfio-"), let o = name.lastIndex(of: "("), name.hasSuffix(")") else { return nil }
-        let device = String(name[name.index(after: o)..<name.index(before: name.endIndex)])
-        var kind = name[name.index(name.startIndex, offsetBy: 5)..<o]
-        var vector: Int?
-        if let b = kind.firstIndex(of: "["), kind.hasSuffix("]") {
-            vector = Int(kind[kind.index(after: b)..<kind.index(before: kind.endIndex)])
-            kind = kind[..<b]
-        }
-        switch kind {
-        case "intx": return (device, 0, nil)
-        case "msi": return (device, 1, vector)
-        case "msix": return (device, 2, vector)
-        default: return nil
-        }
-    }
 
     /// The event a line stands for.
     static func event(for l: Line) -> TraceEvent {
         var marker = Marker(source: "ftrace", name: l.event, fields: [.init("task", l.task), .init("args", l.args)])
         if l.event == "irq_handler_entry", let name = l.args.split(separator: " ").first(where: { $0.hasPrefix("name=") })?.dropFirst(5),
-            let h = vfioHandler(String(name))
+            let h = VFIOIrqHandler.parse(String(name))
         {
             var fields: [Marker.Field] = [.init("index", "\(h.index)")]
             if let v = h.vector { fields.append(.init("vector", "\(v)")) }
