@@ -62,40 +62,12 @@ die() {
 }
 
 [ -x "$bin/vfiotrace" ] || die "no vfiotrace in $bin (swift build)"
-module=${EDU_MODULE:-$(VFIOTRACE_GUEST_PROFILE=trixie "$here/Scripts/guest/build-driver.sh" 2>"$out/build-driver.txt")} \
-    || die "no module: $(cat "$out/build-driver.txt") (run Scripts/guest/build-driver.sh --profile trixie on the host)"
-[ -f "$module" ] || die "no module at '$module'"
-if command -v insmod >/dev/null && command -v rmmod >/dev/null; then
-    insmod=insmod rmmod=rmmod
-else
-    # The rig's static busybox sits in the profile's cache, beside driver/.
-    insmod="$(dirname "$module")/../busybox insmod" rmmod="$(dirname "$module")/../busybox rmmod"
-fi
+. "$here/Scripts/guest/edu-module.sh"
+edu_find_module trixie
 root=$(sh "$here/Scripts/guest/trixie-qemu.sh" --root) || die "the trixie root is not usable"
 chroot "$root" qemu-system-x86_64 --version | head -n 1 > "$out/qemu-version.txt" 2>&1
 grep -q 'version 10\.' "$out/qemu-version.txt" || die "not QEMU 10: $(cat "$out/qemu-version.txt")"
 
-current_driver() { basename "$(readlink "$dev/driver" 2>/dev/null)" 2>/dev/null; }
-
-load() {
-    $insmod "$module" "mode=$1" || die "insmod $module mode=$1 failed"
-    drv=$(current_driver)
-    if [ "$drv" != edu_vfio_pci ]; then
-        [ -n "$drv" ] && { echo "$bdf" > "$dev/driver/unbind" || die "cannot unbind edu from $drv"; }
-        echo edu_vfio_pci > "$dev/driver_override"
-        echo "$bdf" > /sys/bus/pci/drivers_probe
-    fi
-    [ "$(current_driver)" = edu_vfio_pci ] || die "edu is bound to '$(current_driver)', not edu_vfio_pci"
-    if [ ! -d "$debugfs/edu_vfio_pci" ]; then
-        mount -t debugfs debugfs "$debugfs" 2>/dev/null
-        [ -d "$debugfs/edu_vfio_pci" ] || die "no $debugfs/edu_vfio_pci (debugfs)"
-    fi
-}
-
-unload() {
-    echo "$bdf" > "$dev/driver/unbind" || die "cannot unbind edu from edu_vfio_pci"
-    $rmmod edu_vfio_pci || die "rmmod edu_vfio_pci failed"
-}
 
 alive() { [ -n "$q" ] && kill -0 "$q" 2>/dev/null; }
 
