@@ -14,7 +14,9 @@ enum QEMUMigrationRun {
         let out = NSTemporaryDirectory() + "vfiotrace-qemu-migration-\(UUID().uuidString)"
         let build = GuestRun.repository.appendingPathComponent("Scripts/guest/build-driver.sh").path
         let (built, buildOutput) = GuestRun.run(build, ["--profile", "trixie"])
-        guard built == 0 else { return .failure(GuestFailure(status: built, output: "build-driver.sh --profile trixie: \(buildOutput)", folder: out)) }
+        guard built == 0 else {
+            return .failure(GuestFailure(status: built, output: "build-driver.sh --profile trixie: \(buildOutput)", folder: out))
+        }
         let guest = GuestRun.repository.appendingPathComponent("Scripts/guest/real-qemu-migration.sh").path
         let (status, output) = GuestRun.run(
             GuestRun.script,
@@ -46,7 +48,9 @@ struct RealQEMUMigrationTests {
         account.first { $0["kind"] as? String == kind }.flatMap { ($0["t"] as? NSNumber)?.uint64Value }
     }
 
-    @Test("async: QEMU drives PRE_COPY, STOP_COPY, STOP as its own log says, never binds the re-evaluate index, and BAR0 stays reachable for the whole requirement")
+    @Test(
+        "async: QEMU drives PRE_COPY, STOP_COPY, STOP as its own log says, never binds the re-evaluate index, and BAR0 stays reachable for the whole requirement"
+    )
     func async() throws {
         let dir = try QEMUMigrationRun.outcome.get()
         // The arcs from QEMU's log (vfio_migration_set_state): consecutive repeats are one state, and the

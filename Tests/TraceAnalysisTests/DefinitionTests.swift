@@ -476,6 +476,9 @@ import TraceFormat
         #expect(killed.first?.severity == .error && killed.first?.timeNs == 231)
         #expect(killed.first?.message.contains(revoked ? "killed by SIGBUS 131 ns after the driver revoked" : "killed by SIGBUS while") == true)
         // A normal exit, or one with exit status 1, blames nothing.
-        #expect(!(try analyze(setup() + [ev(231, .process(ProcessChange(operation: .exit, target: 1, status: 1)))]).findings.contains { $0.kind == .vmmKilled }))
+        #expect(
+            !(try analyze(setup() + [ev(231, .process(ProcessChange(operation: .exit, target: 1, status: 1)))]).findings.contains {
+                $0.kind == .vmmKilled
+            }))
     }
 }

@@ -42,7 +42,6 @@ package struct KernelEvent: Equatable {
 
     static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
-
     /// The trace event: a marker with no device (the analyzer maps addresses to devices), but for the interrupt
     /// handler, whose name says the device. Nil for an interrupt handler that is not vfio-pci's.
     package var traceEvent: TraceEvent? {

@@ -66,7 +66,6 @@ public struct FtraceImporter {
             args: rest.dropFirst(function.count).trimmingCharacters(in: .whitespaces))
     }
 
-
     /// The event a line stands for.
     static func event(for l: Line) -> TraceEvent {
         var marker = Marker(source: "ftrace", name: l.event, fields: [.init("task", l.task), .init("args", l.args)])
