@@ -131,4 +131,22 @@ import TraceFormat
         let negative = try Self.run(["record", "--duration", "-5", "-o", "/dev/null", "--", "/bin/true"])
         #expect(negative.status == 2 && negative.stderr.contains("cannot be negative"))
     }
+
+    @Test("errors say what, where and why in one line: an unwritable report, a file that is not an analysis")
+    func errorTexts() throws {
+        let (path, _) = try Self.sampleFile()
+        let notJSON = TraceFiles.temporaryPath("notjson")
+        defer {
+            unlink(path)
+            unlink(notJSON)
+        }
+        let report = try Self.run(["report", path, "--markdown", "/nonexistent-dir/r.md"])
+        #expect(report.status == 2)
+        #expect(report.stderr == "vfiotrace: cannot write /nonexistent-dir/r.md: No such file or directory\n")
+        TraceFiles.store(Array("hello".utf8), notJSON)
+        let compare = try Self.run(["compare", notJSON, notJSON])
+        #expect(compare.status == 2)
+        #expect(compare.stderr.hasPrefix("vfiotrace: \(notJSON): not an analysis (it is not JSON); write one with"))
+        #expect(compare.stderr.split(separator: "\n").count == 1)
+    }
 }

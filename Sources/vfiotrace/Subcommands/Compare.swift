@@ -28,9 +28,19 @@ struct Compare: ParsableCommand {
         }
         let fraction = maxRegression.hasSuffix("%") ? value / 100 : value
         func load(_ path: String) throws -> AnalysisResult {
-            guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(path)") }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw CommandFailure("cannot read \(path): \(String(cString: strerror(errno)))")
+            }
             do { return try JSONDecoder().decode(AnalysisResult.self, from: data) } catch {
-                throw CommandFailure("\(path): not an analysis JSON (run `vfiotrace analyze --format json`): \(error)")
+                // One line saying why, not the decoder's dump.
+                let why: String
+                switch error {
+                case DecodingError.keyNotFound(let key, _): why = "it has no \"\(key.stringValue)\""
+                case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
+                    why = "\"\(c.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type"
+                default: why = "it is not JSON"
+                }
+                throw CommandFailure("\(path): not an analysis (\(why)); write one with `vfiotrace analyze --format json FILE > \(path)`")
             }
         }
         let comparison = AnalysisComparison(base: try load(base), new: try load(new), maxRegression: fraction)

@@ -38,9 +38,10 @@ struct Report: ParsableCommand {
         let result = try bands.map { try TraceAnalyzer.analyze(paths: files, policy: p, bands: $0) } ?? TraceAnalyzer.analyze(paths: files, policy: p)
         func save(_ path: String?, _ text: () throws -> String) throws {
             guard let path else { return }
-            do { try text().write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
-            }
+            // The same words as every other output: what, where and the errno's text.
+            let out = try FileHandleStream.file(path)
+            out.write(try text())
+            try out.finish()
         }
         try save(markdown) { MarkdownReport.render(result) }
         try save(junit) { JUnitReport.render(result) }
