@@ -18,7 +18,8 @@ public enum ChildProcess {
         public var seconds: Double
     }
 
-    public static func run(_ executable: String, _ arguments: [String], stdin: String? = nil) throws -> Outcome {
+    /// `environment` entries replace the inherited ones of the same name.
+    public static func run(_ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Outcome {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vfiotrace-child-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -37,7 +38,11 @@ public enum ChildProcess {
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         let start = Date()
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
         var status: Int32 = 0
         var usage = rusage()
