@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TraceFormat
 
 /// `vfiotrace stats FILE`: counts per kind, time span, sizes and compression.
@@ -23,27 +24,28 @@ struct Stats: ParsableCommand {
         let kinds = EventKind.allCases.filter { s.perKind[Int($0.rawValue)] > 0 }
         switch format {
         case .json:
-            var j = JSONText()
-            j.add("file", file)
-            j.add("source", s.header.source)
-            j.add("recorderVersion", s.header.recorderVersion)
-            j.add("kernelRelease", s.header.kernelRelease)
-            j.add("architecture", s.header.architecture)
-            j.add("events", s.events)
-            j.add("chunks", s.chunks)
-            j.add("fileBytes", s.fileBytes)
-            j.add("rawBytes", s.rawBytes)
-            j.add("compressedBytes", s.compressedBytes)
-            j.addRaw("bytesPerEvent", format3(s.bytesPerEvent))
-            j.addRaw("compressionRatio", format3(s.compressionRatio))
-            j.addRaw("firstNs", s.firstNs.map { "\($0)" } ?? "null")
-            j.addRaw("lastNs", s.lastNs.map { "\($0)" } ?? "null")
-            j.add("spanNs", s.spanNs)
-            j.add("lostEvents", s.lostEvents)
-            j.addRaw("kinds", "{" + kinds.map { "\"\($0.name)\":\(s.perKind[Int($0.rawValue)])" }.joined(separator: ",") + "}")
-            j.add("intact", s.isIntact)
-            j.addRaw("damage", "[" + s.damage.map { JSONText.quote($0.description) }.joined(separator: ",") + "]")
-            out.write(j.result + "\n")
+            // The style of analyze --format json: one pretty document, keys sorted, exact integers.
+            struct Summary: Encodable {
+                var file, source, recorderVersion, kernelRelease, architecture: String
+                var events: UInt64, chunks: Int, fileBytes, rawBytes, compressedBytes: UInt64
+                var bytesPerEvent, compressionRatio: Double
+                var firstNs, lastNs: UInt64?
+                var spanNs, lostEvents: UInt64
+                var kinds: [String: UInt64]
+                var intact: Bool
+                var damage: [String]
+            }
+            let h = s.header
+            let summary = Summary(
+                file: file, source: h.source, recorderVersion: h.recorderVersion, kernelRelease: h.kernelRelease,
+                architecture: h.architecture, events: s.events, chunks: s.chunks, fileBytes: s.fileBytes, rawBytes: s.rawBytes,
+                compressedBytes: s.compressedBytes, bytesPerEvent: rounded3(s.bytesPerEvent), compressionRatio: rounded3(s.compressionRatio),
+                firstNs: s.firstNs, lastNs: s.lastNs, spanNs: s.spanNs, lostEvents: s.lostEvents,
+                kinds: Dictionary(uniqueKeysWithValues: kinds.map { ($0.name, s.perKind[Int($0.rawValue)]) }), intact: s.isIntact,
+                damage: s.damage.map(\.description))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            out.write(String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n")
         case .text:
             // Header strings come from the file: escaped like everything printed from a trace.
             let h = s.header
@@ -69,6 +71,8 @@ struct Stats: ParsableCommand {
         try out.finish()
         if !s.damage.isEmpty { terminate(1) }
     }
+
+    private func rounded3(_ v: Double) -> Double { v.isFinite ? (v * 1000).rounded() / 1000 : 0 }
 
     private func format3(_ v: Double) -> String {
         let r = (v * 1000).rounded() / 1000
