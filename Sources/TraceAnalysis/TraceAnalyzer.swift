@@ -237,8 +237,11 @@ public final class TraceAnalyzer {
     }
 
     /// The same, feeding the HTML timeline's bands (bounded memory at any trace length) as the analysis streams.
-    public static func analyze(paths: [String], policy: AnalysisPolicy = .default, bands: TimelineBands) throws -> AnalysisResult {
-        try analyzer(paths: paths, policy: policy, bands: bands).finish(files: paths)
+    public static func analyze(
+        paths: [String], policy: AnalysisPolicy = .default, bands: TimelineBands,
+        progress: ((_ path: String, _ fraction: Double) -> Void)? = nil
+    ) throws -> AnalysisResult {
+        try analyzer(paths: paths, policy: policy, bands: bands, progress: progress).finish(files: paths)
     }
 
     /// An analyzer that has consumed every file.

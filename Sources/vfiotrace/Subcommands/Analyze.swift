@@ -35,12 +35,9 @@ struct Analyze: ParsableCommand {
 
     func run() throws {
         let p = try policyOptions.resolved()
-        let err = FileHandleStream.standardError
-        let showProgress = err.isTerminal
-        let result = try TraceAnalyzer.analyze(paths: files, policy: p) { path, fraction in
-            if showProgress { err.write("\ranalyzing \(path): \(Int(fraction * 100))%") }
-        }
-        if showProgress { err.write("\r\u{1B}[K") }
+        let progress = ProgressLine()
+        let result = try TraceAnalyzer.analyze(paths: files, policy: p) { progress.show("analyzing", $0, fraction: $1) }
+        progress.clear()
         let out = try output.stream()
         switch format {
         case .text:

@@ -34,6 +34,8 @@ struct Dump: ParsableCommand {
         // Streamed: one event at a time, formatted as bytes into one reused buffer, whatever a chunk holds.
         let text = format == .text  // json and jsonl: one object a line
         var lines = TextBuffer(capacity: 1 << 16)
+        let progress = ProgressLine(streamsToStdout: output.output == nil)
+        var chunks = 0
         while try reader.nextChunk(visit: { e in
             guard wanted.isEmpty || wanted.contains(e.kind) else { return }
             if text { EventText.write(e, into: &lines) } else { lines.bytes.append(contentsOf: EventJSON.bytes(e)) }
@@ -42,7 +44,13 @@ struct Dump: ParsableCommand {
                 out.write(bytes: lines.bytes)
                 lines.removeAll()
             }
-        }) != nil {}
+        }) != nil {
+            chunks += 1
+            if chunks % 16 == 0, reader.fileSize > 0 {
+                progress.show("dumping", file, fraction: Double(reader.compressedBytes) / Double(reader.fileSize))
+            }
+        }
+        progress.clear()
         out.write(bytes: lines.bytes)
         try out.finish()
         for d in reader.damage { printError("warning: \(d)") }

@@ -88,17 +88,15 @@ struct Record: ParsableCommand {
             guard !parsed.contains(nil) else { throw CommandFailure("--threads: expected comma-separated thread ids, got '\(threads)'") }
             options.threads = Set(parsed.compactMap { $0 })
         }
-        let err = FileHandleStream.standardError
-        if err.isTerminal {
-            options.status = { line in FileHandleStream.standardError.write("\r\u{1B}[Krecording: " + TerminalText.escaped(line)) }
-        }
+        let progress = ProgressLine()
+        if progress.enabled { options.status = { progress.show("recording: " + $0) } }
         let summary: RecordSummary
         do { summary = try Recorder.record(options) } catch let failure as RecordingFailed {
             throw CommandFailure("record: \(failure.description)", exitCode: failure.code == .output ? 1 : 2)
         } catch {
             throw CommandFailure("record: \(error)")
         }
-        if err.isTerminal { err.write("\r\u{1B}[K") }
+        progress.clear()
         // Each clause says what is in the file, counted by the writer, not what was meant to be written.
         let file = TerminalText.escaped(output)
         let work =
@@ -120,7 +118,7 @@ struct Record: ParsableCommand {
             line += "; \(summary.kernelDropped) syscalls LOST in the kernel (BPF ring buffer full; marked in the trace)"
         }
         if summary.rejected > 0 { line += "; \(summary.rejected) events too large for the format left out" }
-        err.write(line + "\n")
+        FileHandleStream.standardError.write(line + "\n")
         if let f = summary.writeFailure {
             let fate: String
             if let status = summary.childStatus {

@@ -35,7 +35,12 @@ struct Report: ParsableCommand {
         let p = try policyOptions.resolved()
         // The HTML timeline's bands (state, reachable, trap required) are collected as the analysis streams, in bounded memory.
         let bands = html != nil ? TimelineBands() : nil
-        let result = try bands.map { try TraceAnalyzer.analyze(paths: files, policy: p, bands: $0) } ?? TraceAnalyzer.analyze(paths: files, policy: p)
+        let progress = ProgressLine()
+        let show = { (path: String, fraction: Double) in progress.show("analyzing", path, fraction: fraction) }
+        let result =
+            try bands.map { try TraceAnalyzer.analyze(paths: files, policy: p, bands: $0, progress: show) }
+            ?? TraceAnalyzer.analyze(paths: files, policy: p, progress: show)
+        progress.clear()
         func save(_ path: String?, _ text: () throws -> String) throws {
             guard let path else { return }
             // The same words as every other output: what, where and the errno's text.

@@ -32,11 +32,11 @@ struct Simulate: ParsableCommand {
         guard let s = Scenario(rawValue: scenario) else {
             throw CommandFailure("unknown scenario '\(scenario)'; scenarios: " + Scenario.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        let err = FileHandleStream.standardError
+        let progress = ProgressLine()
         let truth = try ScenarioSimulator.run(s, seed: seed, events: events, output: output) { n in
-            if err.isTerminal { err.write("\rsimulating: \(n) events") }
+            progress.show("simulating: \(n) events")
         }
-        if err.isTerminal { err.write("\r\u{1B}[K") }
+        progress.clear()
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let truthPath = output + ".truth.json"
