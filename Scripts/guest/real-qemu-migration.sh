@@ -36,6 +36,8 @@
 #   qemu-MODE.vftrace           all three merged
 #   qemu-MODE-dump.txt          vfiotrace dump of the merged file
 #   qemu-MODE-summary.txt       what QEMU did, one fact a line (see `summarize`)
+# and a third run, qemu-devdirty-*: async mode with QEMU's own vfio-pci defaults (device dirty tracking), whose
+# migration fails at its start as described above.
 #   qemu-MODE-dmesg.txt         the kernel's log after the run
 # A migration that fails or a QEMU that dies is a finding, written in the summary, not a failure of the script;
 # the script fails (non-zero, saying why) when it cannot run, record, read the account or import and merge.
@@ -93,9 +95,11 @@ bar0_address() {
          END { print found }' "$mon"
 }
 
-# One migration under the driver in mode $1.
+# One migration under the driver in mode $1, named qemu-$2 (default: the mode), with the vfio-pci properties $3
+# (default $vfio_opts; "" for QEMU's defaults).
 run() {
-    mode=$1 name=qemu-$1
+    mode=$1 name=qemu-${2:-$1}
+    if [ $# -ge 3 ]; then opts=$3; else opts=$vfio_opts; fi
     load "$mode"
     mon=$out/$name-monitor.txt
     for f in -recorded.vftrace -record.txt .status .log -monitor.txt -reads.txt -driver.jsonl -driver-stats.txt \
@@ -107,7 +111,7 @@ run() {
     # shellcheck disable=SC2086 # the extra vfio-pci properties are one word or none
     "$bin/vfiotrace" record --backend "$backend" -o "$out/$name-recorded.vftrace" -- chroot "$root" \
         qemu-system-x86_64 -accel tcg -m 64 -nodefaults -no-user-config -display none -machine q35 \
-        -device "vfio-pci,host=$bdf,id=d0$vfio_opts" -monitor pipe:/run/mon \
+        -device "vfio-pci,host=$bdf,id=d0$opts" -monitor pipe:/run/mon \
         -trace 'vfio_*' -msg timestamp=on -D "/run/$name.log" > "$out/$name-record.txt" 2>&1 &
     q=$!
     exec 3<> "$root/run/mon.in"
@@ -250,6 +254,9 @@ summarize() {
 if [ "$(current_driver)" = edu_vfio_pci ]; then unload; fi
 run async
 run revoke
+# QEMU's defaults: it takes the driver's device dirty tracking, starts DMA logging and fails the migration at
+# its first report (trixie's kernel cannot serve one): qemu-devdirty-*.
+run async devdirty ""
 dmesg > "$out/qemu-migration-dmesg.txt"
 if grep -Eq 'BUG:|Oops|WARNING:|Call Trace' "$out/qemu-migration-dmesg.txt"; then
     echo "real-qemu-migration: the kernel complained (qemu-migration-dmesg.txt)" >&2

@@ -44,6 +44,27 @@ struct RealQEMUMigrationTests {
         try GuestRun.jsonLines(dir + "/qemu-\(mode)-driver.jsonl").filter { $0["kind"] != nil }
     }
 
+    /// The arcs from QEMU's log (vfio_migration_set_state): consecutive repeats are one state, and the first
+    /// RUNNING is where the device already is (QEMU issues no ioctl for it).
+    static func loggedStates(_ dir: String, _ name: String) -> [String] {
+        var logged: [String] = []
+        for line in GuestRun.text(dir, "\(name).log").split(separator: "\n") where line.contains("vfio_migration_set_state") {
+            guard let r = line.range(of: "new state ") else { continue }
+            let state = String(line[r.upperBound...].prefix { $0 != "," && $0 != " " })
+            if logged.last != state { logged.append(state) }
+        }
+        if logged.first == "RUNNING" { logged.removeFirst() }
+        return logged
+    }
+
+    /// The device_state sets the recorder decoded from QEMU's real VFIO_DEVICE_FEATURE calls.
+    static func recordedStates(_ dir: String, _ name: String) throws -> [String] {
+        try TraceReader(path: dir + "/\(name)-recorded.vftrace").readAll().compactMap { e -> String? in
+            guard case .deviceState(let s) = e.payload, s.operation == .set else { return nil }
+            return MigrationStateNames.name(s.requested, protocol: s.migrationProtocol)
+        }
+    }
+
     static func time(_ account: [[String: Any]], _ kind: String) -> UInt64? {
         account.first { $0["kind"] as? String == kind }.flatMap { ($0["t"] as? NSNumber)?.uint64Value }
     }
@@ -53,22 +74,9 @@ struct RealQEMUMigrationTests {
     )
     func async() throws {
         let dir = try QEMUMigrationRun.outcome.get()
-        // The arcs from QEMU's log (vfio_migration_set_state): consecutive repeats are one state, and the
-        // first RUNNING is where the device already is (QEMU issues no ioctl for it).
-        var logged: [String] = []
-        for line in GuestRun.text(dir, "qemu-async.log").split(separator: "\n") where line.contains("vfio_migration_set_state") {
-            guard let r = line.range(of: "new state ") else { continue }
-            let state = String(line[r.upperBound...].prefix { $0 != "," && $0 != " " })
-            if logged.last != state { logged.append(state) }
-        }
-        if logged.first == "RUNNING" { logged.removeFirst() }
+        let logged = Self.loggedStates(dir, "qemu-async")
         #expect(logged == ["PRE_COPY", "STOP_COPY", "STOP"])
-        let events = try TraceReader(path: dir + "/qemu-async-recorded.vftrace").readAll()
-        let recorded = events.compactMap { e -> String? in
-            guard case .deviceState(let s) = e.payload, s.operation == .set else { return nil }
-            return MigrationStateNames.name(s.requested, protocol: s.migrationProtocol)
-        }
-        #expect(recorded == logged)
+        #expect(try Self.recordedStates(dir, "qemu-async") == logged)
 
         let account = try Self.account(dir, "async")
         let trapOn = try #require(Self.time(account, "trap.on")), trapOff = try #require(Self.time(account, "trap.off"))
@@ -104,5 +112,30 @@ struct RealQEMUMigrationTests {
             // QEMU survived this time (the fault depends on a monitor read racing the zap): nothing to blame.
             #expect(killed.isEmpty, "QEMU's status \(status)")
         }
+    }
+
+    @Test(
+        "QEMU's defaults: it starts the driver's DMA logging (decoded from its real ioctl) and fails the migration at the first report, as its monitor says"
+    )
+    func deviceDirtyTracking() throws {
+        let dir = try QEMUMigrationRun.outcome.get()
+        // QEMU's own words for the failure.
+        let monitor = GuestRun.text(dir, "qemu-devdirty-monitor.txt")
+        #expect(monitor.contains("failed (ram_save_setup failed: Operation not supported)"))
+        // (Read as far as it is intact, whatever QEMU's end did to the recording.)
+        let (_, dump) = GuestRun.run(GuestRun.vfiotrace, ["dump", "--kind", "vfio_ioctl", dir + "/qemu-devdirty-recorded.vftrace"])
+        let lines = dump.split(separator: "\n")
+        // QEMU probes the feature, then starts DMA logging for real; every dirty-page report fails with the
+        // errno QEMU printed (EOPNOTSUPP is "Operation not supported").
+        #expect(lines.contains { $0.contains("{flags=PROBE|DMA_LOGGING_START}) = 0") })
+        let start = try #require(lines.first { $0.contains("{flags=SET|DMA_LOGGING_START, page_size=0x1000") })
+        #expect(start.contains(") = 0"))
+        let reports = lines.filter { $0.contains("flags=GET|DMA_LOGGING_REPORT") }
+        #expect(!reports.isEmpty && reports.allSatisfy { $0.contains("= -1 EOPNOTSUPP") })
+        // The migration never reached a saving state: the arcs are QEMU's own (its log), none of them PRE_COPY or
+        // STOP_COPY (the device is only stopped when QEMU quits).
+        let logged = Self.loggedStates(dir, "qemu-devdirty")
+        #expect(try Self.recordedStates(dir, "qemu-devdirty") == logged)
+        #expect(!logged.contains("PRE_COPY") && !logged.contains("STOP_COPY"))
     }
 }
