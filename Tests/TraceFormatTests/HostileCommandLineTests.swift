@@ -139,6 +139,7 @@ import TraceFormat
         #expect(lines.count == 101, "100 listed and one line counting the rest")
         #expect(out.stdout.contains("9900 more lost-events findings not listed (10000 in all)"))
         #expect(out.stdout.contains("10000 warnings"))
-        #expect(out.maxRSSKiB < 100 * 1024, "peak RSS \(out.maxRSSKiB) KiB")
+        print("analyze of 10,000 lost-event records: peak RSS \(out.maxRSSKiB) KiB")
+        #expect(out.maxRSSKiB < 64 * 1024, "peak RSS \(out.maxRSSKiB) KiB")
     }
 }

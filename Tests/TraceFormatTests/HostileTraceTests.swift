@@ -93,7 +93,8 @@ import TraceFormat
         #expect(out.status == 1, "\(out.stdout)\(out.stderr)")
         #expect(out.stdout.contains("string table") || out.stderr.contains("string table"))
         // The reader's own allowance: the 16 MiB raw buffer, the compressed bytes, the process itself.
-        #expect(out.maxRSSKiB < 120 * 1024, "peak RSS \(out.maxRSSKiB) KiB")
+        print("verify of a 15 MB zstd bomb of empty strings: peak RSS \(out.maxRSSKiB) KiB")
+        #expect(out.maxRSSKiB < 64 * 1024, "peak RSS \(out.maxRSSKiB) KiB")
     }
 
     @Test("a tid delta that overflows 64 bits is damage (found by the hostile-input run)")
