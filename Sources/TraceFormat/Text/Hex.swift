@@ -14,17 +14,4 @@ enum Hex {
         if rest != 0 { parts.append(of(rest)) }
         return parts.joined(separator: "|")
     }
-
-    /// Seconds.nanoseconds, as strace -ttt prints wall time but with ns precision.
-    static func seconds(_ ns: UInt64) -> String {
-        let frac = String(ns % 1_000_000_000)
-        return "\(ns / 1_000_000_000)." + String(repeating: "0", count: 9 - frac.count) + frac
-    }
-
-    /// Signed duration in seconds with microsecond precision: 0.000123.
-    static func duration(_ ns: UInt64) -> String {
-        let us = ns / 1000 + (ns % 1000 >= 500 ? 1 : 0)
-        let frac = String(us % 1_000_000)
-        return "\(us / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
-    }
 }
