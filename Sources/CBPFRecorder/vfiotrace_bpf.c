@@ -90,6 +90,14 @@ int vft_bpf_open_load(const struct vft_bpf_settings *settings,
 				  settings->kvm_events != 0);
 	bpf_program__set_autoload(bpf->skel->progs.kvm_set_irq,
 				  settings->kvm_events != 0);
+	/* An MSI from vfio-pci's handler is told apart by marking the handler
+	 * from its entry to its exit. */
+	bpf_program__set_autoload(bpf->skel->progs.kvm_msi_set_irq,
+				  settings->kvm_events != 0);
+	bpf_program__set_autoload(bpf->skel->progs.irq_handler_exit,
+				  settings->kvm_events && settings->irq_events);
+	bpf->skel->rodata->kvm_msi =
+		settings->kvm_events && settings->irq_events;
 	bpf_program__set_autoload(bpf->skel->progs.irq_handler_entry,
 				  settings->irq_events != 0);
 	if (settings->pid_max)

@@ -44,6 +44,13 @@ import TraceFormat
         (VFT_KVM_EXIT, [77, 0], "", "kvm.userspace_exit", ["reason=77"]),
         (VFT_KVM_SET_IRQ, [10, 1, 0, 0], "", "kvm.set_irq", ["gsi=10", "level=1", "source=0"]),
         (VFT_KVM_SET_IRQ, [24, 0, 2, 1], "", "kvm.set_irq", ["gsi=24", "level=0", "source=2", "via=irqfd"]),
+        (VFT_KVM_MSI, [0xFEE0_1000, 0x4031, 0, 0], "", "kvm.msi_set_irq", ["address=0xfee01000", "data=0x4031", "vector=49", "dest=1"]),
+        (
+            VFT_KVM_MSI, [0xFEEF_F000, 0x42, 1, 25], "", "kvm.msi_set_irq",
+            ["address=0xfeeff000", "data=0x42", "vector=66", "dest=255", "via=irqfd", "gsi=25"]
+        ),
+        // KVM's x2APIC format: the destination's upper 24 bits in address[63:40].
+        (VFT_KVM_MSI, [0x0000_0100_FEE0_2000, 0x30, 0, 0], "", "kvm.msi_set_irq", ["address=0x100fee02000", "data=0x30", "vector=48", "dest=258"]),
         (VFT_IRQ_SIGNAL, [11], "vfio-intx(0000:00:05.0)", "irq.signal", ["index=0", "irq=11"]),
         (VFT_IRQ_SIGNAL, [40], "vfio-msix[3](0000:00:05.0)", "irq.signal", ["index=2", "vector=3", "irq=40"]),
     ]
@@ -99,11 +106,14 @@ import TraceFormat
 struct BPFKernelEventTests {
     static let accesses = 60
 
-    /// Records the kvm-mmio scenario (launch mode, or attached before it starts); returns the trace's events and the log.
-    static func record(attach: Bool, kvmEvents: Bool = true) throws -> ([TraceEvent], [[String: Any]]) {
+    /// Records a scenario (kvm-mmio by default; launch mode, or attached before it starts); returns the trace's events
+    /// and the log.
+    static func record(attach: Bool, kvmEvents: Bool = true, scenario: [String] = ["--scenario", "kvm-mmio", "--kvm-mmio", "\(accesses)"])
+        throws -> ([TraceEvent], [[String: Any]])
+    {
         let trace = EndToEndTests.temp("kvm.vftrace"), logPath = EndToEndTests.temp("kvm.jsonl")
         defer { unlink(trace); unlink(logPath) }
-        let vmmArgs = ["--scenario", "kvm-mmio", "--kvm-mmio", "\(accesses)", "--log", logPath]
+        let vmmArgs = scenario + ["--log", logPath]
         let flags = ["record", "--backend", "bpf"] + (kvmEvents ? ["--kvm-events"] : []) + ["-o", trace]
         if attach {
             let (vmm, pid) = try EndToEndTests.startPaused(vmmArgs)
@@ -169,6 +179,41 @@ struct BPFKernelEventTests {
         if let u = covering.first { #expect(u.time >= Self.u64(munmap["t0"]) && u.time <= Self.u64(munmap["t1"])) }
         #expect(!unmaps.contains { $0.time >= Self.u64(delete["t0"]) && $0.time <= Self.u64(delete["t1"]) })
         #expect(delete["ua"] as? NSNumber == munmap["addr"] as? NSNumber)
+    }
+
+    static let msis = 12
+
+    @Test(
+        "every MSI the VMM injected (KVM_SIGNAL_MSI, irqfd writes) is one kvm.msi_set_irq in its thread with its address and data; the irqfd worker's retries name the GSI",
+        arguments: [false, true])
+    func msiMatchesLog(attach: Bool) throws {
+        let (events, log) = try Self.record(attach: attach, scenario: ["--scenario", "kvm-msi", "--kvm-msi", "\(Self.msis)"])
+        let logged = log.filter { $0["op"] as? String == "msi" }
+        #expect(logged.count == 3 * Self.msis)
+        let recorded = Self.markers(events, "kvm.msi_set_irq")
+        let direct = recorded.filter { $0.1["via"] == nil }, worker = recorded.filter { $0.1["via"] == "irqfd" }
+        // The injecting thread's own: one per call, in order, inside the call the VMM timed.
+        #expect(direct.count == logged.count)
+        for (l, (e, m)) in zip(logged, direct) {
+            #expect(m["address"] == KernelEvent.hex(Self.u64(l["address"])))
+            #expect(m["data"] == KernelEvent.hex(Self.u64(l["data"])))
+            #expect(m["vector"] == "\(Self.u64(l["data"]) & 0xFF)")
+            #expect(m["dest"] == "\((Self.u64(l["address"]) >> 12) & 0xFF)")
+            #expect(e.tid == (l["tid"] as? NSNumber)?.int32Value)
+            #expect(e.time >= Self.u64(l["t0"]) && e.time <= Self.u64(l["t1"]))
+        }
+        // The broadcast route (GSI 25) the fast path cannot deliver: KVM's irqfd worker injects it again, at least
+        // once and at most once per write (queued work coalesces), before the VMM's deassign returns.
+        let broadcast = logged.filter { Self.u64($0["gsi"]) == 25 }
+        let deassign = try #require(log.first { $0["op"] as? String == "irqfd_deassign" })
+        let pid = try #require(events.first { $0.kind == .process }?.pid)
+        #expect(worker.count >= 1 && worker.count <= broadcast.count, "\(worker.count) worker injections")
+        for (e, m) in worker {
+            #expect(m["gsi"] == "25" && m["address"] == KernelEvent.hex(Self.u64(broadcast.first?["address"])) && m["data"] == "0x42")
+            #expect(e.pid == pid && e.tid == pid)
+            #expect(e.time >= Self.u64(broadcast.first?["t0"]) && e.time <= Self.u64(deassign["t1"]))
+        }
+        #expect(!events.contains { $0.kind == .lost })
     }
 
     @Test("without --kvm-events (the default) no kernel events are recorded")

@@ -10,8 +10,8 @@
  * full ring or a full map is counted in `dropped` and the call goes on.
  *
  * With kvm_events, KVM's own tracepoints of the traced processes too (kvm_mmio,
- * kvm_userspace_exit, kvm_unmap_hva_range, kvm_set_irq) and vfio-pci's
- * interrupt handlers (irq_handler_entry), in the same clock.
+ * kvm_userspace_exit, kvm_unmap_hva_range, kvm_set_irq, kvm_msi_set_irq) and
+ * vfio-pci's interrupt handlers (irq_handler_entry), in the same clock.
  */
 #define __VFT_BPF__
 #include "vmlinux_min.h"
@@ -71,6 +71,8 @@ const volatile bool follow_forks = true;
 /* Record KVM's and vfio-pci's kernel-side events (the loader also turns
  * their programs' autoload on). */
 const volatile bool kvm_events = false;
+/* kvm_msi_set_irq is loaded, with irq_handler_exit: mark vfio-pci's handlers. */
+const volatile bool kvm_msi = false;
 /* kvm_mmio outside the watched ranges: at most this many a second (0: none). */
 const volatile __u32 mmio_budget = 0;
 
@@ -163,6 +165,20 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } irq_gsis SEC(".maps");
+
+/* An irqfd worker's GSI being raised (kvm_set_irq) for a process: the
+ * kvm_msi_set_irq that follows in the same task is that GSI's MSI. Per tid. */
+struct msi_owner {
+	__u32 tgid;
+	__u32 gsi;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct msi_owner);
+} msi_owners SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -721,6 +737,15 @@ int BPF_PROG(kvm_set_irq, unsigned int gsi, int level, int irq_source_id)
 		owner = bpf_map_lookup_elem(&irq_gsis, &gsi);
 		if (!owner)
 			return 0;
+		/* The worker raises (1) then lowers (0) the GSI; an MSI route
+		 * is delivered in between, in this task. */
+		if (level) {
+			struct msi_owner o = {.tgid = *owner, .gsi = gsi};
+
+			bpf_map_update_elem(&msi_owners, &tid, &o, BPF_ANY);
+		} else {
+			bpf_map_delete_elem(&msi_owners, &tid);
+		}
 		tgid = tid = *owner;
 		elsewhere = true;
 	}
@@ -728,6 +753,56 @@ int BPF_PROG(kvm_set_irq, unsigned int gsi, int level, int irq_source_id)
 	emit_kernel_record(VFT_KVM_SET_IRQ, tgid, tid, now, now, gsi,
 			   (__u64)(__s64)level, (__u64)(__s64)irq_source_id,
 			   elsewhere, 0);
+	return 0;
+}
+
+/* Set while a vfio-pci interrupt handler runs on this CPU (between
+ * irq_handler_entry and irq_handler_exit): what it signals is not the doing
+ * of the task it interrupted. (No per-CPU preempt count here: reading
+ * __preempt_count as a ksym needs data symbols in kallsyms.) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} in_vfio_irq SEC(".maps");
+
+static __always_inline bool in_vfio_handler(void)
+{
+	__u32 zero = 0, *on = bpf_map_lookup_elem(&in_vfio_irq, &zero);
+
+	return on && *on;
+}
+
+/* An MSI KVM is about to deliver (kvm_set_msi_irq): KVM_SIGNAL_MSI, or an
+ * irqfd routed to an MSI, in the task that wrote the eventfd (a VMM thread,
+ * a vhost worker of the VMM) or, when that fast path could not deliver, in
+ * the irqfd worker. Not attributable, left out: one raised by vfio-pci's
+ * interrupt handler (its eventfd_signal on an irqfd), whatever task it
+ * interrupted. */
+SEC("tp_btf/kvm_msi_set_irq")
+int BPF_PROG(kvm_msi_set_irq, __u64 address, __u64 data)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, gsi = 0;
+	struct msi_owner *o;
+	bool worker = false;
+
+	if (in_vfio_handler())
+		return 0;
+	if (!traced_task(tgid, tid)) {
+		o = bpf_map_lookup_elem(&msi_owners, &tid);
+		if (!o)
+			return 0;
+		tgid = o->tgid;
+		gsi = o->gsi;
+		bpf_map_delete_elem(&msi_owners, &tid);
+		tid = tgid;
+		worker = true;
+	}
+	now = bpf_ktime_get_ns();
+	emit_kernel_record(VFT_KVM_MSI, tgid, tid, now, now, address, data,
+			   worker, gsi, 0);
 	return 0;
 }
 
@@ -747,6 +822,12 @@ int BPF_PROG(irq_handler_entry, int irq, struct irqaction *action)
 	    e.name[0] != 'v' || e.name[1] != 'f' || e.name[2] != 'i' ||
 	    e.name[3] != 'o' || e.name[4] != '-')
 		return 0;
+	if (kvm_msi) {
+		__u32 zero = 0, *on = bpf_map_lookup_elem(&in_vfio_irq, &zero);
+
+		if (on)
+			*on = 1;
+	}
 	n = bpf_probe_read_kernel_str(e.name, sizeof(e.name), name);
 	if (n <= 0)
 		return 0;
@@ -759,6 +840,18 @@ int BPF_PROG(irq_handler_entry, int irq, struct irqaction *action)
 	if (bpf_ringbuf_output(&events, &e, sizeof(e.rec) + e.rec.mem_len[0],
 			       ring_flags()))
 		count_drop();
+	return 0;
+}
+
+/* Any handler done: no vfio-pci handler runs on this CPU any more (handlers
+ * do not nest). Loaded with kvm_msi_set_irq only. */
+SEC("tp_btf/irq_handler_exit")
+int BPF_PROG(irq_handler_exit, int irq, struct irqaction *action, int ret)
+{
+	__u32 zero = 0, *on = bpf_map_lookup_elem(&in_vfio_irq, &zero);
+
+	if (on && *on)
+		*on = 0;
 	return 0;
 }
 

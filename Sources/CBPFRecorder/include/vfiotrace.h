@@ -34,6 +34,8 @@ enum vft_kind {
 				 * a traced task (tgid: the process that bound gsi) */
 	VFT_IRQ_SIGNAL = 9,	/* args: irq; capture 0: the handler's name
 				 * ("vfio-intx(BDF)", "vfio-msix[V](BDF)", ...) */
+	VFT_KVM_MSI = 10,	/* args: address, data, 1 = raised by the irqfd
+				 * worker (tgid: the process that bound gsi), gsi */
 };
 
 /* Guest-physical ranges watched for kvm_mmio (memslots added by traced

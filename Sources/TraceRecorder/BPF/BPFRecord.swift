@@ -65,6 +65,11 @@ package enum BPFRecord {
                     kind: .setIRQ(
                         gsi: UInt32(truncatingIfNeeded: args[0]), level: Int32(truncatingIfNeeded: args[1]),
                         source: Int32(truncatingIfNeeded: args[2]), byWorker: args[3] != 0)))
+        case UInt32(VFT_KVM_MSI.rawValue):
+            self = .kernel(
+                KernelEvent(
+                    pid: pid, tid: tid, time: r.entry_ns, endTime: r.exit_ns,
+                    kind: .msi(address: args[0], data: UInt32(truncatingIfNeeded: args[1]), gsi: args[2] != 0 ? UInt32(truncatingIfNeeded: args[3]) : nil)))
         case UInt32(VFT_IRQ_SIGNAL.rawValue):
             let n = Int(r.mem_len.0)
             guard raw.count >= Self.headerSize + n else { return nil }

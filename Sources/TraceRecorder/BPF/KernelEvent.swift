@@ -13,6 +13,9 @@ package struct KernelEvent: Equatable {
         case userspaceExit(reason: UInt32, errno: Int32)
         /// A GSI set to `level`; `byWorker`: raised by the irqfd worker for a GSI the process bound.
         case setIRQ(gsi: UInt32, level: Int32, source: Int32, byWorker: Bool)
+        /// KVM about to deliver the MSI `address`/`data` (KVM_SIGNAL_MSI, an irqfd routed to an MSI); `gsi`: raised by
+        /// the irqfd worker for that GSI, which the process bound.
+        case msi(address: UInt64, data: UInt32, gsi: UInt32?)
         /// A hard interrupt's handler named `name` (vfio-pci's: "vfio-intx(BDF)", "vfio-msix[V](BDF)") ran.
         case interruptHandler(irq: UInt32, name: String)
     }
@@ -61,6 +64,16 @@ package struct KernelEvent: Equatable {
             var fields: [Marker.Field] = [.init("gsi", "\(gsi)"), .init("level", "\(level)"), .init("source", "\(source)")]
             if byWorker { fields.append(.init("via", "irqfd")) }
             marker = Marker(source: "kvm", name: "kvm.set_irq", fields: fields)
+        case .msi(let address, let data, let gsi):
+            // x86's MSI format: vector in data[7:0], destination APIC id in address[19:12] (and, in KVM's x2APIC
+            // format, address[63:40] above it).
+            let dest = (address >> 12) & 0xFF | (address >> 32) & 0xFFFF_FF00
+            var fields: [Marker.Field] = [
+                .init("address", Self.hex(address)), .init("data", Self.hex(UInt64(data))), .init("vector", "\(data & 0xFF)"),
+                .init("dest", "\(dest)"),
+            ]
+            if let gsi { fields += [.init("via", "irqfd"), .init("gsi", "\(gsi)")] }
+            marker = Marker(source: "kvm", name: "kvm.msi_set_irq", fields: fields)
         case .interruptHandler(let irq, let name):
             guard let h = VFIOIrqHandler.parse(name) else { return nil }
             var fields: [Marker.Field] = [.init("index", "\(h.index)")]
