@@ -69,7 +69,8 @@ package enum BPFRecord {
             self = .kernel(
                 KernelEvent(
                     pid: pid, tid: tid, time: r.entry_ns, endTime: r.exit_ns,
-                    kind: .msi(address: args[0], data: UInt32(truncatingIfNeeded: args[1]), gsi: args[2] != 0 ? UInt32(truncatingIfNeeded: args[3]) : nil)))
+                    kind: .msi(
+                        address: args[0], data: UInt32(truncatingIfNeeded: args[1]), gsi: args[2] != 0 ? UInt32(truncatingIfNeeded: args[3]) : nil)))
         case UInt32(VFT_IRQ_SIGNAL.rawValue):
             let n = Int(r.mem_len.0)
             guard raw.count >= Self.headerSize + n else { return nil }
