@@ -701,6 +701,66 @@ static int kvm_msi_scenario(void) {
     return 0;
 }
 
+// Memslots made before a recorder attaches (scenario memslots): two VMs and their memslots set up before
+// `--wait-signal`'s wait (RAM, a page of the device memfd as a BAR, a read-only page, a dirty-logged range, and
+// a slot added then deleted), each logged (`memslot`, with `vm` and `flags`); after SIGUSR1 the BAR's memslot is
+// deleted, then everything closed.
+static int snap_vm = -1, snap_vm2 = -1;
+static struct kvm_userspace_memory_region snap_bar;
+
+static void snap_memslot(int vm, uint32_t slot, uint32_t flags, uint64_t gpa, uint64_t size, void *ua) {
+    struct kvm_userspace_memory_region m = {.slot = slot, .flags = flags, .guest_phys_addr = gpa, .memory_size = size,
+                                            .userspace_addr = (uint64_t)(uintptr_t)ua};
+    uint64_t t0 = now_ns();
+    long r = ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m);
+    logline("memslot", t0, now_ns(), r < 0 ? -errno : r, "\"vm\":%d,\"slot\":%u,\"flags\":%u,\"gpa\":%llu,\"size\":%llu,\"ua\":%llu", vm,
+            slot, flags, (unsigned long long)gpa, (unsigned long long)size, (unsigned long long)m.userspace_addr);
+    if (r < 0) die("memslots: KVM_SET_USER_MEMORY_REGION");
+    if (slot == 3 && vm == snap_vm) snap_bar = m;
+}
+
+static void *snap_anon(size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) die("memslots: mmap");
+    return p;
+}
+
+static void memslots_setup(void) {
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0) die("memslots: /dev/kvm");
+    for (int i = 0; i < 2; i++) {
+        uint64_t t0 = now_ns();
+        int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+        logline("ioctl", t0, now_ns(), vm < 0 ? -errno : vm, "\"fd\":%d,\"request\":%lu,\"name\":\"KVM_CREATE_VM\"", kvm,
+                (unsigned long)KVM_CREATE_VM);
+        if (vm < 0) die("memslots: KVM_CREATE_VM");
+        *(i ? &snap_vm2 : &snap_vm) = vm;
+    }
+    snap_memslot(snap_vm, 0, 0, 0, 0x4000, snap_anon(0x4000));
+    void *bar = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED, dev_fd, 0);
+    if (bar == MAP_FAILED) die("memslots: mmap of the device");
+    snap_memslot(snap_vm, 3, 0, 0xfe000000ull, 0x10000, bar);
+    snap_memslot(snap_vm, 7, KVM_MEM_READONLY, 0xfffff000ull, 0x1000, snap_anon(0x1000));
+    void *gone = snap_anon(0x1000);
+    snap_memslot(snap_vm, 9, 0, 0x100000, 0x1000, gone);
+    snap_memslot(snap_vm, 9, 0, 0x100000, 0, gone);
+    snap_memslot(snap_vm, 12, KVM_MEM_LOG_DIRTY_PAGES, 0x200000, 0x2000, snap_anon(0x2000));
+    snap_memslot(snap_vm2, 0, 0, 0, 0x1000, snap_anon(0x1000));
+    close(kvm);
+}
+
+static int memslots_scenario(void) {
+    snap_bar.memory_size = 0;
+    uint64_t t0 = now_ns();
+    long r = ioctl(snap_vm, KVM_SET_USER_MEMORY_REGION, &snap_bar);
+    logline("memslot", t0, now_ns(), r < 0 ? -errno : r, "\"vm\":%d,\"slot\":3,\"flags\":0,\"gpa\":%llu,\"size\":0,\"ua\":%llu", snap_vm,
+            (unsigned long long)snap_bar.guest_phys_addr, (unsigned long long)snap_bar.userspace_addr);
+    close(snap_vm);
+    close(snap_vm2);
+    printf("memslots: done\n");
+    return r < 0;
+}
+
 static int bench_allow_filter = 0;
 
 // For the recorder benchmark's reference: a seccomp filter of the launch filter's shape (ioctl first, its
@@ -756,14 +816,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--kvm-mmio") && i + 1 < argc) kvm_mmio_accesses = atol(argv[++i]);
         else if (!strcmp(argv[i], "--kvm-msi") && i + 1 < argc) kvm_msi_count = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: vfio-testvmm --scenario safe|racy|lost-signal|v1|v2|bench|kvm-mmio|kvm-msi [--delay-us N] [--log FILE] [--wait-signal] [--no-kvm] [--v1] [--kvm-exits N --ioctls N --eventfd-rounds N --mmaps N --allow-filter] [--kvm-mmio N] [--kvm-msi N]\n");
+            fprintf(stderr, "usage: vfio-testvmm --scenario safe|racy|lost-signal|v1|v2|bench|kvm-mmio|kvm-msi|memslots [--delay-us N] [--log FILE] [--wait-signal] [--no-kvm] [--v1] [--kvm-exits N --ioctls N --eventfd-rounds N --mmaps N --allow-filter] [--kvm-mmio N] [--kvm-msi N]\n");
             return 2;
         }
     }
     if (!strcmp(scenario, "v1")) use_v1 = 1;
     if (use_v1) dev_state = 1;  // v1 bitmask: _RUNNING
     if (strcmp(scenario, "safe") && strcmp(scenario, "racy") && strcmp(scenario, "lost-signal") && strcmp(scenario, "v1") && strcmp(scenario, "v2") && strcmp(scenario, "bench") && strcmp(scenario, "kvm-mmio") &&
-        strcmp(scenario, "kvm-msi")) {
+        strcmp(scenario, "kvm-msi") && strcmp(scenario, "memslots")) {
         fprintf(stderr, "vfio-testvmm: unknown scenario '%s'\n", scenario);
         return 2;
     }
@@ -778,6 +838,7 @@ int main(int argc, char **argv) {
     pthread_t drv;
     if (pthread_create(&drv, NULL, driver, NULL) != 0) die("pthread_create");
 
+    if (!strcmp(scenario, "memslots")) memslots_setup();
     if (wait_signal) {
         printf("ready %d\n", getpid());
         fflush(stdout);
@@ -796,14 +857,14 @@ int main(int argc, char **argv) {
         }
     }
 
-    if (!strcmp(scenario, "bench") || !strcmp(scenario, "kvm-mmio") || !strcmp(scenario, "kvm-msi")) {
+    if (!strcmp(scenario, "bench") || !strcmp(scenario, "kvm-mmio") || !strcmp(scenario, "kvm-msi") || !strcmp(scenario, "memslots")) {
         pthread_mutex_lock(&mu);
         done = 1;
         pthread_cond_broadcast(&cv);  // the driver may be waiting for a notify fd that will never come
         pthread_mutex_unlock(&mu);
         pthread_join(drv, NULL);
         if (strcmp(scenario, "bench")) {
-            int status = !strcmp(scenario, "kvm-mmio") ? kvm_mmio_scenario() : kvm_msi_scenario();
+            int status = !strcmp(scenario, "kvm-mmio") ? kvm_mmio_scenario() : !strcmp(scenario, "kvm-msi") ? kvm_msi_scenario() : memslots_scenario();
             if (logf) fclose(logf);
             return status;
         }

@@ -98,6 +98,10 @@ int vft_bpf_open_load(const struct vft_bpf_settings *settings,
 				  settings->kvm_events && settings->irq_events);
 	bpf->skel->rodata->kvm_msi =
 		settings->kvm_events && settings->irq_events;
+	/* Run on demand (vft_bpf_memslot_snapshot), never attached with the rest. */
+	bpf_program__set_autoload(bpf->skel->progs.vm_memslots,
+				  settings->memslot_snapshot != 0);
+	bpf_program__set_autoattach(bpf->skel->progs.vm_memslots, false);
 	bpf_program__set_autoload(bpf->skel->progs.irq_handler_entry,
 				  settings->irq_events != 0);
 	if (settings->pid_max)
@@ -190,6 +194,51 @@ __u64 vft_bpf_dropped(const struct vft_bpf *bpf)
 __u64 vft_bpf_mmio_skipped(const struct vft_bpf *bpf)
 {
 	return __atomic_load_n(&bpf->skel->bss->mmio_skipped, __ATOMIC_RELAXED);
+}
+
+int vft_bpf_memslot_snapshot(struct vft_bpf *bpf, void *buf, size_t len)
+{
+	struct bpf_link *link;
+	size_t used = 0;
+	ssize_t n;
+	int fd, e = 0;
+
+	link = bpf_program__attach_iter(bpf->skel->progs.vm_memslots, NULL);
+	if (!link)
+		return -(errno ? errno : EINVAL);
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		e = -errno;
+		bpf_link__destroy(link);
+		return e;
+	}
+	for (;;) {
+		if (used == len) {
+			char probe;
+
+			n = read(fd, &probe, 1);
+			if (n > 0)
+				e = -ENOSPC;
+			else if (n < 0 && errno != EINTR)
+				e = -errno;
+			if (n >= 0 || errno != EINTR)
+				break;
+			continue;
+		}
+		n = read(fd, (char *)buf + used, len - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		used += n;
+	}
+	close(fd);
+	bpf_link__destroy(link);
+	return e ? e : (int)used;
 }
 
 void vft_bpf_destroy(struct vft_bpf *bpf)

@@ -112,6 +112,8 @@ public final class TraceAnalyzer {
             case "kvm.mmio":
                 guard let gpa = number("gpa") else { return }
                 reachability.kvmMMIO(pid: pid, guestPhys: gpa, at: t)
+            case "kvm.memslot_snapshot":
+                if m["incomplete"] == nil { reachability.memslotSnapshot(pid: pid, at: t) }
             default:
                 break
             }

@@ -193,6 +193,38 @@ import TraceFormat
         #expect(r.triggers.first?.latencyNs == 50)
     }
 
+    @Test(
+        "attach mode with the BPF backend's memslot snapshot: only what a slot made before the attach covers is reachable, and a trapped access at its guest address is evidence",
+        arguments: [true, false])
+    func attachedSnapshot(snapshot: Bool) throws {
+        let adopted = MappingChange.adoptedAtAttach | 1
+        let slot = Memslot(vmFd: 4, slot: 3, flags: Memslot.existingAtAttach, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base)
+        let taken: [TraceEvent] = [ev(2, .memslot(slot)), kvm(2, "kvm.memslot_snapshot", [.init("vms", "1"), .init("slots", "1")])]
+        let events =
+            [
+                ev(1, .process(ProcessChange(operation: .attach, target: 1))),
+                ev(2, .fd(FdChange(operation: .open, fd: 4, kind: .kvmVM, path: "anon_inode:kvm-vm"))),
+                // BAR0 under slot 3; region 2 mapped but under no slot.
+                ev(
+                    2, .mapping(MappingChange(operation: .mmap, fd: 7, device: dev, region: 0, address: base, length: 0x10_0000, flags: adopted)),
+                    result: Int64(base)),
+                ev(
+                    2,
+                    .mapping(
+                        MappingChange(operation: .mmap, fd: 7, device: dev, region: 2, address: base + 0x20_0000, length: 0x1000, flags: adopted)),
+                    result: Int64(base + 0x20_0000)),
+            ] + (snapshot ? taken : []) + [
+                state(100, 6),
+                kvm(130, "kvm.mmio", [.init("type", "write"), .init("len", "4"), .init("gpa", "0xfe000004"), .init("value", "0x1")]),
+                ev(150, .memslot(Memslot(vmFd: 4, slot: 3, guestPhys: 0xFE00_0000, size: 0, userAddress: base))),
+            ]
+        let r = try analyze(events)
+        // With the snapshot: BAR0's exposure ends at the trapped access (its guest address known from slot 3); region 2
+        // was never reachable. Without: both assumed under a slot; BAR0's ends at the delete by address, region 2's never.
+        let gaps = r.gaps.map { "\($0.region) \($0.startNs) \($0.endNs.map(String.init) ?? "open")" }
+        #expect(gaps == (snapshot ? ["0 100 130"] : ["0 100 150", "2 100 open"]), "\(gaps)")
+    }
+
     @Test("attach mode: a signal with no known binding is lost only for a device set up after the attach", arguments: [true, false])
     func attachedSignals(adoptedAtAttach: Bool) throws {
         let flags = adoptedAtAttach ? MappingChange.adoptedAtAttach | 1 : 1

@@ -12,6 +12,9 @@
  * With kvm_events, KVM's own tracepoints of the traced processes too (kvm_mmio,
  * kvm_userspace_exit, kvm_unmap_hva_range, kvm_set_irq, kvm_msi_set_irq) and
  * vfio-pci's interrupt handlers (irq_handler_entry), in the same clock.
+ *
+ * At an attach, an iterator (iter/task_file) writes the memslots the traced
+ * processes' VMs already have, which no syscall will tell.
  */
 #define __VFT_BPF__
 #include "vmlinux_min.h"
@@ -852,6 +855,170 @@ int BPF_PROG(irq_handler_exit, int irq, struct irqaction *action, int ret)
 
 	if (on && *on)
 		*on = 0;
+	return 0;
+}
+
+/* The memslot snapshot at an attach: for each KVM VM fd of a traced process,
+ * the live slots of each address space, read from KVM's own tables with
+ * probe reads (the recorder holds no KVM lock, so nothing here can stall the
+ * VMM), checked for a concurrent change: KVM edits only the inactive set of
+ * slots and swaps it in with a new generation, so the active set's pointer
+ * and generation unchanged across the walk mean the walk saw one state. */
+
+#define KVM_MEMSLOT_GEN_UPDATE_IN_PROGRESS (1ULL << 63)
+
+struct snap_buf {
+	struct vft_memslot slots[VFT_SNAP_MAX_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct snap_buf);
+} snap_buf SEC(".maps");
+
+struct snap_walk {
+	__u64 slots;		/* struct kvm_memslots * */
+	__u64 node;		/* the hlist_node to visit; 0: the next bucket */
+	__u32 node_off;		/* offset of a slot's id_node[node_idx] */
+	__u32 bucket;
+	__u32 count;
+	__u32 status;
+	__u32 tgid;
+	__s32 fd;
+};
+
+static long snap_step(__u32 i, struct snap_walk *w)
+{
+	struct kvm_memory_slot *slot;
+	struct vft_memslot *r;
+	struct snap_buf *buf;
+	__u32 zero = 0, n = w->count;
+	__u16 as_id = 0;
+	short id = 0;
+
+	if (!w->node) {
+		if (w->bucket >= 128)
+			return 1;
+		if (bpf_probe_read_kernel(&w->node, 8, (void *)(w->slots +
+		    bpf_core_field_offset(struct kvm_memslots, id_hash) +
+		    w->bucket * 8))) {
+			w->status |= VFT_SNAP_TORN;
+			return 1;
+		}
+		w->bucket++;
+		return 0;
+	}
+	if (n >= VFT_SNAP_MAX_SLOTS) {
+		w->status |= VFT_SNAP_TRUNCATED;
+		return 1;
+	}
+	buf = bpf_map_lookup_elem(&snap_buf, &zero);
+	if (!buf)
+		return 1;
+	r = &buf->slots[n];
+	slot = (struct kvm_memory_slot *)(w->node - w->node_off);
+	r->kind = VFT_SNAP_SLOT;
+	r->tgid = w->tgid;
+	r->vm_fd = w->fd;
+	r->status = 0;
+	r->gpa = BPF_CORE_READ(slot, base_gfn) << 12;
+	r->size = (__u64)BPF_CORE_READ(slot, npages) << 12;
+	r->ua = BPF_CORE_READ(slot, userspace_addr);
+	r->flags = BPF_CORE_READ(slot, flags);
+	id = BPF_CORE_READ(slot, id);
+	as_id = BPF_CORE_READ(slot, as_id);
+	r->slot = (__u16)id | (__u32)as_id << 16;
+	w->count = n + 1;
+	/* Its MMIO exits are a lost direct mapping, as for a slot registered
+	 * during the recording (harmless if the walk turns out torn). */
+	if (kvm_events && r->size)
+		watch_range(w->tgid, r->gpa, r->gpa + r->size);
+	/* hlist_node.next: the first member. */
+	if (bpf_probe_read_kernel(&w->node, 8, (void *)w->node)) {
+		w->status |= VFT_SNAP_TORN;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline __u64 active_slots(struct kvm *kvm, __u32 as_id,
+					  __u64 *generation)
+{
+	__u64 slots = 0;
+
+	*generation = 0;
+	if (bpf_probe_read_kernel(&slots, 8, (void *)kvm +
+				  bpf_core_field_offset(struct kvm, memslots) +
+				  as_id * 8) || !slots)
+		return 0;
+	if (bpf_probe_read_kernel(generation, 8, (void *)slots +
+		bpf_core_field_offset(struct kvm_memslots, generation)))
+		return 0;
+	return slots;
+}
+
+SEC("iter/task_file")
+int vm_memslots(struct bpf_iter__task_file *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct snap_walk w = {};
+	struct vft_memslot end = {};
+	struct snap_buf *buf;
+	char name[8] = {};
+	struct kvm *kvm;
+	__u32 zero = 0, as_id, n_as, len, idx = 0;
+	__u64 gen, gen2, slots2;
+
+	if (!task || !file)
+		return 0;
+	w.tgid = BPF_CORE_READ(task, tgid);
+	if (!traced_process(w.tgid))
+		return 0;
+	if (bpf_probe_read_kernel_str(name, sizeof(name),
+				      BPF_CORE_READ(file, f_path.dentry, d_name.name)) != 7 ||
+	    name[0] != 'k' || name[1] != 'v' || name[2] != 'm' || name[3] != '-' ||
+	    name[4] != 'v' || name[5] != 'm')
+		return 0;
+	kvm = BPF_CORE_READ(file, private_data);
+	/* Only KVM names its VM files so, and a VM belongs to its creator's mm. */
+	if (!kvm || BPF_CORE_READ(kvm, mm) != BPF_CORE_READ(task, mm))
+		return 0;
+	w.fd = ctx->fd;
+	n_as = bpf_core_field_size(struct kvm, memslots) / 8;
+	buf = bpf_map_lookup_elem(&snap_buf, &zero);
+	if (!buf)
+		return 0;
+	for (as_id = 0; as_id < 2 && as_id < n_as; as_id++) {
+		w.slots = active_slots(kvm, as_id, &gen);
+		if (!w.slots)
+			continue;
+		if (bpf_probe_read_kernel(&idx, 4, (void *)w.slots +
+			bpf_core_field_offset(struct kvm_memslots, node_idx)))
+			w.status |= VFT_SNAP_TORN;
+		w.node_off = bpf_core_field_offset(struct kvm_memory_slot, id_node) +
+			     (idx & 1) * bpf_core_type_size(struct hlist_node);
+		w.node = 0;
+		w.bucket = 0;
+		bpf_loop(128 + VFT_SNAP_MAX_SLOTS + 1, snap_step, &w, 0);
+		slots2 = active_slots(kvm, as_id, &gen2);
+		if (slots2 != w.slots || gen2 != gen ||
+		    gen & KVM_MEMSLOT_GEN_UPDATE_IN_PROGRESS)
+			w.status |= VFT_SNAP_TORN;
+	}
+	len = w.count;
+	if (len > VFT_SNAP_MAX_SLOTS)
+		len = VFT_SNAP_MAX_SLOTS;
+	if (len)
+		bpf_seq_write(seq, buf->slots, len * sizeof(struct vft_memslot));
+	end.kind = VFT_SNAP_VM;
+	end.tgid = w.tgid;
+	end.vm_fd = w.fd;
+	end.status = len | w.status;
+	bpf_seq_write(seq, &end, sizeof(end));
 	return 0;
 }
 

@@ -68,11 +68,14 @@ struct signal_struct {
 	atomic_t live;
 } __attribute__((preserve_access_index));
 
+struct mm_struct;
+
 struct task_struct {
 	pid_t pid;
 	pid_t tgid;
 	int exit_code;
 	struct signal_struct *signal;
+	struct mm_struct *mm;
 } __attribute__((preserve_access_index));
 
 struct linux_binprm;
@@ -80,6 +83,70 @@ struct linux_binprm;
 /* irq_handler_entry's action: its name says which vfio-pci handler ran. */
 struct irqaction {
 	const char *name;
+} __attribute__((preserve_access_index));
+
+/* The memslot snapshot's iterator (iter/task_file): a KVM VM fd is an anon
+ * inode file named "kvm-vm" whose private_data is the struct kvm. */
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+} __attribute__((preserve_access_index));
+
+struct qstr {
+	const unsigned char *name;
+} __attribute__((preserve_access_index));
+
+struct dentry {
+	struct qstr d_name;
+} __attribute__((preserve_access_index));
+
+struct path {
+	struct dentry *dentry;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct path f_path;
+	void *private_data;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__task_file {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+	__u32 fd;
+	struct file *file;
+} __attribute__((preserve_access_index));
+
+struct hlist_node {
+	struct hlist_node *next;
+} __attribute__((preserve_access_index));
+
+struct hlist_head {
+	struct hlist_node *first;
+} __attribute__((preserve_access_index));
+
+/* Since Linux 5.17: each set of slots in a hash by id (and two trees), every
+ * slot linked into both sets through id_node[node_idx]. Offsets of the
+ * arrays are relocated; their elements are indexed by hand. */
+struct kvm_memslots {
+	__u64 generation;
+	struct hlist_head id_hash[128];
+	int node_idx;
+} __attribute__((preserve_access_index));
+
+struct kvm_memory_slot {
+	struct hlist_node id_node[2];
+	__u64 base_gfn;
+	unsigned long npages;
+	unsigned long userspace_addr;
+	__u32 flags;
+	short id;
+	__u16 as_id;
+} __attribute__((preserve_access_index));
+
+struct kvm {
+	struct mm_struct *mm;
+	struct kvm_memslots *memslots[2];
 } __attribute__((preserve_access_index));
 
 #endif /* __VMLINUX_H__ */

@@ -49,6 +49,29 @@ struct vft_range {
 /* irq_handler_entry: the bytes of a handler's name kept. */
 #define VFT_IRQ_NAME_BYTES 64
 
+/* The memslot snapshot at an attach (iter/task_file over the traced
+ * processes' KVM VM fds): what the iterator writes to its seq_file, one
+ * VFT_SNAP_SLOT per live memslot of a VM, then one VFT_SNAP_VM for the VM. */
+enum vft_snap_kind {
+	VFT_SNAP_SLOT = 1,
+	VFT_SNAP_VM = 2,	/* status: the slots written, and the bits below */
+};
+#define VFT_SNAP_TORN (1U << 30)	/* KVM changed the slots during the walk */
+#define VFT_SNAP_TRUNCATED (1U << 31)	/* more than VFT_SNAP_MAX_SLOTS */
+#define VFT_SNAP_MAX_SLOTS 512
+
+struct vft_memslot {
+	__u32 kind;
+	__u32 tgid;
+	__s32 vm_fd;
+	__u32 slot;	/* id | address space << 16, as KVM_SET_USER_MEMORY_REGION takes it */
+	__u32 flags;
+	__u32 status;
+	__u64 gpa;
+	__u64 size;
+	__u64 ua;
+};
+
 /* One ring-buffer record: this header, then mem_len[0] bytes read at
  * mem_addr[0] and mem_len[1] bytes read at mem_addr[1] (in the traced
  * process's memory, at syscall exit). */

@@ -22,6 +22,7 @@ struct vft_bpf_settings {
 	int irq_events;		/* irq_handler_entry: vfio-pci's handlers */
 	__u32 mmio_budget;	/* unwatched kvm_mmio a second (0: none) */
 	__u32 wake_bytes;	/* wake the poller at this much unread data (0: per record) */
+	int memslot_snapshot;	/* load the iterator of vft_bpf_memslot_snapshot */
 };
 
 /* Called for each record, on the polling thread; return non-zero to stop the poll. */
@@ -45,6 +46,10 @@ int vft_bpf_poll(struct vft_bpf *bpf, int timeout_ms, vft_bpf_record_fn fn,
 __u64 vft_bpf_dropped(const struct vft_bpf *bpf);
 /* kvm_mmio events left out so far: outside the watched ranges, over the budget. */
 __u64 vft_bpf_mmio_skipped(const struct vft_bpf *bpf);
+/* Runs the memslot iterator once over the traced processes' KVM VM fds (after
+ * their tgids were added): struct vft_memslot records into buf; the bytes
+ * written, or -errno (-ENOSPC when buf is too small). */
+int vft_bpf_memslot_snapshot(struct vft_bpf *bpf, void *buf, size_t len);
 /* Detaches and frees everything (the kernel does the same if we die). */
 void vft_bpf_destroy(struct vft_bpf *bpf);
 

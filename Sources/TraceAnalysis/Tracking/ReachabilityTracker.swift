@@ -74,6 +74,17 @@ final class ReachabilityTracker {
         changed(touched, at: t)
     }
 
+    /// The BPF backend's memslot snapshot at an attach is whole (`kvm.memslot_snapshot`, after the slots it found,
+    /// each a memslot event): the slots made before the attach are known, so the mappings found at the attach are
+    /// reachable only where those slots cover them, no longer assumed under a slot.
+    func memslotSnapshot(pid: Int32, at t: UInt64) {
+        let proc = context.process(pid)
+        guard !proc.adoptedMappings.isEmpty else { return }
+        let touched = proc.devices(touching: 0..<UInt64.max)
+        proc.adoptedMappings = IntervalSet()
+        changed(touched, at: t)
+    }
+
     /// An exec or the exit of a process: its address space, mappings and memslots are gone.
     func addressSpaceGone(pid: Int32, at t: UInt64) {
         guard let proc = context.processes[pid] else { return }

@@ -234,7 +234,7 @@ public enum EventText {
             b.append(p.isDelete ? "<kvm-vm>, KVM_SET_USER_MEMORY_REGION (delete), {slot=" : "<kvm-vm>, KVM_SET_USER_MEMORY_REGION, {slot=")
             b.decimal(p.slot)
             b.append(", flags=")
-            b.decimal(p.flags)
+            b.decimal(p.flags & ~Memslot.existingAtAttach)
             b.append(", guest_phys_addr=")
             b.hex(p.guestPhys)
             b.append(", memory_size=")
@@ -243,6 +243,7 @@ public enum EventText {
             b.hex(p.userAddress)
             b.append("})")
             result(e, into: &b)
+            if p.flags & Memslot.existingAtAttach != 0 { b.append(" <existing at attach>") }
         case .eventfd(let p):
             switch p.operation {
             case .create:

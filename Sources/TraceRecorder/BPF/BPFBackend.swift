@@ -38,13 +38,16 @@ package final class BPFBackend {
     }
 
     /// Attach mode, once the program is attached: what the ptrace tracer records when it seizes `pid` (`threads` is
-    /// the number of threads recorded): the attach, the open fds and device mappings found in /proc.
+    /// the number of threads recorded): the attach, the open fds and device mappings found in /proc; then, from the
+    /// memslot iterator, the memslots its VMs had (flagged `existingAtAttach`) and a `kvm.memslot_snapshot` marker
+    /// saying the snapshot was taken. All at `time` (default: now), which must be no later than the snapshot was
+    /// taken: a memslot call completing after it is recorded after it.
     package func attach(
         pid: Int32, threads: Int, openFds: [(fd: Int32, target: String)], deviceNames: [Int32: String] = [:],
-        mappings: [(fd: Int32, mapping: AttachedState.Mapping)] = []
+        mappings: [(fd: Int32, mapping: AttachedState.Mapping)] = [], memslots: MemslotSnapshot? = nil, time: UInt64? = nil
     ) {
         processes.insert(pid)
-        let t = clock()
+        let t = time ?? clock()
         lifecycle(.attach, time: t, pid: pid, tid: pid, target: pid, status: Int32(threads))
         for change in decoder.adoptOpenFds(pid: pid, fds: openFds, deviceNames: deviceNames) {
             emit(TraceEvent(time: t, pid: pid, tid: pid, result: Int64(change.fd), payload: .fd(change)))
@@ -54,6 +57,15 @@ package final class BPFBackend {
                 emit(TraceEvent(time: t, pid: pid, tid: pid, result: Int64(bitPattern: m.user.lowerBound), payload: .mapping(change)))
             }
         }
+        guard let memslots else { return }
+        let slots = memslots.slots[pid] ?? []
+        for var slot in slots {
+            slot.flags |= Memslot.existingAtAttach
+            emit(TraceEvent(time: t, pid: pid, tid: pid, payload: .memslot(slot)))
+        }
+        var fields: [Marker.Field] = [.init("vms", "\(memslots.vms[pid] ?? 0)"), .init("slots", "\(slots.count)")]
+        if let why = memslots.incomplete[pid] { fields.append(.init("incomplete", why)) }
+        emit(TraceEvent(time: t, pid: pid, tid: pid, payload: .marker(Marker(source: "kvm", name: "kvm.memslot_snapshot", fields: fields))))
     }
 
     /// Launch mode: the command was started (gated before its exec) and is recorded from its first instruction.

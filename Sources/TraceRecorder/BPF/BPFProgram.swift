@@ -31,6 +31,8 @@ package final class BPFProgram {
         /// kvm_mmio outside the guest-physical ranges the traced processes registered as memslots: at most this
         /// many a second (the rest counted).
         package var mmioBudget: UInt32 = 1000
+        /// The memslot iterator (`memslotSnapshot(pids:)`, attach mode): needs KVM's types in the kernel's BTF.
+        package var memslotSnapshot = false
         package init() {}
     }
 
@@ -58,6 +60,7 @@ package final class BPFProgram {
         c.kvm_events = settings.kvmEvents ? 1 : 0
         c.irq_events = settings.interruptEvents ? 1 : 0
         c.mmio_budget = settings.mmioBudget
+        c.memslot_snapshot = settings.memslotSnapshot ? 1 : 0
         // Wake the poller at a quarter of the ring: records reach the recorder within its 100 ms poll, and a VMM
         // making thousands of recorded calls a second does not pay a wake-up of the recorder for each.
         c.wake_bytes = settings.ringBytes / 4
@@ -88,6 +91,11 @@ package final class BPFProgram {
     package func attach() throws(BPFUnavailable) {
         var message = [CChar](repeating: 0, count: 512)
         guard vft_bpf_attach(handle, &message, message.count) == 0 else { throw BPFUnavailable(Self.text(message)) }
+    }
+
+    /// Runs the memslot iterator once into `buffer`: the bytes written, or -errno.
+    func runMemslotIterator(_ buffer: UnsafeMutableRawBufferPointer) -> Int32 {
+        vft_bpf_memslot_snapshot(handle, buffer.baseAddress, buffer.count)
     }
 
     /// Records the kernel could not hand over (ring or pending map full) since the load.

@@ -27,9 +27,17 @@ extension Recorder {
         if options.bpfKernelEvents && !settings.kvmEvents {
             options.notice?("no KVM in this kernel: recording vfio-pci's interrupt handlers but no KVM events")
         }
+        // Attach mode: the memslots made before the attach, from KVM's tables (an iterator that needs KVM's types in
+        // the kernel's BTF; without it the rest still loads, and the analyzer falls back to its attach heuristic).
+        settings.memslotSnapshot = !launch && BPFProgram.kernelHasKVM
         let program: BPFProgram
+        do { program = try BPFProgram(settings) } catch {
+            guard settings.memslotSnapshot else { return try unavailable(error) }
+            options.notice?("memslots made before the attach will be unknown: the memslot iterator does not load here (\(error))")
+            settings.memslotSnapshot = false
+            do { program = try BPFProgram(settings) } catch { return try unavailable(error) }
+        }
         do {
-            program = try BPFProgram(settings)
             for pid in pids { _ = program.addProcess(pid) }
             for tid in options.threads ?? [] { _ = program.addThread(tid) }
             try program.attach()
@@ -59,11 +67,22 @@ extension Recorder {
                 throw error
             }
         } else {
+            // Taken after the tracepoints are attached and stamped before the walk: a memslot call completing later is
+            // recorded, and applies after the snapshot.
+            let snapshotTime = MonotonicClock.now()
+            var snapshot: MemslotSnapshot?
+            if settings.memslotSnapshot {
+                switch program.memslotSnapshot(pids: Set(pids)) {
+                case .success(let s): snapshot = s
+                case .failure(let why): options.notice?("memslots made before the attach are unknown: \(why)")
+                }
+            }
             for pid in pids {
                 let fds = ProcFS.openFds(of: pid)
                 let (names, mappings) = AttachedState.readBack(pid: pid, fds: fds)
                 let threads = ProcFS.threads(of: pid).filter { options.threads?.contains($0) ?? true }.count
-                backend.attach(pid: pid, threads: threads, openFds: fds, deviceNames: names, mappings: mappings)
+                backend.attach(
+                    pid: pid, threads: threads, openFds: fds, deviceNames: names, mappings: mappings, memslots: snapshot, time: snapshotTime)
             }
         }
         options.onReady?()
