@@ -4,6 +4,8 @@
 # mode vs strace --seccomp-bpf, and attach mode vs strace -f -p. Medians of RUNS runs.
 # Usage: Benchmarks/recorder.sh [RUNS] [STRACE_IOCTLS]
 #        Benchmarks/recorder.sh --bpf-attach [RUNS]   only issue 12's load: untraced vs ptrace vs bpf attach
+#        Benchmarks/recorder.sh --bpf-launch [RUNS]   only launch mode on the 1 M-ioctl stand-in, and the start-up
+#                                                     cost alone (`record -- /bin/true`), untraced vs ptrace vs bpf
 #        Benchmarks/recorder.sh --kvm-events [RUNS]   the cost of --kvm-events: issue 12's load and a trapped-MMIO
 #                                                     load, untraced vs bpf attach vs bpf attach --kvm-events
 # SWIFT_SCRATCH=DIR builds into DIR instead of .build.
@@ -11,7 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bpf_only=0
 kvm_only=0
+launch_only=0
 if [ "${1:-}" = --bpf-attach ]; then bpf_only=1; shift; fi
+if [ "${1:-}" = --bpf-launch ]; then launch_only=1; shift; fi
 if [ "${1:-}" = --kvm-events ]; then kvm_only=1; shift; fi
 runs=${1:-3}
 strace_ioctls=${2:-100000}
@@ -93,6 +97,27 @@ kvm_events_bench() {
     done
     attach_args=("${bpf_attach_args[@]}")
 }
+# Launch mode on the 1 M-ioctl stand-in (no KVM): seccomp + ptrace vs bpf, each run interleaving the three; and the
+# fixed start-up cost alone, `record -- /bin/true` (/bin/true itself: about 1 ms).
+bpf_launch_bench() {
+    local l0=() l1=() l2=() s0=() s1=() s2=()
+    local load=(--scenario bench --ioctls 1000000 --eventfd-rounds 10000 --mmaps 1000)
+    for i in $(seq "$runs"); do
+        l0+=($(t $bin/vfio-testvmm "${load[@]}"))
+        l1+=($(t $bin/vfiotrace record -o "$out/l1.vftrace" -- $bin/vfio-testvmm "${load[@]}"))
+        l2+=($(t $bin/vfiotrace record --backend bpf -o "$out/l2.vftrace" -- $bin/vfio-testvmm "${load[@]}"))
+        s0+=($(t /bin/true))
+        s1+=($(t $bin/vfiotrace record -o "$out/s1.vftrace" -- /bin/true))
+        s2+=($(t $bin/vfiotrace record --backend bpf -o "$out/s2.vftrace" -- /bin/true))
+    done
+    local ml0 ml1 ml2 ms0 ms1 ms2
+    ml0=$(median "${l0[@]}"); ml1=$(median "${l1[@]}"); ml2=$(median "${l2[@]}")
+    ms0=$(median "${s0[@]}"); ms1=$(median "${s1[@]}"); ms2=$(median "${s2[@]}")
+    echo "launch, 1 M non-VFIO ioctls + 10 k eventfd round trips + 1 k mmaps, medians of $runs: untraced $ml0 s, seccomp+ptrace $ml1 s -> $(echo "scale=2; $ml1 / $ml0" | bc)x, bpf $ml2 s -> $(echo "scale=3; $ml2 / $ml0" | bc)x"
+    echo "  bpf: $($bin/vfiotrace stats --format json "$out/l2.vftrace" | sed 's/.*"events":\([0-9]*\).*/\1/') events, $($bin/vfiotrace stats --format json "$out/l2.vftrace" | sed 's/.*"lostEvents":\([0-9]*\).*/\1/') lost"
+    echo "  start-up alone (/bin/true): untraced $ms0 s, seccomp+ptrace $ms1 s, bpf $ms2 s"
+    echo "  bpf minus untraced minus its start-up: $(echo "scale=3; $ml2 - $ml0 - ($ms2 - $ms0)" | bc) s over 1.02 M syscalls of the command"
+}
 bpf_attach_bench() {
     if ! $bin/vfio-testvmm --scenario bench --kvm-exits 1 --ioctls 0 --eventfd-rounds 0 --mmaps 0 >/dev/null 2>&1; then
         echo "issue 12 attach load: skipped (/dev/kvm does not work here)"; return
@@ -107,17 +132,7 @@ bpf_attach_bench() {
     echo "  untraced $mu s, ptrace attach $mp s -> $(echo "scale=2; $mp / $mu" | bc)x, bpf attach $mb s -> $(echo "scale=3; $mb / $mu" | bc)x"
     echo "  bpf run: $(tail -1 "$out/bpf-att-bpf.err")"
     echo "  ptrace run: $(tail -1 "$out/bpf-att-ptrace.err")"
-    # Launch mode on the 1 M-ioctl stand-in (no KVM): seccomp + ptrace vs bpf.
-    local l0=() l1=() l2=()
-    for i in $(seq "$runs"); do
-        l0+=($(t $bin/vfio-testvmm --scenario bench --ioctls 1000000 --eventfd-rounds 10000 --mmaps 1000))
-        l1+=($(t $bin/vfiotrace record -o "$out/l1.vftrace" -- $bin/vfio-testvmm --scenario bench --ioctls 1000000 --eventfd-rounds 10000 --mmaps 1000))
-        l2+=($(t $bin/vfiotrace record --backend bpf -o "$out/l2.vftrace" -- $bin/vfio-testvmm --scenario bench --ioctls 1000000 --eventfd-rounds 10000 --mmaps 1000))
-    done
-    local ml0 ml1 ml2
-    ml0=$(median "${l0[@]}"); ml1=$(median "${l1[@]}"); ml2=$(median "${l2[@]}")
-    echo "launch, 1 M non-VFIO ioctls + 10 k eventfd round trips + 1 k mmaps: untraced $ml0 s, seccomp+ptrace $ml1 s -> $(echo "scale=2; $ml1 / $ml0" | bc)x, bpf $ml2 s -> $(echo "scale=3; $ml2 / $ml0" | bc)x"
-    echo "  bpf: $($bin/vfiotrace stats --format json "$out/l2.vftrace" | sed 's/.*"events":\([0-9]*\).*/\1/') events, $($bin/vfiotrace stats --format json "$out/l2.vftrace" | sed 's/.*"lostEvents":\([0-9]*\).*/\1/') lost"
+    bpf_launch_bench
     # Recorded-event rate the ring and the recorder sustain (8 MiB ring): eventfd round trips, every call an event.
     for rounds in 100000 300000; do
         local s0 e0 ev lo
@@ -148,6 +163,11 @@ bpf_attach_bench() {
 if [ $kvm_only = 1 ]; then
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
     kvm_events_bench
+    exit 0
+fi
+if [ $launch_only = 1 ]; then
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
+    bpf_launch_bench
     exit 0
 fi
 if [ $bpf_only = 1 ]; then

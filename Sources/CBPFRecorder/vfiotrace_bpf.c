@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "vfiotrace_bpf.h"
@@ -170,20 +172,38 @@ int vft_bpf_attach(struct vft_bpf *bpf, char *err, size_t errlen)
 	return e;
 }
 
-int vft_bpf_poll(struct vft_bpf *bpf, int timeout_ms, vft_bpf_record_fn fn,
-		 void *ctx)
+int vft_bpf_poll(struct vft_bpf *bpf, int timeout_ms, int wake_fd,
+		 vft_bpf_record_fn fn, void *ctx)
 {
 	int e;
 
 	bpf->fn = fn;
 	bpf->ctx = ctx;
 	bpf->handled = 0;
-	e = ring_buffer__poll(bpf->ring, timeout_ms);
+	if (wake_fd >= 0) {
+		/* The ring's epoll fd is readable while records are signalled. */
+		struct pollfd fds[2] = {
+			{.fd = ring_buffer__epoll_fd(bpf->ring), .events = POLLIN},
+			{.fd = wake_fd, .events = POLLIN},
+		};
+
+		e = poll(fds, 2, timeout_ms);
+		e = e < 0 ? -errno : 0;
+	} else {
+		e = ring_buffer__poll(bpf->ring, timeout_ms);
+	}
 	/* Records written without a wake-up (wake_bytes) raise no epoll event:
 	 * take whatever is there. */
 	if (e >= 0)
 		e = ring_buffer__consume(bpf->ring);
 	return e < 0 ? e : bpf->handled;
+}
+
+int vft_pidfd_open(int pid)
+{
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? -errno : (int)fd;
 }
 
 __u64 vft_bpf_dropped(const struct vft_bpf *bpf)

@@ -550,7 +550,11 @@ static __always_inline void emit_task_record(__u32 kind, __u32 tgid,
 	r.args[1] = a1;
 	r.args[2] = a2;
 	r.result = result;
-	if (bpf_ringbuf_output(&events, &r, sizeof(r), ring_flags()))
+	/* A traced process's end wakes the recorder at once (rare, and the
+	 * recording may be waiting for nothing else). */
+	if (bpf_ringbuf_output(&events, &r, sizeof(r),
+			       kind == VFT_EXIT ? BPF_RB_FORCE_WAKEUP :
+						  ring_flags()))
 		count_drop();
 }
 

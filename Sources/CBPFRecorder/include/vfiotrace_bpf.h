@@ -38,10 +38,13 @@ int vft_bpf_add_tgid(struct vft_bpf *bpf, __u32 tgid);
 int vft_bpf_add_tid(struct vft_bpf *bpf, __u32 tid);
 /* Attaches every tracepoint; 0 or -errno with the reason in err. */
 int vft_bpf_attach(struct vft_bpf *bpf, char *err, size_t errlen);
-/* Waits up to timeout_ms for records and hands each to fn; the records
+/* Waits up to timeout_ms for records, or for wake_fd (when >= 0, e.g. a
+ * pidfd) to become readable, and hands each record to fn; the records
  * handled, or -errno (-EINTR on a signal). */
-int vft_bpf_poll(struct vft_bpf *bpf, int timeout_ms, vft_bpf_record_fn fn,
-		 void *ctx);
+int vft_bpf_poll(struct vft_bpf *bpf, int timeout_ms, int wake_fd,
+		 vft_bpf_record_fn fn, void *ctx);
+/* pidfd_open(2): an fd readable once process pid has exited, or -errno. */
+int vft_pidfd_open(int pid);
 /* Records the ring (or the pending map) could not take so far. */
 __u64 vft_bpf_dropped(const struct vft_bpf *bpf);
 /* kvm_mmio events left out so far: outside the watched ranges, over the budget. */

@@ -107,14 +107,14 @@ package final class BPFProgram {
     /// Whether this kernel has KVM's tracepoints (KVM built in or its module loaded).
     package static var kernelHasKVM: Bool { access("/sys/module/kvm", F_OK) == 0 }
 
-    /// Waits up to `timeoutMs` for records and passes each (its raw bytes) to `body`; the number handled, or
-    /// -errno (-EINTR when a signal came).
-    package func poll(timeoutMs: Int32, _ body: (UnsafeRawBufferPointer) -> Void) -> Int32 {
+    /// Waits up to `timeoutMs` for records, or for `wakeFd` (e.g. a launched command's pidfd) to become readable, and
+    /// passes each record (its raw bytes) to `body`; the number handled, or -errno (-EINTR when a signal came).
+    package func poll(timeoutMs: Int32, wakeFd: Int32 = -1, _ body: (UnsafeRawBufferPointer) -> Void) -> Int32 {
         withoutActuallyEscaping(body) { body in
             var box = body
             return withUnsafeMutablePointer(to: &box) { ctx in
                 vft_bpf_poll(
-                    handle, timeoutMs,
+                    handle, timeoutMs, wakeFd,
                     { ctx, data, size in
                         let body = ctx!.assumingMemoryBound(to: ((UnsafeRawBufferPointer) -> Void).self).pointee
                         body(UnsafeRawBufferPointer(start: data, count: size))

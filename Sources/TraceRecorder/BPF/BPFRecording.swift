@@ -97,6 +97,10 @@ extension Recorder {
         var childStatus: Int32?
         var recording = true
         var lastLivenessCheck = MonotonicClock.now()
+        // Launch mode: the command's exit (its pidfd readable) ends the wait at once; else the recording would notice
+        // it only at the next 100 ms poll, the program waking the recorder only for a quarter-full ring.
+        let exitFd = launched.map { vft_pidfd_open($0) } ?? -1
+        defer { if exitFd >= 0 { close(exitFd) } }
         while true {
             if stopRequested != 0 {
                 let sig = stopRequested
@@ -117,7 +121,7 @@ extension Recorder {
                 recording = false
                 options.status?("stopped recording: \(f); the command runs on unrecorded until it exits")
             }
-            let handled = program.poll(timeoutMs: 100) { raw in if recording { backend.handle(raw) } }
+            let handled = program.poll(timeoutMs: 100, wakeFd: exitFd) { raw in if recording { backend.handle(raw) } }
             if recording {
                 backend.noteDrops(program.dropped)
                 backend.noteSkippedMMIO(program.mmioSkipped)
