@@ -5,7 +5,8 @@
 # Usage: Benchmarks/recorder.sh [RUNS] [STRACE_IOCTLS]
 #        Benchmarks/recorder.sh --bpf-attach [RUNS]   only issue 12's load: untraced vs ptrace vs bpf attach
 #        Benchmarks/recorder.sh --bpf-launch [RUNS]   only launch mode on the 1 M-ioctl stand-in, and the start-up
-#                                                     cost alone (`record -- /bin/true`), untraced vs ptrace vs bpf
+#                                                     cost alone (`record -- /bin/true`), untraced vs ptrace vs bpf;
+#                                                     REF_VFIOTRACE=BINARY adds that binary's bpf runs (before/after)
 #        Benchmarks/recorder.sh --kvm-events [RUNS]   the cost of --kvm-events: issue 12's load and a trapped-MMIO
 #                                                     load, untraced vs bpf attach vs bpf attach --kvm-events
 # SWIFT_SCRATCH=DIR builds into DIR instead of .build.
@@ -27,6 +28,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# A number from `vfiotrace stats --format json` (pretty-printed): trace_stat FILE KEY.
+trace_stat() { $bin/vfiotrace stats --format json "$1" | tr -d ' \n' | sed "s/.*\"$2\":\([0-9]*\).*/\1/"; }
 
 # Issue 12: a VMM whose vCPU exits to userspace often (real KVM_RUN exits) plus eventfd round trips, attached
 # to while running: untraced, `record -p` with ptrace, `record -p --backend bpf`. Times from the VMM's release
@@ -98,25 +101,53 @@ kvm_events_bench() {
     attach_args=("${bpf_attach_args[@]}")
 }
 # Launch mode on the 1 M-ioctl stand-in (no KVM): seccomp + ptrace vs bpf, each run interleaving the three; and the
-# fixed start-up cost alone, `record -- /bin/true` (/bin/true itself: about 1 ms).
+# fixed start-up cost alone, `record -- /bin/true`. Wall time and CPU time (user + system of the command and, when
+# recorded, of the recorder: wait4's rusage of the process and the children it reaped), since on a shared machine
+# waiting for a core can dominate the wall time.
+tc() {  # prints "WALL CPU" (s) of the command
+    python3 -c 'import os, sys, time
+t = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    fd = os.open("/dev/null", os.O_WRONLY)
+    os.dup2(fd, 1); os.dup2(fd, 2)
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+print("%.6f %.6f" % (time.monotonic() - t, ru.ru_utime + ru.ru_stime))' "$@"
+}
 bpf_launch_bench() {
-    local l0=() l1=() l2=() s0=() s1=() s2=()
-    local load=(--scenario bench --ioctls 1000000 --eventfd-rounds 10000 --mmaps 1000)
+    local load=(--scenario bench --ioctls 1000000 --eventfd-rounds 10000 --mmaps 1000) i mode w c
+    local -A wall cpu
+    local modes=(l0 l1 l2 s0 s1 s2)
+    [ -n "${REF_VFIOTRACE:-}" ] && modes+=(lr sr)
     for i in $(seq "$runs"); do
-        l0+=($(t $bin/vfio-testvmm "${load[@]}"))
-        l1+=($(t $bin/vfiotrace record -o "$out/l1.vftrace" -- $bin/vfio-testvmm "${load[@]}"))
-        l2+=($(t $bin/vfiotrace record --backend bpf -o "$out/l2.vftrace" -- $bin/vfio-testvmm "${load[@]}"))
-        s0+=($(t /bin/true))
-        s1+=($(t $bin/vfiotrace record -o "$out/s1.vftrace" -- /bin/true))
-        s2+=($(t $bin/vfiotrace record --backend bpf -o "$out/s2.vftrace" -- /bin/true))
+        for mode in "${modes[@]}"; do
+            case $mode in
+            lr) read -r w c < <(tc "$REF_VFIOTRACE" record --backend bpf -o "$out/lr.vftrace" -- $bin/vfio-testvmm "${load[@]}") ;;
+            sr) read -r w c < <(tc "$REF_VFIOTRACE" record --backend bpf -o "$out/sr.vftrace" -- /bin/true) ;;
+            l0) read -r w c < <(tc $bin/vfio-testvmm "${load[@]}") ;;
+            l1) read -r w c < <(tc $bin/vfiotrace record -o "$out/l1.vftrace" -- $bin/vfio-testvmm "${load[@]}") ;;
+            l2) read -r w c < <(tc $bin/vfiotrace record --backend bpf -o "$out/l2.vftrace" -- $bin/vfio-testvmm "${load[@]}") ;;
+            s0) read -r w c < <(tc /bin/true) ;;
+            s1) read -r w c < <(tc $bin/vfiotrace record -o "$out/s1.vftrace" -- /bin/true) ;;
+            s2) read -r w c < <(tc $bin/vfiotrace record --backend bpf -o "$out/s2.vftrace" -- /bin/true) ;;
+            esac
+            wall[$mode]+="$w "; cpu[$mode]+="$c "
+        done
     done
-    local ml0 ml1 ml2 ms0 ms1 ms2
-    ml0=$(median "${l0[@]}"); ml1=$(median "${l1[@]}"); ml2=$(median "${l2[@]}")
-    ms0=$(median "${s0[@]}"); ms1=$(median "${s1[@]}"); ms2=$(median "${s2[@]}")
-    echo "launch, 1 M non-VFIO ioctls + 10 k eventfd round trips + 1 k mmaps, medians of $runs: untraced $ml0 s, seccomp+ptrace $ml1 s -> $(echo "scale=2; $ml1 / $ml0" | bc)x, bpf $ml2 s -> $(echo "scale=3; $ml2 / $ml0" | bc)x"
-    echo "  bpf: $($bin/vfiotrace stats --format json "$out/l2.vftrace" | sed 's/.*"events":\([0-9]*\).*/\1/') events, $($bin/vfiotrace stats --format json "$out/l2.vftrace" | sed 's/.*"lostEvents":\([0-9]*\).*/\1/') lost"
-    echo "  start-up alone (/bin/true): untraced $ms0 s, seccomp+ptrace $ms1 s, bpf $ms2 s"
-    echo "  bpf minus untraced minus its start-up: $(echo "scale=3; $ml2 - $ml0 - ($ms2 - $ms0)" | bc) s over 1.02 M syscalls of the command"
+    local -A mw mc
+    for mode in "${modes[@]}"; do
+        # shellcheck disable=SC2086
+        mw[$mode]=$(median ${wall[$mode]}); mc[$mode]=$(median ${cpu[$mode]})
+    done
+    echo "launch, 1 M non-VFIO ioctls + 10 k eventfd round trips + 1 k mmaps, medians of $runs (wall s / CPU s):"
+    echo "  untraced ${mw[l0]} / ${mc[l0]}; seccomp+ptrace ${mw[l1]} / ${mc[l1]} ($(echo "scale=2; ${mw[l1]} / ${mw[l0]}" | bc)x / $(echo "scale=2; ${mc[l1]} / ${mc[l0]}" | bc)x); bpf ${mw[l2]} / ${mc[l2]} ($(echo "scale=3; ${mw[l2]} / ${mw[l0]}" | bc)x / $(echo "scale=3; ${mc[l2]} / ${mc[l0]}" | bc)x)"
+    echo "  bpf: $(trace_stat "$out/l2.vftrace" events) events, $(trace_stat "$out/l2.vftrace" lostEvents) lost"
+    echo "  start-up alone (/bin/true): untraced ${mw[s0]} / ${mc[s0]}; seccomp+ptrace ${mw[s1]} / ${mc[s1]}; bpf ${mw[s2]} / ${mc[s2]}"
+    if [ -n "${REF_VFIOTRACE:-}" ]; then
+        echo "  $REF_VFIOTRACE (reference), bpf: the load ${mw[lr]} / ${mc[lr]} ($(echo "scale=3; ${mw[lr]} / ${mw[l0]}" | bc)x / $(echo "scale=3; ${mc[lr]} / ${mc[l0]}" | bc)x); /bin/true ${mw[sr]} / ${mc[sr]}"
+    fi
+    echo "  bpf's CPU beyond untraced and its start-up: $(echo "scale=4; ${mc[l2]} - ${mc[l0]} - (${mc[s2]} - ${mc[s0]})" | bc) s for the command's 1.02 M syscalls"
 }
 bpf_attach_bench() {
     if ! $bin/vfio-testvmm --scenario bench --kvm-exits 1 --ioctls 0 --eventfd-rounds 0 --mmaps 0 >/dev/null 2>&1; then
@@ -140,9 +171,9 @@ bpf_attach_bench() {
         $bin/vfiotrace record --backend bpf -o "$out/rate.vftrace" -- $bin/vfio-testvmm --scenario bench --ioctls 0 \
             --eventfd-rounds $rounds --mmaps 0 >/dev/null 2>&1
         e0=$(date +%s.%N)
-        ev=$($bin/vfiotrace stats --format json "$out/rate.vftrace" | sed 's/.*"events":\([0-9]*\).*/\1/')
-        lo=$($bin/vfiotrace stats --format json "$out/rate.vftrace" | sed 's/.*"lostEvents":\([0-9]*\).*/\1/')
-        sp=$($bin/vfiotrace stats --format json "$out/rate.vftrace" | sed 's/.*"spanNs":\([0-9]*\).*/\1/')
+        ev=$(trace_stat "$out/rate.vftrace" events)
+        lo=$(trace_stat "$out/rate.vftrace" lostEvents)
+        sp=$(trace_stat "$out/rate.vftrace" spanNs)
         echo "  rate, $rounds eventfd round trips: $ev events + $lo lost in $(echo "scale=3; $sp / 1000000000" | bc) s -> $(echo "scale=0; ($ev + $lo) * 1000000000 / $sp / 1000" | bc) k calls/s"
     done
     # System-wide cost: the BPF program runs on every syscall of every process; an unrelated one (1 M
@@ -202,8 +233,8 @@ for i in $(seq "$runs"); do
     q+=($(t $bin/vfiotrace record -o "$out/e.vftrace" -- $bin/vfio-testvmm "${evonly[@]}"))
     r+=($(t strace -f --seccomp-bpf -e trace=ioctl,eventfd2,read,write,mmap,munmap -o /dev/null $bin/vfio-testvmm "${evonly[@]}"))
 done
-events=$($bin/vfiotrace stats --format json "$out/b.vftrace" | sed 's/.*"events":\([0-9]*\).*/\1/')
-lost=$($bin/vfiotrace stats --format json "$out/b.vftrace" | sed 's/.*"lostEvents":\([0-9]*\).*/\1/')
+events=$(trace_stat "$out/b.vftrace" events)
+lost=$(trace_stat "$out/b.vftrace" lostEvents)
 ma=$(median "${a[@]}"); mb=$(median "${b[@]}"); mc=$(median "${c[@]}"); md=$(median "${d[@]}"); me=$(median "${e[@]}"); mf=$(median "${f[@]}")
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); runs: $runs (medians)"
 mn=$(median "${n[@]}")
@@ -223,7 +254,7 @@ echo "  strace per ioctl stop: $(echo "scale=2; ($me - $mf) * 1000000 / ($strace
 echo "  strace extrapolated to 1M ioctls: $(echo "scale=1; ($me - $mf) * (1000000 + 22000) / ($strace_ioctls + 22000) + $mc" | bc) s"
 echo "  vfiotrace per recorded event: $(echo "scale=2; ($md - $mc) * 1000000 / $events" | bc) us"
 mp=$(median "${p[@]}"); mq=$(median "${q[@]}"); mr=$(median "${r[@]}")
-evcount=$($bin/vfiotrace stats --format json "$out/e.vftrace" | sed 's/.*"events":\([0-9]*\).*/\1/')
+evcount=$(trace_stat "$out/e.vftrace" events)
 echo "eventfd-only load (10 k round trips, $evcount events): untraced $mp s, vfiotrace $mq s, strace $mr s"
 echo "  per event: vfiotrace $(echo "scale=2; ($mq - $mp) * 1000000 / 20000" | bc) us, strace $(echo "scale=2; ($mr - $mp) * 1000000 / 20000" | bc) us"
 
