@@ -294,11 +294,17 @@ static __always_inline bool wanted(long nr, __u64 *args)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), args[6], now;
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u64 pid_tgid, args[6], now;
+	__u32 tgid, tid;
 
-	if (!traced_nr(id) || unwanted_ioctl(id, regs) ||
-	    !traced_task(tgid, tid))
+	/* The call's number and request first: every syscall of every
+	 * process comes here, most leave without a helper call. */
+	if (!traced_nr(id) || unwanted_ioctl(id, regs))
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tgid = pid_tgid >> 32;
+	tid = (__u32)pid_tgid;
+	if (!traced_task(tgid, tid))
 		return 0;
 	syscall_args(regs, args);
 	if (!wanted(id, args))
@@ -443,15 +449,19 @@ static __always_inline void note_kvm_ioctl(__u32 tgid, __u32 req, __u8 *arg)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), *entry;
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u64 pid_tgid, *entry;
+	__u32 tgid, tid;
 	__u32 zero = 0, n0 = 0, n1 = 0, size;
 	long nr = regs->orig_ax;
 	struct scratch *s;
 	__u64 a1;
 
-	if (!traced_nr(nr) || unwanted_ioctl(nr, regs) ||
-	    !traced_task(tgid, tid))
+	if (!traced_nr(nr) || unwanted_ioctl(nr, regs))
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tgid = pid_tgid >> 32;
+	tid = (__u32)pid_tgid;
+	if (!traced_task(tgid, tid))
 		return 0;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
