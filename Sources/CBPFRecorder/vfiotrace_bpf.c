@@ -102,8 +102,20 @@ int vft_bpf_open_load(const struct vft_bpf_settings *settings,
 		settings->kvm_events && settings->irq_events;
 	/* Run on demand (vft_bpf_memslot_snapshot), never attached with the rest. */
 	bpf_program__set_autoload(bpf->skel->progs.vm_memslots,
-				  settings->memslot_snapshot != 0);
+				  settings->memslot_snapshot || settings->snapshot_only);
 	bpf_program__set_autoattach(bpf->skel->progs.vm_memslots, false);
+	/* The ptrace recorder's attach: the iterator alone, nothing on the
+	 * tracepoints. */
+	if (settings->snapshot_only) {
+		bpf_program__set_autoload(bpf->skel->progs.sys_enter, false);
+		bpf_program__set_autoload(bpf->skel->progs.sys_exit, false);
+		bpf_program__set_autoload(bpf->skel->progs.sched_process_fork,
+					  false);
+		bpf_program__set_autoload(bpf->skel->progs.sched_process_exec,
+					  false);
+		bpf_program__set_autoload(bpf->skel->progs.sched_process_exit,
+					  false);
+	}
 	bpf_program__set_autoload(bpf->skel->progs.irq_handler_entry,
 				  settings->irq_events != 0);
 	if (settings->pid_max)

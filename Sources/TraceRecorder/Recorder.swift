@@ -118,6 +118,14 @@ public enum Recorder {
                 "cannot write the trace file: \(error.description); nothing was recorded"
                     + (mode == .attach ? " and the process was not touched" : " and the command was not started"))
         }
+        // Attach mode, where BPF iterators load: the memslots made before the attach, from KVM's tables (docs/BPF.md).
+        // Loaded now, before any thread is seized; walked once all are.
+        var memslotIterator: BPFProgram?
+        if mode == .attach && BPFProgram.kernelHasKVM {
+            do { memslotIterator = try BPFProgram.memslotIterator(pids: pids) } catch {
+                options.notice?("memslots made before the attach will be unknown: the memslot iterator does not load here (\(error))")
+            }
+        }
         let queue = EventQueue(writer: writer, status: options.status)
         let boundary = LinuxPtrace()
         let tracer = Tracer(
@@ -143,6 +151,15 @@ public enum Recorder {
                         guard let err = error.errno else { throw RecordingFailed(.target, error.description) }
                         throw RecordingFailed(.target, AttachObstacle.seizeRefused(pid: pid, tid: error.tid ?? pid, errno: err).description)
                     }
+                }
+                if let iterator = memslotIterator {
+                    // Stamped before the walk: a memslot call completing later is recorded, and applies after it.
+                    let t = boundary.now()
+                    switch iterator.memslotSnapshot(pids: Set(pids)) {
+                    case .success(let snapshot): for pid in pids { for e in snapshot.events(pid: pid, time: t) { queue.push(e) } }
+                    case .failure(let why): options.notice?("memslots made before the attach are unknown: \(why)")
+                    }
+                    memslotIterator = nil
                 }
             case .launch:
                 let pid = try spawn(options.command, boundary: boundary)

@@ -194,7 +194,7 @@ import TraceFormat
     }
 
     @Test(
-        "attach mode with the BPF backend's memslot snapshot: only what a slot made before the attach covers is reachable, and a trapped access at its guest address is evidence",
+        "attach mode with the memslot snapshot: only what a slot made before the attach covers is reachable, and a trapped access at its guest address is evidence",
         arguments: [true, false])
     func attachedSnapshot(snapshot: Bool) throws {
         let adopted = MappingChange.adoptedAtAttach | 1

@@ -23,6 +23,7 @@ struct vft_bpf_settings {
 	__u32 mmio_budget;	/* unwatched kvm_mmio a second (0: none) */
 	__u32 wake_bytes;	/* wake the poller at this much unread data (0: per record) */
 	int memslot_snapshot;	/* load the iterator of vft_bpf_memslot_snapshot */
+	int snapshot_only;	/* load that iterator and nothing else (never attach) */
 };
 
 /* Called for each record, on the polling thread; return non-zero to stop the poll. */

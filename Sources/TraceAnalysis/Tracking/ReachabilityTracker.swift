@@ -74,7 +74,7 @@ final class ReachabilityTracker {
         changed(touched, at: t)
     }
 
-    /// The BPF backend's memslot snapshot at an attach is whole (`kvm.memslot_snapshot`, after the slots it found,
+    /// The recorder's memslot snapshot at an attach is whole (`kvm.memslot_snapshot`, after the slots it found,
     /// each a memslot event): the slots made before the attach are known, so the mappings found at the attach are
     /// reachable only where those slots cover them, no longer assumed under a slot.
     func memslotSnapshot(pid: Int32, at t: UInt64) {

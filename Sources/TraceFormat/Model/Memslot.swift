@@ -6,7 +6,7 @@ public struct Memslot: Sendable, Hashable {
     /// KVM's flags (`KVM_MEM_LOG_DIRTY_PAGES` 1, `KVM_MEM_READONLY` 2, `KVM_MEM_GUEST_MEMFD` 4); `existingAtAttach` marks
     /// a slot the recorder found in KVM's tables when it attached, not a syscall.
     public var flags: UInt32
-    /// Set in `flags` (a bit KVM never uses) on memslots that existed before an attach (the BPF backend's snapshot).
+    /// Set in `flags` (a bit KVM never uses) on memslots that existed before an attach (the recorder's memslot snapshot, read by a BPF iterator).
     public static let existingAtAttach: UInt32 = 0x8000_0000
     public var guestPhys: UInt64
     public var size: UInt64

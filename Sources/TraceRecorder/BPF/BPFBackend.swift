@@ -57,15 +57,7 @@ package final class BPFBackend {
                 emit(TraceEvent(time: t, pid: pid, tid: pid, result: Int64(bitPattern: m.user.lowerBound), payload: .mapping(change)))
             }
         }
-        guard let memslots else { return }
-        let slots = memslots.slots[pid] ?? []
-        for var slot in slots {
-            slot.flags |= Memslot.existingAtAttach
-            emit(TraceEvent(time: t, pid: pid, tid: pid, payload: .memslot(slot)))
-        }
-        var fields: [Marker.Field] = [.init("vms", "\(memslots.vms[pid] ?? 0)"), .init("slots", "\(slots.count)")]
-        if let why = memslots.incomplete[pid] { fields.append(.init("incomplete", why)) }
-        emit(TraceEvent(time: t, pid: pid, tid: pid, payload: .marker(Marker(source: "kvm", name: "kvm.memslot_snapshot", fields: fields))))
+        for e in memslots?.events(pid: pid, time: t) ?? [] { emit(e) }
     }
 
     /// Launch mode: the command was started (gated before its exec) and is recorded from its first instruction.

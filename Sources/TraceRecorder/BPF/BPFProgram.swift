@@ -33,6 +33,8 @@ package final class BPFProgram {
         package var mmioBudget: UInt32 = 1000
         /// The memslot iterator (`memslotSnapshot(pids:)`, attach mode): needs KVM's types in the kernel's BTF.
         package var memslotSnapshot = false
+        /// That iterator alone, nothing on the tracepoints (the ptrace recorder's attach).
+        package var snapshotOnly = false
         package init() {}
     }
 
@@ -61,6 +63,7 @@ package final class BPFProgram {
         c.irq_events = settings.interruptEvents ? 1 : 0
         c.mmio_budget = settings.mmioBudget
         c.memslot_snapshot = settings.memslotSnapshot ? 1 : 0
+        c.snapshot_only = settings.snapshotOnly ? 1 : 0
         // Wake the poller at a quarter of the ring: records reach the recorder within its 100 ms poll, and a VMM
         // making thousands of recorded calls a second does not pay a wake-up of the recorder for each.
         c.wake_bytes = settings.ringBytes / 4

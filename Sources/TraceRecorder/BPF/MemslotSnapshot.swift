@@ -74,9 +74,39 @@ package struct MemslotSnapshot: Equatable {
 
     /// Whether some VM was walked while KVM changed its slots (worth another walk).
     var torn: Bool { incomplete.values.contains("torn") }
+
+    /// What the recorder writes for process `pid` at `time` (no later than the walk): each slot as a memslot event
+    /// flagged `existingAtAttach`, then a `kvm.memslot_snapshot` marker saying the snapshot was taken and whether it
+    /// is whole.
+    package func events(pid: Int32, time: UInt64) -> [TraceEvent] {
+        let mine = slots[pid] ?? []
+        var out = mine.map { slot in
+            var slot = slot
+            slot.flags |= Memslot.existingAtAttach
+            return TraceEvent(time: time, pid: pid, tid: pid, payload: .memslot(slot))
+        }
+        var fields: [Marker.Field] = [.init("vms", "\(vms[pid] ?? 0)"), .init("slots", "\(mine.count)")]
+        if let why = incomplete[pid] { fields.append(.init("incomplete", why)) }
+        out.append(TraceEvent(time: time, pid: pid, tid: pid, payload: .marker(Marker(source: "kvm", name: "kvm.memslot_snapshot", fields: fields))))
+        return out
+    }
 }
 
 extension BPFProgram {
+    /// The memslot iterator alone, loaded for `pids` (the ptrace recorder's attach: loaded before it seizes anything,
+    /// run once it has, so the VMM is never held while libbpf and the verifier work).
+    package static func memslotIterator(pids: [Int32]) throws(BPFUnavailable) -> BPFProgram {
+        var settings = Settings()
+        settings.snapshotOnly = true
+        settings.ringBytes = 4096
+        let program = try BPFProgram(settings)
+        for pid in pids {
+            let rc = program.addProcess(pid)
+            guard rc == 0 else { throw BPFUnavailable("cannot add process \(pid) to the memslot iterator's set: \(ErrnoNames.name(-rc))") }
+        }
+        return program
+    }
+
     /// Runs the memslot iterator (loaded with `Settings.memslotSnapshot`) over the traced processes `pids`, walking
     /// again, up to three times in all, while KVM changed some VM's slots during the walk. Nil with the reason when
     /// the iterator cannot run.
