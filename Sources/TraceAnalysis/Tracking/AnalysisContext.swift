@@ -32,10 +32,22 @@ final class AnalysisContext {
     @inline(__always)
     func process(_ pid: Int32) -> ProcessTables {
         if let last = lastProcess, last.pid == pid { return last.tables }
-        let p = processes[pid] ?? ProcessTables()
-        processes[pid] = p
+        let p: ProcessTables
+        if let existing = processes[pid] {
+            p = existing
+        } else {
+            p = ProcessTables()
+            processes[pid] = p
+        }
         lastProcess = (pid, p)
         return p
+    }
+
+    /// The process's tables if it has any yet (a lookup that creates nothing).
+    @inline(__always)
+    func existingProcess(_ pid: Int32) -> ProcessTables? {
+        if let last = lastProcess, last.pid == pid { return last.tables }
+        return processes[pid]
     }
 
     /// Forgets a process whose address space is gone.

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Reading and analyzing at the speed of decompression (issue 15): every `simulate` scenario at EVENTS events,
+# each measured on one core (taskset -c 0) against `zstd -d` of the very same zstd frames, in one run.
+#
+# Per scenario and run, CPU time (user + system; on a shared machine wall time includes waiting for a core):
+#   zstd -d        the file's chunk frames, concatenated, decompressed to /dev/null: the physical reference
+#   read (views)   vfiotrace-format-bench read: decompress + CRC + decode, each event handed over as a view
+#   read (owned)   the same, each event built as an owned value (strings, arrays)
+#   analyze        vfiotrace analyze --format json > /dev/null (process start-up included), and its peak RSS
+#   dump           vfiotrace dump > /dev/null, in lines per second of CPU time
+# Medians of RUNS runs; ratios are to zstd -d's median.
+#
+# Usage: Benchmarks/speed.sh [EVENTS] [RUNS] [SCENARIO...]
+#   SWIFT_SCRATCH=DIR builds in DIR (default .build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events=${1:-5000000}
+runs=${2:-3}
+shift $(($# > 2 ? 2 : $#))
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(safe racy lost-signal slow-userspace v1 v2 many-devices long)
+scratch=${SWIFT_SCRATCH:-.build}
+swift build -c release --scratch-path "$scratch" --product vfiotrace >/dev/null
+swift build -c release --scratch-path "$scratch" --product vfiotrace-format-bench >/dev/null
+bin=$scratch/release
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+cpu() { # CPU seconds (user + system) of a command, its output discarded
+    local t
+    t=$( { /usr/bin/time -f "%U %S" taskset -c 0 "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    echo "$t" | awk '{printf "%.3f\n", $1 + $2}'
+}
+ratio() { echo "scale=2; $1 / $2" | bc; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); $(date -u +%Y-%m-%d)"
+echo "events per scenario: $events; runs: $runs (medians of CPU time, one core)"
+echo
+echo "| scenario | events | zstd -d | read (views) | read (owned) | analyze | analyze peak RSS | dump |"
+echo "|---|---|---|---|---|---|---|---|"
+for sc in "${scenarios[@]}"; do
+    f=$out/$sc.vftrace
+    "$bin/vfiotrace" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f" >/dev/null
+    # The chunks' zstd frames, concatenated, for the zstd -d reference.
+    python3 - "$f" <<'PY'
+import struct, sys
+p = sys.argv[1]
+data = open(p, 'rb').read()
+n = struct.unpack_from('<I', data, 12)[0]
+pos = 16 + n + 4
+with open(p + '.zst', 'wb') as z:
+    while data[pos:pos + 4] == b'VFCK':
+        comp = struct.unpack_from('<I', data, pos + 36)[0]
+        z.write(data[pos + 48:pos + 48 + comp])
+        pos += 48 + comp
+PY
+    z=(); v=(); o=(); a=(); rss=(); d=()
+    for _ in $(seq "$runs"); do
+        z+=($(cpu zstd -q -d -c "$f.zst"))
+        res=$(taskset -c 0 "$bin/vfiotrace-format-bench" read "$f")
+        v+=($(echo "$res" | awk '/^views cpu s/ {print $4}'))
+        o+=($(echo "$res" | awk '/^owned cpu s/ {print $4}'))
+        n=$(echo "$res" | awk '/^events/ {print $2}')
+        r=$( { /usr/bin/time -f "%U %S %M" taskset -c 0 "$bin/vfiotrace" analyze --format json "$f" >/dev/null 2>/dev/null || true; } 2>&1 | tail -1)
+        a+=($(echo "$r" | awk '{printf "%.3f\n", $1 + $2}'))
+        rss+=($(echo "$r" | awk '{print $3}'))
+        d+=($(cpu "$bin/vfiotrace" dump "$f"))
+    done
+    mz=$(median "${z[@]}"); mv=$(median "${v[@]}"); mo=$(median "${o[@]}"); ma=$(median "${a[@]}"); mr=$(median "${rss[@]}"); md=$(median "${d[@]}")
+    printf '| %s | %s | %s s | %s s (%sx) | %s s (%sx) | %s s (%sx) | %s MB | %s M lines/s |\n' \
+        "$sc" "$n" "$mz" "$mv" "$(ratio "$mv" "$mz")" "$mo" "$(ratio "$mo" "$mz")" "$ma" "$(ratio "$ma" "$mz")" \
+        "$((mr / 1024))" "$(echo "scale=2; $n / $md / 1000000" | bc)"
+    rm -f "$f" "$f.zst" "$f.truth.json"
+done
