@@ -27,10 +27,10 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-cpu() { # CPU seconds (user + system) of a command, its output discarded
-    local t
-    t=$( { /usr/bin/time -f "%U %S" taskset -c 0 "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-    echo "$t" | awk '{printf "%.3f\n", $1 + $2}'
+cpu() { # CPU seconds (user + system, to the microsecond) of a command and its children, output discarded
+    local TIMEFORMAT='%U %S'
+    { time taskset -c 0 "$@" >/dev/null 2>&1 || true; } 2>"$out/time"
+    awk '{printf "%.3f\n", $1 + $2}' "$out/time"
 }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 
@@ -59,12 +59,11 @@ PY
     for _ in $(seq "$runs"); do
         z+=($(cpu zstd -q -d -c "$f.zst"))
         res=$(taskset -c 0 "$bin/vfiotrace-format-bench" read "$f")
-        v+=($(echo "$res" | awk '/^views cpu s/ {print $4}'))
-        o+=($(echo "$res" | awk '/^owned cpu s/ {print $4}'))
+        v+=($(echo "$res" | awk '/^views cpu s/ {printf "%.3f\n", $4}'))
+        o+=($(echo "$res" | awk '/^owned cpu s/ {printf "%.3f\n", $4}'))
         n=$(echo "$res" | awk '/^events/ {print $2}')
-        r=$( { /usr/bin/time -f "%U %S %M" taskset -c 0 "$bin/vfiotrace" analyze --format json "$f" >/dev/null 2>/dev/null || true; } 2>&1 | tail -1)
-        a+=($(echo "$r" | awk '{printf "%.3f\n", $1 + $2}'))
-        rss+=($(echo "$r" | awk '{print $3}'))
+        a+=($(cpu /usr/bin/time -o "$out/rss" -f "%M" "$bin/vfiotrace" analyze --format json "$f"))
+        rss+=($(tail -1 "$out/rss"))
         d+=($(cpu "$bin/vfiotrace" dump "$f"))
     done
     mz=$(median "${z[@]}"); mv=$(median "${v[@]}"); mo=$(median "${o[@]}"); ma=$(median "${a[@]}"); mr=$(median "${rss[@]}"); md=$(median "${d[@]}")

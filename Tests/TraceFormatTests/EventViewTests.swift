@@ -107,3 +107,12 @@ import Testing
         }
     }
 }
+
+extension EventViewTests {
+    @Test("the decoder's inlined kind table is the enum's raw values, and nothing else")
+    func kindTable() {
+        for raw in 0...255 {
+            #expect(EventKind.decoded(UInt8(raw)) == EventKind(rawValue: UInt8(raw)), "raw \(raw)")
+        }
+    }
+}

@@ -21,7 +21,8 @@ final class AnalysisContext {
     @exclusivity(unchecked) var now: UInt64 = 0
     @exclusivity(unchecked) var findings = FindingLog()
     /// Set once by the analyzer: where changes of reachability and requirement go.
-    @exclusivity(unchecked) var gaps: GapAccounting!
+    /// Not owned: the analyzer owns the trackers, which own the context (a strong reference here would be a cycle).
+    @exclusivity(unchecked) unowned(unsafe) var gaps: GapAccounting! = nil
 
     init(policy: AnalysisPolicy) throws(AnalysisPolicy.Invalid) {
         self.policy = policy

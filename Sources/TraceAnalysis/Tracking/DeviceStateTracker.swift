@@ -3,8 +3,8 @@ import TraceFormat
 /// What a device requires: its migration state (v1 bits or the v2 FSM) and the arcs the VMM drives, its
 /// regions' layouts, and a driver's own trap requests (docs/ANALYSIS.md, "Trap required").
 final class DeviceStateTracker {
-    private unowned(unsafe) let context: AnalysisContext
-    private unowned(unsafe) let signalling: SignallingTracker
+    private let context: AnalysisContext
+    private let signalling: SignallingTracker
     /// The latest transition out of a running state in this file (lets the KVM_RUN check skip most calls).
     @exclusivity(unchecked) private var latestLeftRunning: UInt64?
 

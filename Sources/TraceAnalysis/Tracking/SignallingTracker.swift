@@ -4,7 +4,7 @@ import TraceFormat
 /// kernel's, or a driver's account of them), the VMM's wake-ups (its eventfd reads, or QEMU's own
 /// "interrupt handled" report) and its layout re-reads (docs/ANALYSIS.md, "Remap latency").
 final class SignallingTracker {
-    private unowned(unsafe) let context: AnalysisContext
+    private let context: AnalysisContext
     /// Per process and eventfd: when a read of a bound re-evaluate eventfd returned with no signal pending.
     /// The write that satisfied it may be seen later (another thread's exit stop).
     private var earlyReads: [Int32: [Int32: UInt64]] = [:]

@@ -141,7 +141,7 @@ struct ChunkDecoder {
                 }
                 let kindAt = r.position
                 let kindRaw = try r.u8()
-                guard let kind = EventKind(rawValue: kindRaw) else {
+                guard let kind = EventKind.decoded(kindRaw) else {
                     throw ByteReader.Malformed("unknown event kind \u{1}", UInt64(kindRaw), position: kindAt)
                 }
                 let flags = try r.u8()
