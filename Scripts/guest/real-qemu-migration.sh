@@ -39,6 +39,7 @@
 # and a third run, qemu-devdirty-*: async mode with QEMU's own vfio-pci defaults (device dirty tracking), whose
 # migration fails at its start as described above.
 #   qemu-MODE-dmesg.txt         the kernel's log after the run
+# and qemu-version.txt (QEMU's --version), btf.txt (the kernel's release and whether it has BTF).
 # QEMU_MIG_RUNS picks the runs, in order (default "async revoke devdirty"); with QEMU_MIG_BACKEND=bpf the eBPF
 # backend records them (it loads on trixie's 6.12, which has BTF), e.g. into a folder of their own:
 #   QEMU_MIG_BACKEND=bpf QEMU_MIG_RUNS='async revoke' sh Scripts/guest/real-qemu-migration.sh $VFIO_OUT/bpf
@@ -73,6 +74,11 @@ edu_find_module trixie
 root=$(sh "$here/Scripts/guest/trixie-qemu.sh" --root) || die "the trixie root is not usable"
 chroot "$root" qemu-system-x86_64 --version | head -n 1 > "$out/qemu-version.txt" 2>&1
 grep -q 'version 10\.' "$out/qemu-version.txt" || die "not QEMU 10: $(cat "$out/qemu-version.txt")"
+# What the eBPF backend needs of the kernel, as real-bpf.sh writes it.
+{
+    uname -r
+    if [ -r /sys/kernel/btf/vmlinux ]; then echo "BTF: /sys/kernel/btf/vmlinux"; else echo "BTF: none"; fi
+} > "$out/btf.txt"
 
 
 alive() { [ -n "$q" ] && kill -0 "$q" 2>/dev/null; }

@@ -58,9 +58,11 @@ struct RealQEMUBPFTests {
         GuestRun.text(dir, "\(name).status").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    @Test("the backend loads on trixie's 6.12 (BTF present) and loses nothing", arguments: ["async", "revoke"])
+    @Test("the backend loads on trixie's 6.12, which has BTF, and the kernel drops nothing", arguments: ["async", "revoke"])
     func recorded(mode: String) throws {
         let dir = try QEMUMigrationRun.bpfOutcome.get()
+        let kernel = GuestRun.text(dir, "btf.txt")
+        #expect(kernel.hasPrefix("6.12.") && kernel.contains("BTF: /sys/kernel/btf/vmlinux"), "\(kernel)")
         let record = GuestRun.text(dir, "qemu-\(mode)-record.txt")
         #expect(record.contains("records from the kernel"), "not recorded by the eBPF backend: \(record)")
         let events = try TraceReader(path: dir + "/qemu-\(mode)-recorded.vftrace").readAll()
