@@ -137,9 +137,9 @@ struct RealQEMUBPFTests {
         #expect(gaps.first?["region"] as? Int == 0)
         #expect((gaps.first?["startNs"] as? NSNumber)?.uint64Value == trapOn)
         // QEMU never unmaps BAR0: the gap ends when the driver's requirement does (trap.off, at the device's release when
-        // QEMU's files are closed) or when QEMU's memory went with its exit, whichever is first. This backend stamps the
-        // exit at sched_process_exit, which the kernel fires after the process's memory is released and before its files
-        // are closed: before trap.off (the ptrace backend sees the exit at wait, after both: there trap.off ends the gap).
+        // QEMU's files are closed) or at QEMU's exit, whichever is first. This backend stamps the exit at
+        // sched_process_exit, which do_exit fires before it closes the files (on 6.12 after the memory went): before
+        // trap.off. The ptrace backend sees the exit at wait, after both: there trap.off ends the gap.
         let exit = try #require(
             try TraceReader(path: dir + "/qemu-async-recorded.vftrace").readAll().last { e in
                 if case .process(let p) = e.payload { return p.operation == .exit } else { return false }
