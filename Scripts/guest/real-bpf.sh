@@ -42,23 +42,23 @@ fail() {
 kprobe_instance=$tracing/instances/vfiotrace-kprobe
 kprobe_start() {
     rm -f "$TMPDIR/kprobe"
-    [ -w $tracing/kprobe_events ] || { echo "kprobe: none, no $tracing/kprobe_events" > "$TMPDIR/kprobe"; return; }
-    if [ ! -d $tracing/events/vfiotrace/vfio_intx ]; then
-        echo 'p:vfiotrace/vfio_intx vfio_intx_handler' >> $tracing/kprobe_events 2> "$TMPDIR/kprobe.err" || {
+    [ -w "$tracing/kprobe_events" ] || { echo "kprobe: none, no $tracing/kprobe_events" > "$TMPDIR/kprobe"; return; }
+    if [ ! -d "$tracing/events/vfiotrace/vfio_intx" ]; then
+        echo 'p:vfiotrace/vfio_intx vfio_intx_handler' >> "$tracing/kprobe_events" 2> "$TMPDIR/kprobe.err" || {
             echo "kprobe: none, the kernel refused one on vfio_intx_handler: $(cat "$TMPDIR/kprobe.err")" > "$TMPDIR/kprobe"
             return
         }
     fi
-    mkdir -p $kprobe_instance
-    echo mono > $kprobe_instance/trace_clock
-    echo > $kprobe_instance/trace
-    echo 1 > $kprobe_instance/events/vfiotrace/vfio_intx/enable
+    mkdir -p "$kprobe_instance"
+    echo mono > "$kprobe_instance/trace_clock"
+    echo > "$kprobe_instance/trace"
+    echo 1 > "$kprobe_instance/events/vfiotrace/vfio_intx/enable"
 }
 # Leaves the kprobe's hits in $1.
 kprobe_stop() {
     if [ -f "$TMPDIR/kprobe" ]; then cp "$TMPDIR/kprobe" "$1"; return; fi
-    echo 0 > $kprobe_instance/events/vfiotrace/vfio_intx/enable
-    cat $kprobe_instance/trace > "$TMPDIR/kprobe-trace"
+    echo 0 > "$kprobe_instance/events/vfiotrace/vfio_intx/enable"
+    cat "$kprobe_instance/trace" > "$TMPDIR/kprobe-trace"
     cp "$TMPDIR/kprobe-trace" "$1"
 }
 
@@ -116,5 +116,5 @@ for r in launch late; do
 done
 grep -q 'VFIO_DEVICE_GET_REGION_INFO' "$out/launch-dump.txt" || fail "launch: no VFIO ioctl recorded"
 [ "$(cat "$out/late.status")" = 0 ] || fail "attach: the recorder exited with status $(cat "$out/late.status")"
-[ $status = 0 ] && echo done
+[ $status = 0 ] && echo "done"
 exit $status
