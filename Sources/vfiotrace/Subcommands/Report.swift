@@ -25,7 +25,7 @@ struct Report: ParsableCommand {
     @Option(help: "Chrome trace-event JSON for ui.perfetto.dev: state, gap and remap tracks per device.") var perfetto: String?
     @Option(
         help:
-            "Perfetto's native protobuf trace: per device, tracks for the state, gaps, triggers and each remap phase, flows from trigger to remap (size bounded at any trace length)."
+            "Perfetto's native protobuf trace: per device, tracks for the state, gaps, triggers and each remap phase, flows from trigger to remap; size bounded (docs/PERFETTO.md)."
     ) var perfettoTrace: String?
     @OptionGroup var policyOptions: PolicyOptions
 
