@@ -12,6 +12,8 @@
 #
 # Usage: Benchmarks/speed.sh [EVENTS] [RUNS] [SCENARIO...]
 #   SWIFT_SCRATCH=DIR builds in DIR (default .build).
+#   REF=BINARY also times `BINARY stats` and `BINARY analyze` (an older vfiotrace, built from `git archive`)
+#   in the same runs, as the reference for a change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-5000000}
@@ -37,8 +39,16 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); $(date -u +%Y-%m-%d)"
 echo "events per scenario: $events; runs: $runs (medians of CPU time, one core)"
 echo
-echo "| scenario | events | zstd -d | read (views) | read (owned) | analyze | analyze peak RSS | dump |"
-echo "|---|---|---|---|---|---|---|---|"
+ref=${REF:-}
+if [ -n "$ref" ]; then
+    echo "reference: $ref"
+    echo
+    echo "| scenario | events | zstd -d | read (views) | read (owned) | stats | REF stats | analyze | REF analyze | analyze peak RSS | dump |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+else
+    echo "| scenario | events | zstd -d | read (views) | read (owned) | stats | analyze | analyze peak RSS | dump |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+fi
 for sc in "${scenarios[@]}"; do
     f=$out/$sc.vftrace
     "$bin/vfiotrace" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f" >/dev/null
@@ -55,20 +65,32 @@ with open(p + '.zst', 'wb') as z:
         z.write(data[pos + 48:pos + 48 + comp])
         pos += 48 + comp
 PY
-    z=(); v=(); o=(); a=(); rss=(); d=()
+    z=(); v=(); o=(); st=(); rs=(); a=(); ra=(); rss=(); d=()
     for _ in $(seq "$runs"); do
         z+=($(cpu zstd -q -d -c "$f.zst"))
         res=$(taskset -c 0 "$bin/vfiotrace-format-bench" read "$f")
         v+=($(echo "$res" | awk '/^views cpu s/ {printf "%.3f\n", $4}'))
         o+=($(echo "$res" | awk '/^owned cpu s/ {printf "%.3f\n", $4}'))
         n=$(echo "$res" | awk '/^events/ {print $2}')
+        st+=($(cpu "$bin/vfiotrace" stats "$f"))
+        if [ -n "$ref" ]; then
+            rs+=($(cpu "$ref" stats "$f"))
+            ra+=($(cpu "$ref" analyze --format json "$f"))
+        fi
         a+=($(cpu /usr/bin/time -o "$out/rss" -f "%M" "$bin/vfiotrace" analyze --format json "$f"))
         rss+=($(tail -1 "$out/rss"))
         d+=($(cpu "$bin/vfiotrace" dump "$f"))
     done
-    mz=$(median "${z[@]}"); mv=$(median "${v[@]}"); mo=$(median "${o[@]}"); ma=$(median "${a[@]}"); mr=$(median "${rss[@]}"); md=$(median "${d[@]}")
-    printf '| %s | %s | %s s | %s s (%sx) | %s s (%sx) | %s s (%sx) | %s MB | %s M lines/s |\n' \
-        "$sc" "$n" "$mz" "$mv" "$(ratio "$mv" "$mz")" "$mo" "$(ratio "$mo" "$mz")" "$ma" "$(ratio "$ma" "$mz")" \
-        "$((mr / 1024))" "$(echo "scale=2; $n / $md / 1000000" | bc)"
+    mz=$(median "${z[@]}"); mv=$(median "${v[@]}"); mo=$(median "${o[@]}"); ms=$(median "${st[@]}")
+    ma=$(median "${a[@]}"); mr=$(median "${rss[@]}"); md=$(median "${d[@]}")
+    x() { printf '%s s (%sx)' "$1" "$(ratio "$1" "$mz")"; }
+    if [ -n "$ref" ]; then
+        mrs=$(median "${rs[@]}"); mra=$(median "${ra[@]}")
+        printf '| %s | %s | %s s | %s | %s | %s | %s | %s | %s | %s MB | %s M lines/s |\n' "$sc" "$n" "$mz" "$(x "$mv")" "$(x "$mo")" \
+            "$(x "$ms")" "$(x "$mrs")" "$(x "$ma")" "$(x "$mra")" "$((mr / 1024))" "$(echo "scale=2; $n / $md / 1000000" | bc)"
+    else
+        printf '| %s | %s | %s s | %s | %s | %s | %s | %s MB | %s M lines/s |\n' "$sc" "$n" "$mz" "$(x "$mv")" "$(x "$mo")" \
+            "$(x "$ms")" "$(x "$ma")" "$((mr / 1024))" "$(echo "scale=2; $n / $md / 1000000" | bc)"
+    fi
     rm -f "$f" "$f.zst" "$f.truth.json"
 done

@@ -8,11 +8,15 @@ perfetto_trace_pb2, which needs `protobuf` >= 6.31) and prints what it holds as 
         --descriptor_set_out of our .proto) with Perfetto's schema: every message, field number, type,
         label and enum value must match; prints the differences and exits 1 if any
 
-Exits 3 when Perfetto's schema cannot be imported (pip install perfetto), so callers can skip saying why.
+Exits 3 when Perfetto's schema cannot be imported (`python3 -m pip install --target .cache/pypi perfetto`), so callers can skip saying why.
 Only the schema is used: nothing here starts or downloads Perfetto's trace processor.
 """
 import json
+import os
 import sys
+
+# .ci/run installs the package under the repository's .cache (pip --target), leaving the system's Python alone.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".cache", "pypi"))
 
 try:
     from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as pb
