@@ -75,7 +75,7 @@ import TraceFormat
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let out = try ChildProcess.run("/usr/bin/env", ["python3", summaryScript, path])
         if out.status == 3 || out.status == 127 {
-            print("skipping the check with Perfetto's own schema: \(out.stderr.isEmpty ? "no python3" : out.stderr) (pip install perfetto)")
+            print("skipping the check with Perfetto's own schema: \(out.stderr.isEmpty ? "no python3" : out.stderr) (python3 -m pip install --target .cache/pypi perfetto)")
             return nil
         }
         #expect(out.status == 0, "\(out.stderr)")
@@ -271,7 +271,7 @@ import TraceFormat
         }
         let out = try ChildProcess.run("/usr/bin/env", ["python3", Self.summaryScript, "--schema", desc])
         if out.status == 3 || out.status == 127 {
-            print("skipping the schema comparison: \(out.stderr) (pip install perfetto)")
+            print("skipping the schema comparison: \(out.stderr) (python3 -m pip install --target .cache/pypi perfetto)")
             return
         }
         #expect(out.status == 0, "\(out.stdout)")
