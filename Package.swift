@@ -15,6 +15,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // The runtime of the committed Perfetto protobuf code (Scripts/perfetto-proto-regen.sh writes that code).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // libzstd from the system (Debian: libzstd-dev).
@@ -65,7 +67,12 @@ let package = Package(
         // Reports (HTML, Markdown, JUnit, Perfetto, OpenMetrics) and importers (strace, QEMU trace, JSONL).
         .target(
             name: "TraceReports",
-            dependencies: ["TraceFormat", "TraceAnalysis"],
+            dependencies: [
+                "TraceFormat", "TraceAnalysis",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            // The Perfetto schema subset the committed .pb.swift is generated from (never compiled by SwiftPM).
+            exclude: ["Formats/PerfettoTrace/vfiotrace_perfetto.proto"],
             swiftSettings: upcoming
         ),
         // The command-line layer only: one file per subcommand.

@@ -8,7 +8,44 @@ import TraceFormat
 /// event, and the compressed frames exported so `zstd -d` can be timed on the same bytes.
 ///
 /// Usage: vfiotrace-format-bench [EVENTS] [OUT.vftrace]
+///        vfiotrace-format-bench read FILE   (CPU time of reading FILE: as views, and as owned events)
 let args = CommandLine.arguments
+
+/// This process's CPU time (user + system), in seconds: on a shared machine, wall time includes waiting.
+func cpuSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+if args.count > 2 && args[1] == "read" {
+    let path = args[2]
+    // Read + decompress + CRC + decode, each event handed over as a view (what stats and analyze use).
+    var views = 0
+    var sum: UInt64 = 0
+    let t0 = cpuSeconds()
+    let r1 = try TraceReader(path: path)
+    while try r1.nextChunk(views: { v in
+        views += 1
+        sum &+= v.time &+ UInt64(v.kind.rawValue)
+    }) != nil {}
+    let t1 = cpuSeconds()
+    // The same, each event built as an owned value (strings, arrays): what dump and the importers use.
+    var owned = 0
+    let r2 = try TraceReader(path: path)
+    while try r2.nextChunk(visit: { e in
+        owned += 1
+        sum &+= e.time &+ UInt64(e.kind.rawValue)
+    }) != nil {}
+    let t2 = cpuSeconds()
+    precondition(views == owned && UInt64(views) == r1.eventCount, "passes disagree: \(views) vs \(owned)")
+    print("events            \(views)")
+    print("raw bytes         \(r1.rawBytes)")
+    print("views cpu s       \(t1 - t0)")
+    print("owned cpu s       \(t2 - t1)")
+    print("checksum          \(sum)")
+    exit(0)
+}
 let count = args.count > 1 ? Int(args[1]) ?? 5_000_000 : 5_000_000
 let path = args.count > 2 ? args[2] : "/tmp/vfiotrace-format-bench.vftrace"
 

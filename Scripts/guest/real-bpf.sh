@@ -11,10 +11,15 @@
 #   launch.status            the recorder's exit status (QEMU ends with SIGTERM passed on: 143)
 #   qemu-launch.log          QEMU's -trace 'vfio_*' log (-msg timestamp=on)
 #   ftrace.txt               irq_handler_entry of vfio's handlers (trace_clock mono) during the INTx
+#   kprobe.txt               a kprobe on vfio_intx_handler (vfio-pci's INTx handler; ftrace's kprobe_events in a
+#                            tracefs instance of its own, trace_clock mono) during the INTx; "kprobe: none, ..."
+#                            when the kernel allows none
+#   interrupts.txt           /proc/interrupts' line of the device's vfio-intx right before the INTx ("before LINE")
+#                            and right after it ("after LINE")
 #   late.vftrace, .txt       the same QEMU set up first, the recorder attached (-p) afterwards, then an INTx
-#   late.status, qemu-late.log, ftrace-late.txt
+#   late.status, qemu-late.log, ftrace-late.txt, kprobe-late.txt, interrupts-late.txt
 #   *-dump.txt               vfiotrace dump of each recording
-# Exits non-zero, saying what failed, when a step does.
+# Exits non-zero, saying what failed, when a step does; prints "done" at the end otherwise.
 set -u
 
 [ $# -ge 1 ] || { echo "usage: $0 OUTDIR [BUILD_PRODUCTS_DIR]" >&2; exit 2; }
@@ -32,6 +37,42 @@ fail() {
 
 . "$here/Scripts/guest/qemu-rig.sh"
 
+# A kprobe on vfio-pci's INTx handler in a tracefs instance of its own (the top-level buffer is intx()'s), so
+# the kernel's count and time of the handler's runs come from a second mechanism beside irq_handler_entry.
+kprobe_instance=$tracing/instances/vfiotrace-kprobe
+kprobe_start() {
+    rm -f "$TMPDIR/kprobe"
+    [ -w "$tracing/kprobe_events" ] || { echo "kprobe: none, no $tracing/kprobe_events" > "$TMPDIR/kprobe"; return; }
+    if [ ! -d "$tracing/events/vfiotrace/vfio_intx" ]; then
+        echo 'p:vfiotrace/vfio_intx vfio_intx_handler' >> "$tracing/kprobe_events" 2> "$TMPDIR/kprobe.err" || {
+            echo "kprobe: none, the kernel refused one on vfio_intx_handler: $(cat "$TMPDIR/kprobe.err")" > "$TMPDIR/kprobe"
+            return
+        }
+    fi
+    mkdir -p "$kprobe_instance"
+    echo mono > "$kprobe_instance/trace_clock"
+    echo > "$kprobe_instance/trace"
+    echo 1 > "$kprobe_instance/events/vfiotrace/vfio_intx/enable"
+}
+# Leaves the kprobe's hits in $1.
+kprobe_stop() {
+    if [ -f "$TMPDIR/kprobe" ]; then cp "$TMPDIR/kprobe" "$1"; return; fi
+    echo 0 > "$kprobe_instance/events/vfiotrace/vfio_intx/enable"
+    cat "$kprobe_instance/trace" > "$TMPDIR/kprobe-trace"
+    cp "$TMPDIR/kprobe-trace" "$1"
+}
+
+# The INTx of qemu-rig.sh (QEMU's log $1, ftrace into $2), with the kprobe's record in $3 and /proc/interrupts'
+# vfio-intx line of the device before and after in $4.
+kernel_intx() {
+    echo "before $(grep -F "vfio-intx($bdf)" /proc/interrupts)" > "$TMPDIR/interrupts"
+    kprobe_start
+    intx "$1" "$2"
+    kprobe_stop "$3"
+    echo "after $(grep -F "vfio-intx($bdf)" /proc/interrupts)" >> "$TMPDIR/interrupts"
+    cp "$TMPDIR/interrupts" "$4"
+}
+
 {
     uname -r
     if [ -r /sys/kernel/btf/vmlinux ]; then echo "BTF: /sys/kernel/btf/vmlinux"; else echo "BTF: none"; fi
@@ -45,7 +86,7 @@ monitor "$bin/vfiotrace" record --backend bpf --kvm-events -o "$out/launch.vftra
 rec=$!
 monitor_log "$out/launch-monitor.txt"
 device_ready "$out/qemu-launch.log" "$out/launch-monitor.txt" d0 || fail "launch: QEMU did not set up the device"
-intx "$out/qemu-launch.log" "$out/ftrace.txt"
+kernel_intx "$out/qemu-launch.log" "$out/ftrace.txt" "$out/kprobe.txt" "$out/interrupts.txt"
 kill -TERM $rec
 wait $rec
 echo $? > "$out/launch.status"
@@ -61,7 +102,7 @@ device_ready "$out/qemu-late.log" "$out/late-monitor.txt" d2 || fail "attach: QE
 rec=$!
 await '.' 30 "$out/late.vftrace" || fail "attach: the recorder wrote nothing"
 sleep 0.5
-intx "$out/qemu-late.log" "$out/ftrace-late.txt"
+kernel_intx "$out/qemu-late.log" "$out/ftrace-late.txt" "$out/kprobe-late.txt" "$out/interrupts-late.txt"
 kill -INT $rec
 wait $rec
 echo $? > "$out/late.status"
@@ -75,4 +116,5 @@ for r in launch late; do
 done
 grep -q 'VFIO_DEVICE_GET_REGION_INFO' "$out/launch-dump.txt" || fail "launch: no VFIO ioctl recorded"
 [ "$(cat "$out/late.status")" = 0 ] || fail "attach: the recorder exited with status $(cat "$out/late.status")"
+[ $status = 0 ] && echo "done"
 exit $status

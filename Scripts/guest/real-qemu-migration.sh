@@ -39,6 +39,10 @@
 # and a third run, qemu-devdirty-*: async mode with QEMU's own vfio-pci defaults (device dirty tracking), whose
 # migration fails at its start as described above.
 #   qemu-MODE-dmesg.txt         the kernel's log after the run
+# and qemu-version.txt (QEMU's --version), btf.txt (the kernel's release and whether it has BTF).
+# QEMU_MIG_RUNS picks the runs, in order (default "async revoke devdirty"); with QEMU_MIG_BACKEND=bpf the eBPF
+# backend records them (it loads on trixie's 6.12, which has BTF), e.g. into a folder of their own:
+#   QEMU_MIG_BACKEND=bpf QEMU_MIG_RUNS='async revoke' sh Scripts/guest/real-qemu-migration.sh $VFIO_OUT/bpf
 # A migration that fails or a QEMU that dies is a finding, written in the summary, not a failure of the script;
 # the script fails (non-zero, saying why) when it cannot run, record, read the account or import and merge.
 # Prints "done" at the end.
@@ -54,6 +58,7 @@ debugfs=/sys/kernel/debug
 backend=${QEMU_MIG_BACKEND:-ptrace}
 downtime=${QEMU_MIG_DOWNTIME_MS:-300000}
 vfio_opts=${QEMU_MIG_VFIO_OPTS-,x-device-dirty-page-tracking=off,enable-migration=on}
+runs=${QEMU_MIG_RUNS:-async revoke devdirty}
 q=""
 
 die() {
@@ -69,6 +74,11 @@ edu_find_module trixie
 root=$(sh "$here/Scripts/guest/trixie-qemu.sh" --root) || die "the trixie root is not usable"
 chroot "$root" qemu-system-x86_64 --version | head -n 1 > "$out/qemu-version.txt" 2>&1
 grep -q 'version 10\.' "$out/qemu-version.txt" || die "not QEMU 10: $(cat "$out/qemu-version.txt")"
+# What the eBPF backend needs of the kernel, as real-bpf.sh writes it.
+{
+    uname -r
+    if [ -r /sys/kernel/btf/vmlinux ]; then echo "BTF: /sys/kernel/btf/vmlinux"; else echo "BTF: none"; fi
+} > "$out/btf.txt"
 
 
 alive() { [ -n "$q" ] && kill -0 "$q" 2>/dev/null; }
@@ -252,11 +262,15 @@ summarize() {
 
 # Whatever holds edu now (vfio-pci, or a module left loaded) lets go of it first.
 if [ "$(current_driver)" = edu_vfio_pci ]; then unload; fi
-run async
-run revoke
-# QEMU's defaults: it takes the driver's device dirty tracking, starts DMA logging and fails the migration at
-# its first report (trixie's kernel cannot serve one): qemu-devdirty-*.
-run async devdirty ""
+for r in $runs; do
+    case "$r" in
+        async | revoke) run "$r" ;;
+        # QEMU's defaults: it takes the driver's device dirty tracking, starts DMA logging and fails the
+        # migration at its first report (trixie's kernel cannot serve one): qemu-devdirty-*.
+        devdirty) run async devdirty "" ;;
+        *) die "unknown run '$r' in QEMU_MIG_RUNS (async, revoke, devdirty)" ;;
+    esac
+done
 dmesg > "$out/qemu-migration-dmesg.txt"
 if grep -Eq 'BUG:|Oops|WARNING:|Call Trace' "$out/qemu-migration-dmesg.txt"; then
     echo "real-qemu-migration: the kernel complained (qemu-migration-dmesg.txt)" >&2

@@ -49,14 +49,44 @@ public final class TraceAnalyzer {
 
     /// Adds one event; effects take place at the event's completion time (`endTime`), on the analyzer's clock.
     public func consume(_ e: TraceEvent) {
+        let h = e.header
+        advance(h)
+        dispatch(e.payload, h)
+    }
+
+    /// Adds one event read in place (`TraceReader.nextChunk(views:)`), with the same effects as `consume(_:)`:
+    /// the kinds that make up most of a VMM's trace (KVM_RUN ioctls, eventfd traffic, trapped region accesses)
+    /// are handled from the view's numbers, without building the event.
+    public func consume(_ v: EventView) {
+        let h = v.header
+        advance(h)
+        switch v.kind {
+        case .regionAccess:
+            // Only counted inside a gap: outside one the access changes nothing.
+            if accounting.openGapCount > 0, case .regionAccess(let p) = v.payload { accounting.trappedAccess(p) }
+        case .ioctl:
+            let request = v.ioctlRequest ?? 0
+            if request == 0xAE80 { deviceState.kvmRun(h) }
+            if request == 0xAE01 && !h.failed { reachability.vmCreated(pid: h.pid) }
+        case .eventfd:
+            if let p = v.eventfd { signalling.eventfd(p, h, at: context.now) }
+        default:
+            dispatch(v.payload, h)
+        }
+    }
+
+    @inline(__always) private func advance(_ e: EventHeader) {
         eventCount += 1
         // A crafted event may complete before it starts: the trace's span covers both ends.
         let earliest = min(e.time, e.endTime)
         if let f = firstNs { if earliest < f { firstNs = earliest } } else { firstNs = earliest }
         lastNs = max(lastNs, e.time, e.endTime)
         context.now = max(context.now, e.endTime)
+    }
+
+    private func dispatch(_ payload: EventPayload, _ e: EventHeader) {
         let t = context.now
-        switch e.payload {
+        switch payload {
         case .regionAccess(let p):
             accounting.trappedAccess(p)
         case .ioctl(let p):
@@ -172,7 +202,7 @@ public final class TraceAnalyzer {
         s.hasPrefix("0x") ? UInt64(s.dropFirst(2), radix: 16) : UInt64(s)
     }
 
-    private func failed(_ e: TraceEvent, device: String?, what: String) {
+    private func failed(_ e: EventHeader, device: String?, what: String) {
         context.findings.report(
             Finding(
                 kind: .failedVFIOIoctl, severity: .warning,
@@ -259,7 +289,7 @@ public final class TraceAnalyzer {
         for path in paths {
             let reader = try TraceReader(path: path)
             var chunks = 0
-            while try reader.nextChunk(visit: { analyzer.consume($0) }) != nil {
+            while try reader.nextChunk(views: { analyzer.consume($0) }) != nil {
                 chunks += 1
                 if chunks % 16 == 0, let progress, reader.fileSize > 0 {
                     progress(path, Double(reader.compressedBytes + UInt64(reader.chunkCount * 48)) / Double(reader.fileSize))

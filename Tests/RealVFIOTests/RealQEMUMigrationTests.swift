@@ -3,24 +3,42 @@ import TestSupport
 import Testing
 import TraceFormat
 
-/// One run of `Scripts/guest/real-qemu-migration.sh` in the trixie profile: Debian trixie's unmodified QEMU 10
-/// migrates edu under the vendor driver (Fixtures/EduMigrationDriver) to a file, in async and revoke mode.
-/// About six minutes on a new machine (trixie's kernel and root, the driver built in that root, two
-/// migrations under TCG), so it runs only when asked: `VFIOTRACE_REAL_QEMU=1 swift test --filter RealQEMU`.
+/// One boot of the trixie profile running `Scripts/guest/real-qemu-migration.sh` twice: Debian trixie's unmodified
+/// QEMU 10 migrates edu under the vendor driver (Fixtures/EduMigrationDriver) to a file, in async and revoke mode
+/// (and once with QEMU's own vfio-pci defaults), recorded with the ptrace backend; then async and revoke again,
+/// recorded with the eBPF backend, into the folder's `bpf/` (`RealQEMUBPFTests`). Minutes under TCG (trixie's
+/// kernel and root, the driver built in that root, five migrations), so it runs only when asked:
+/// `VFIOTRACE_REAL_QEMU=1 swift test --filter RealQEMU`.
 enum QEMUMigrationRun {
     static let requested = ProcessInfo.processInfo.environment["VFIOTRACE_REAL_QEMU"] == "1"
 
-    static let outcome: Result<String, GuestFailure> = {
+    /// The folder of the ptrace pass, or why the guest could not get through it.
+    static var outcome: Result<String, GuestFailure> { run }
+
+    /// The folder of the eBPF pass (`bpf/` of the run's), or why it failed: its output is `bpf/run.txt`.
+    static var bpfOutcome: Result<String, GuestFailure> {
+        run.flatMap { out in
+            let output = GuestRun.text(out, "bpf/run.txt")
+            guard output.contains("done") else { return .failure(GuestFailure(status: 1, output: "the eBPF pass: \(output)", folder: out)) }
+            return .success(out + "/bpf")
+        }
+    }
+
+    private static let run: Result<String, GuestFailure> = {
         let out = NSTemporaryDirectory() + "vfiotrace-qemu-migration-\(UUID().uuidString)"
-        let build = GuestRun.repository.appendingPathComponent("Scripts/guest/build-driver.sh").path
-        let (built, buildOutput) = GuestRun.run(build, ["--profile", "trixie"])
+        let driver = GuestRun.repository.appendingPathComponent("Scripts/guest/build-driver.sh").path
+        let (built, buildOutput) = GuestRun.run(driver, ["--profile", "trixie"])
         guard built == 0 else {
             return .failure(GuestFailure(status: built, output: "build-driver.sh --profile trixie: \(buildOutput)", folder: out))
         }
         let guest = GuestRun.repository.appendingPathComponent("Scripts/guest/real-qemu-migration.sh").path
-        let (status, output) = GuestRun.run(
-            GuestRun.script,
-            ["--profile", "trixie", "run", "-o", out, "-t", "1500", "--", "sh '\(guest)' '\(out)' '\(BuildProducts.directory.path)'"])
+        let build = BuildProducts.directory.path
+        // The eBPF pass runs whatever the ptrace pass gave; the command's status and "done" are the ptrace pass's.
+        let command = """
+            sh '\(guest)' '\(out)' '\(build)'; s=$?; mkdir -p '\(out)/bpf'; \
+            QEMU_MIG_BACKEND=bpf QEMU_MIG_RUNS='async revoke' sh '\(guest)' '\(out)/bpf' '\(build)' > '\(out)/bpf/run.txt' 2>&1; exit $s
+            """
+        let (status, output) = GuestRun.run(GuestRun.script, ["--profile", "trixie", "run", "-o", out, "-t", "2400", "--", command])
         guard status == 0, output.contains("done") else { return .failure(GuestFailure(status: status, output: output, folder: out)) }
         return .success(out)
     }()

@@ -69,6 +69,7 @@ public enum HostileCases {
             rendered &+= JUnitReport.render(result).utf8.count
             rendered &+= OpenMetricsReport.render(result).utf8.count
             rendered &+= PerfettoReport.render(result, states: states).utf8.count
+            rendered &+= PerfettoTraceReport.render(result, states: states).bytes.count
             rendered &+= HTMLReport.render(result, bands: bands).utf8.count
             try AnalysisJSON.write(result) { rendered &+= $0.utf8.count }
             return "\(result.verdict), \(reader.damage.count) damage, \(rendered) bytes rendered"

@@ -61,7 +61,10 @@ import TraceFormat
         #expect(dump.stdout.contains("> <-0.000001>"), "a negative duration is shown as such (500 ns rounds to 1 µs)")
         let report = try ChildProcess.run(
             Self.bin,
-            ["report", path, "--html", dir + "/r.html", "--junit", dir + "/j.xml", "--markdown", dir + "/r.md", "--perfetto", dir + "/p.json"])
+            [
+                "report", path, "--html", dir + "/r.html", "--junit", dir + "/j.xml", "--markdown", dir + "/r.md", "--perfetto", dir + "/p.json",
+                "--perfetto-trace", dir + "/p.pftrace",
+            ])
         #expect(report.signal == nil, "\(report.stderr)")
         #expect(report.status == 1, "a state requiring traps on a reachable BAR is a gap: \(report.stderr)")
         let junit = try String(contentsOfFile: dir + "/j.xml", encoding: .utf8)
@@ -72,6 +75,9 @@ import TraceFormat
         }
         let md = try String(contentsOfFile: dir + "/r.md", encoding: .utf8)
         #expect(!md.contains("\u{1B}"))
+        // The device name reaches the protobuf trace whole (protobuf strings carry any valid UTF-8).
+        let pftrace = try Data(contentsOf: URL(fileURLWithPath: dir + "/p.pftrace"))
+        #expect(pftrace.range(of: Data("\u{1B}]0;pwned".utf8)) != nil)
     }
 
     @Test("analyze of files whose times interleave, or of a file and an older one, never traps")

@@ -11,9 +11,16 @@ final class ProcessTables {
     var memslotsSeen = false
     private(set) var memslotUnion = IntervalSet()
     /// eventfd -> (device, irq index) from VFIO_DEVICE_SET_IRQS.
-    var eventfdBindings: [Int32: (device: String, index: UInt32)] = [:]
+    @exclusivity(unchecked) var eventfdBindings: [Int32: (device: String, index: UInt32)] = [:]
     /// eventfds written while bound to nothing: fd -> time of the first such write (a signal nobody could see).
-    var unboundWrites: [Int32: UInt64] = [:]
+    @exclusivity(unchecked) var unboundWrites: [Int32: UInt64] = [:]
+
+    /// Keeps the time of the first write to `fd` while it is bound to nothing (one hash lookup).
+    @inline(__always)
+    func noteUnboundWrite(fd: Int32, at t: UInt64) {
+        func keepFirst(_ slot: inout UInt64?) { if slot == nil { slot = t } }
+        keepFirst(&unboundWrites[fd])
+    }
     /// User ranges of the device mappings that existed at an attach (found in /proc/PID/maps), and their
     /// devices: their memslots and irq bindings, made before the attach, are unknown.
     var adoptedMappings = IntervalSet()

@@ -21,7 +21,8 @@ final class AnalysisContext {
     @exclusivity(unchecked) var now: UInt64 = 0
     @exclusivity(unchecked) var findings = FindingLog()
     /// Set once by the analyzer: where changes of reachability and requirement go.
-    @exclusivity(unchecked) var gaps: GapAccounting!
+    /// Not owned: the analyzer owns the trackers, which own the context (a strong reference here would be a cycle).
+    @exclusivity(unchecked) unowned(unsafe) var gaps: GapAccounting! = nil
 
     init(policy: AnalysisPolicy) throws(AnalysisPolicy.Invalid) {
         self.policy = policy
@@ -32,10 +33,22 @@ final class AnalysisContext {
     @inline(__always)
     func process(_ pid: Int32) -> ProcessTables {
         if let last = lastProcess, last.pid == pid { return last.tables }
-        let p = processes[pid] ?? ProcessTables()
-        processes[pid] = p
+        let p: ProcessTables
+        if let existing = processes[pid] {
+            p = existing
+        } else {
+            p = ProcessTables()
+            processes[pid] = p
+        }
         lastProcess = (pid, p)
         return p
+    }
+
+    /// The process's tables if it has any yet (a lookup that creates nothing).
+    @inline(__always)
+    func existingProcess(_ pid: Int32) -> ProcessTables? {
+        if let last = lastProcess, last.pid == pid { return last.tables }
+        return processes[pid]
     }
 
     /// Forgets a process whose address space is gone.

@@ -3,8 +3,8 @@ import TraceFormat
 /// What a device requires: its migration state (v1 bits or the v2 FSM) and the arcs the VMM drives, its
 /// regions' layouts, and a driver's own trap requests (docs/ANALYSIS.md, "Trap required").
 final class DeviceStateTracker {
-    private unowned(unsafe) let context: AnalysisContext
-    private unowned(unsafe) let signalling: SignallingTracker
+    private let context: AnalysisContext
+    private let signalling: SignallingTracker
     /// The latest transition out of a running state in this file (lets the KVM_RUN check skip most calls).
     @exclusivity(unchecked) private var latestLeftRunning: UInt64?
 
@@ -13,7 +13,7 @@ final class DeviceStateTracker {
         self.signalling = signalling
     }
 
-    func deviceState(_ p: DeviceStateChange, _ e: TraceEvent, at t: UInt64) {
+    func deviceState(_ p: DeviceStateChange, _ e: EventHeader, at t: UInt64) {
         let d = context.device(p.device)
         guard p.operation == .set else {
             if !e.failed { d.state = p.resulting; d.migrationProtocol = p.migrationProtocol }
@@ -84,13 +84,13 @@ final class DeviceStateTracker {
 
     /// A KVM_RUN that spans a device leaving its running state: the vCPU ran on a device that had stopped.
     @inline(__always)
-    func kvmRun(_ e: TraceEvent) {
+    func kvmRun(_ e: EventHeader) {
         // Only a KVM_RUN that started before the latest transition out of a running state can span one.
         guard let latest = latestLeftRunning, e.time < latest else { return }
         spanningKVMRun(e)
     }
 
-    private func spanningKVMRun(_ e: TraceEvent) {
+    private func spanningKVMRun(_ e: EventHeader) {
         for d in context.devices.values {
             for t in d.leftRunningAt where e.time < t && t < e.endTime {
                 context.findings.report(

@@ -4,8 +4,8 @@ import TraceFormat
 /// trap gaps, and times the triggers — from the requirement to the moment the device stopped being
 /// exposed, phase by phase — and the restores (docs/ANALYSIS.md, "Trap gap", "Remap latency").
 final class GapAccounting {
-    private unowned(unsafe) let context: AnalysisContext
-    private unowned(unsafe) let reachability: ReachabilityTracker
+    private let context: AnalysisContext
+    private let reachability: ReachabilityTracker
 
     private(set) var gaps: [TrapGap] = []
     private(set) var triggers: [RemapTrigger] = []

@@ -4,7 +4,7 @@ import TraceFormat
 /// them, the VMM's own switch-off of its mmaps (QEMU's `mmaps enabled: 0`), and the driver's revocation of
 /// the mappings in the kernel (docs/ANALYSIS.md, "Guest-reachable").
 final class ReachabilityTracker {
-    private unowned(unsafe) let context: AnalysisContext
+    private let context: AnalysisContext
 
     init(context: AnalysisContext) { self.context = context }
 

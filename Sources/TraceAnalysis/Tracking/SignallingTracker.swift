@@ -4,7 +4,7 @@ import TraceFormat
 /// kernel's, or a driver's account of them), the VMM's wake-ups (its eventfd reads, or QEMU's own
 /// "interrupt handled" report) and its layout re-reads (docs/ANALYSIS.md, "Remap latency").
 final class SignallingTracker {
-    private unowned(unsafe) let context: AnalysisContext
+    private let context: AnalysisContext
     /// Per process and eventfd: when a read of a bound re-evaluate eventfd returned with no signal pending.
     /// The write that satisfied it may be seen later (another thread's exit stop).
     private var earlyReads: [Int32: [Int32: UInt64]] = [:]
@@ -19,14 +19,14 @@ final class SignallingTracker {
 
     // MARK: - Events
 
-    func eventfd(_ p: EventfdOp, _ e: TraceEvent, at t: UInt64) {
+    func eventfd(_ p: EventfdOp, _ e: EventHeader, at t: UInt64) {
         guard !e.failed else { return }
-        let proc = context.process(e.pid)
         switch p.operation {
         case .create:
-            proc.eventfdBindings[Int32(truncatingIfNeeded: e.result)] = nil
+            context.existingProcess(e.pid)?.eventfdBindings[Int32(truncatingIfNeeded: e.result)] = nil
         case .write:
-            if let b = proc.eventfdBindings[p.fd] {
+            let proc = context.process(e.pid)
+            if !proc.eventfdBindings.isEmpty, let b = proc.eventfdBindings[p.fd] {
                 guard policy.reevaluateIrqIndices.contains(b.index) else { return }
                 let d = context.device(b.device)
                 signal(d, index: b.index, at: t)
@@ -35,11 +35,14 @@ final class SignallingTracker {
                     earlyReads[e.pid]?[p.fd] = nil
                     consumed(d, at: t)
                 }
-            } else if proc.unboundWrites[p.fd] == nil {
-                proc.unboundWrites[p.fd] = t
+            } else {
+                proc.noteUnboundWrite(fd: p.fd, at: t)
             }
         case .read:
-            guard let b = proc.eventfdBindings[p.fd], policy.reevaluateIrqIndices.contains(b.index) else { return }
+            // Most eventfd traffic is a VMM's own (MSI-X, ioeventfds) on eventfds bound to no device.
+            guard let proc = context.existingProcess(e.pid), !proc.eventfdBindings.isEmpty, let b = proc.eventfdBindings[p.fd],
+                policy.reevaluateIrqIndices.contains(b.index)
+            else { return }
             let d = context.device(b.device)
             // The read of an interrupt QEMU already reported handled: the recorder saw the read return a
             // little late (its exit stop), after QEMU's log line. Same interrupt; the wake-up stands.

@@ -1,11 +1,11 @@
 /// Decodes one chunk's raw body (see `ChunkEncoder`). Never trusts a length it has not bounded.
 struct ChunkDecoder {
     @inline(__always)
-    private static func enumValue<T: RawRepresentable>(_ r: inout ByteReader, _: T.Type, _ what: String) throws(ByteReader.Malformed) -> T
+    private static func enumValue<T: RawRepresentable>(_ r: inout ByteReader, _: T.Type, _ what: StaticString) throws(ByteReader.Malformed) -> T
     where T.RawValue == UInt8 {
         let at = r.position
         let raw = try r.u8()
-        guard let v = T(rawValue: raw) else { throw ByteReader.Malformed(message: "unknown \(what) \(raw)", position: at) }
+        guard let v = T(rawValue: raw) else { throw ByteReader.Malformed("unknown \u{4} \u{1}", UInt64(raw), what: what, position: at) }
         return v
     }
 
@@ -18,176 +18,280 @@ struct ChunkDecoder {
 
     /// Decodes all events of a chunk body, handing each to `visit` as soon as it is decoded (no buffering).
     static func decode(_ raw: UnsafeRawBufferPointer, expected: Int, visit: (TraceEvent) -> Void) throws(ByteReader.Malformed) {
-        var r = ByteReader(raw)
-        let n = try r.count()
-        guard n <= TraceFormat.maxStringsPerChunk else {
-            throw ByteReader.Malformed(
-                message: "string table of \(n) entries exceeds the \(TraceFormat.maxStringsPerChunk) a chunk may hold", position: 0)
-        }
-        var table: [String] = []
-        table.reserveCapacity(n)
-        for _ in 0..<n { table.append(try r.string()) }
-        @inline(__always) func str(_ r: inout ByteReader) throws(ByteReader.Malformed) -> String {
-            let at = r.position
-            let i = try r.varint()
-            guard i < UInt64(table.count) else {
-                throw ByteReader.Malformed(message: "string index \(i) outside table of \(table.count)", position: at)
-            }
-            return table[Int(i)]
-        }
+        try decode(raw, expected: expected, strings: ChunkStrings()) { visit($0.event) }
+    }
 
+    /// Decodes all events of a chunk body as views over `raw`, handing each to `visit` (valid during the call).
+    /// `strings` is reused from chunk to chunk: it holds the chunk's string table while its views are visited.
+    static func decode(
+        _ raw: UnsafeRawBufferPointer, expected: Int, strings: ChunkStrings, visit: (EventView) -> Void
+    ) throws(ByteReader.Malformed) {
+        try decode(raw, expected: expected, strings: strings) { (batch: UnsafeBufferPointer<EventView>) in
+            for v in batch { visit(v) }
+        }
+    }
+
+    /// Events decoded per batch: the views of one batch stay in the CPU's cache while they are visited.
+    static let batchSize = 512
+
+    /// Decodes all events of a chunk body as views over `raw`, handing them over in batches (valid during the
+    /// call): no call per event, so the decoding loop keeps its state in registers.
+    static func decode(
+        _ raw: UnsafeRawBufferPointer, expected: Int, strings: ChunkStrings, batches visit: (UnsafeBufferPointer<EventView>) -> Void
+    ) throws(ByteReader.Malformed) {
+        var cursor = try Cursor(raw, expected: expected, strings: strings)
+        defer { strings.raw = UnsafeRawBufferPointer(start: nil, count: 0) }
+        let buffer = UnsafeMutablePointer<EventView>.allocate(capacity: batchSize)
+        defer { buffer.deallocate() }
+        while true {
+            // The events decoded before a malformed one are visited before the error is thrown.
+            var n = 0
+            let failure: ByteReader.Malformed?
+            do throws(ByteReader.Malformed) {
+                try cursor.fill(buffer, capacity: batchSize, filled: &n)
+                failure = nil
+            } catch {
+                failure = error
+            }
+            if n > 0 { visit(UnsafeBufferPointer(start: buffer, count: n)) }
+            buffer.deinitialize(count: n)
+            if let failure { throw failure }
+            if n == 0 { break }
+        }
+        try cursor.finish()
+    }
+
+    /// A chunk being decoded, batch by batch.
+    struct Cursor {
+        var r: ByteReader
+        let expected: Int
+        let strings: ChunkStrings
+        let tableCount: UInt64
         var prevTime: UInt64 = 0
         var prevPid: Int32 = 0
         var prevTid: Int32 = 0
         var decoded = 0
-        while !r.atEnd {
-            guard decoded < expected else {
-                throw ByteReader.Malformed(message: "more events than the \(expected) the header declares", position: r.position)
-            }
-            let kindAt = r.position
-            let kindRaw = try r.u8()
-            guard let kind = EventKind(rawValue: kindRaw) else {
-                throw ByteReader.Malformed(message: "unknown event kind \(kindRaw)", position: kindAt)
-            }
-            let flags = try r.u8()
-            let time = prevTime &+ UInt64(bitPattern: try r.zigzag())
-            let endTime = flags & 1 != 0 ? time &+ UInt64(bitPattern: try r.zigzag()) : time
-            let pid = flags & 2 != 0 ? try r.zigzag32() : prevPid
-            var tid = prevTid
-            if flags & 4 != 0 {
-                let d = try r.zigzag()
-                let (t, overflow) = Int64(pid).addingReportingOverflow(d)
-                guard !overflow, t >= Int64(Int32.min) && t <= Int64(Int32.max) else {
-                    throw ByteReader.Malformed(message: "tid out of range", position: r.position)
-                }
-                tid = Int32(t)
-            }
-            let result = flags & 8 != 0 ? try r.zigzag() : 0
-            prevTime = time
-            prevPid = pid
-            prevTid = tid
 
-            let payload: EventPayload
-            switch kind {
-            case .vfioIoctl:
-                let fd = try r.zigzag32()
-                let target = try enumValue(&r, FdKind.self, "fd kind")
-                let device = try str(&r)
-                let request = try r.varint32()
-                let len = try r.count()
-                payload = .vfioIoctl(VFIOIoctl(fd: fd, target: target, device: device, request: request, argument: try r.bytes(len)))
-            case .ioctl:
-                payload = .ioctl(
-                    GenericIoctl(
-                        fd: try r.zigzag32(), target: try enumValue(&r, FdKind.self, "fd kind"),
-                        request: try r.varint32(), argument: try r.varint()))
-            case .deviceOpen:
-                payload = .deviceOpen(DeviceOpen(fd: try r.zigzag32(), groupFd: try r.zigzag32(), device: try str(&r)))
-            case .regionInfo:
-                let fd = try r.zigzag32()
-                let device = try str(&r)
-                let index = try r.varint32()
-                let rflags = try r.varint32()
-                let size = try r.varint()
-                let offset = try r.varint()
-                var type: RegionInfo.RegionType?
-                switch try r.u8() {
-                case 0: type = nil
-                case 1: type = RegionInfo.RegionType(type: try r.varint32(), subtype: try r.varint32())
-                default: throw ByteReader.Malformed(message: "bad region type marker", position: r.position - 1)
-                }
-                // Stored as count + 1 (0 = no sparse capability); each area takes at least 2 bytes.
-                let areaAt = r.position
-                let areaCount = try r.varint()
-                guard areaCount <= UInt64(min(r.remaining / 2, TraceFormat.maxListItems)) + 1 else {
-                    throw ByteReader.Malformed(message: "sparse area count \(areaCount) exceeds the data", position: areaAt)
-                }
-                var areas: [RegionInfo.Area]?
-                if areaCount > 0 {
-                    var list: [RegionInfo.Area] = []
-                    list.reserveCapacity(Int(areaCount) - 1)
-                    for _ in 0..<(Int(areaCount) - 1) { list.append(RegionInfo.Area(offset: try r.varint(), size: try r.varint())) }
-                    areas = list
-                }
-                payload = .regionInfo(
-                    RegionInfo(
-                        fd: fd, device: device, index: index, flags: rflags, size: size, offset: offset,
-                        regionType: type, sparseAreas: areas))
-            case .irqBinding:
-                let fd = try r.zigzag32()
-                let device = try str(&r)
-                let index = try r.varint32()
-                let start = try r.varint32()
-                let count = try r.varint32()
-                let iflags = try r.varint32()
-                let nfds = try r.listCount()
-                var fds: [Int32] = []
-                fds.reserveCapacity(nfds)
-                for _ in 0..<nfds { fds.append(try r.zigzag32()) }
-                payload = .irqBinding(IrqBinding(fd: fd, device: device, index: index, start: start, count: count, flags: iflags, eventfds: fds))
-            case .deviceState:
-                payload = .deviceState(
-                    DeviceStateChange(
-                        fd: try r.zigzag32(), device: try str(&r),
-                        migrationProtocol: try enumValue(&r, DeviceStateChange.MigrationProtocol.self, "migration protocol"),
-                        operation: try enumValue(&r, DeviceStateChange.Operation.self, "device_state operation"),
-                        requested: try r.varint32(), resulting: try r.varint32(), dataFd: try r.zigzag32()))
-            case .mapping:
-                payload = .mapping(
-                    MappingChange(
-                        operation: try enumValue(&r, MappingChange.Operation.self, "mapping operation"),
-                        fd: try r.zigzag32(), device: try str(&r), region: try r.zigzag32(), regionOffset: try r.varint(),
-                        address: try r.varint(), length: try r.varint(), newAddress: try r.varint(), newLength: try r.varint(),
-                        prot: try r.varint32(), flags: try r.varint32(), fileOffset: try r.varint()))
-            case .memslot:
-                payload = .memslot(
-                    Memslot(
-                        vmFd: try r.zigzag32(), slot: try r.varint32(), flags: try r.varint32(),
-                        guestPhys: try r.varint(), size: try r.varint(), userAddress: try r.varint()))
-            case .eventfd:
-                payload = .eventfd(
-                    EventfdOp(
-                        operation: try enumValue(&r, EventfdOp.Operation.self, "eventfd operation"),
-                        fd: try r.zigzag32(), value: try r.varint(), flags: try r.varint32()))
-            case .irqfd:
-                payload = .irqfd(
-                    Irqfd(
-                        vmFd: try r.zigzag32(), fd: try r.zigzag32(), gsi: try r.varint32(),
-                        flags: try r.varint32(), resampleFd: try r.zigzag32()))
-            case .regionAccess:
-                payload = .regionAccess(
-                    RegionAccess(
-                        operation: try enumValue(&r, RegionAccess.Operation.self, "access operation"),
-                        fd: try r.zigzag32(), device: try str(&r), region: try r.zigzag32(), offset: try r.varint(),
-                        length: try r.varint(), value: try r.varint()))
-            case .fd:
-                payload = .fd(
-                    FdChange(
-                        operation: try enumValue(&r, FdChange.Operation.self, "fd operation"),
-                        fd: try r.zigzag32(), sourceFd: try r.zigzag32(),
-                        kind: try enumValue(&r, FdKind.self, "fd kind"), path: try str(&r)))
-            case .process:
-                payload = .process(
-                    ProcessChange(
-                        operation: try enumValue(&r, ProcessChange.Operation.self, "process operation"),
-                        target: try r.zigzag32(), status: try r.zigzag32(), command: try str(&r)))
-            case .marker:
-                let source = try str(&r)
-                let name = try str(&r)
-                let device = try str(&r)
-                let nf = try r.listCount()
-                var fields: [Marker.Field] = []
-                fields.reserveCapacity(nf)
-                for _ in 0..<nf { fields.append(Marker.Field(try str(&r), try str(&r))) }
-                payload = .marker(Marker(source: source, name: name, device: device, fields: fields))
-            case .lost:
-                payload = .lost(LostEvents(count: try r.varint(), fromNs: try r.varint(), toNs: try r.varint()))
+        init(_ raw: UnsafeRawBufferPointer, expected: Int, strings: ChunkStrings) throws(ByteReader.Malformed) {
+            var r = ByteReader(raw)
+            let n = try r.count()
+            guard n <= TraceFormat.maxStringsPerChunk else {
+                throw ByteReader.Malformed(
+                    "string table of \u{1} entries exceeds the \u{2} a chunk may hold", UInt64(n), UInt64(TraceFormat.maxStringsPerChunk),
+                    position: 0)
             }
-            visit(TraceEvent(time: time, endTime: endTime, pid: pid, tid: tid, result: result, payload: consume payload))
-            decoded += 1
+            strings.table.removeAll(keepingCapacity: true)
+            strings.table.reserveCapacity(n)
+            for _ in 0..<n { strings.table.append(try r.string()) }
+            strings.raw = raw
+            self.r = r
+            self.expected = expected
+            self.strings = strings
+            tableCount = UInt64(n)
         }
-        guard decoded == expected else {
-            throw ByteReader.Malformed(message: "chunk holds \(decoded) events but the header declares \(expected)", position: r.position)
+
+        func finish() throws(ByteReader.Malformed) {
+            guard decoded == expected else {
+                throw ByteReader.Malformed(
+                    "chunk holds \u{1} events but the header declares \u{2}", UInt64(decoded), UInt64(expected), position: r.position)
+            }
+        }
+
+        /// Decodes up to `capacity` events into `out`, counting them in `filled` (0 at the end of the chunk).
+        mutating func fill(_ out: UnsafeMutablePointer<EventView>, capacity: Int, filled: inout Int) throws(ByteReader.Malformed) {
+            let tableCount = self.tableCount
+            let strings = self.strings
+            let expected = self.expected
+            var r = self.r
+            var prevTime = self.prevTime
+            var prevPid = self.prevPid
+            var prevTid = self.prevTid
+            var decoded = self.decoded
+            filled = 0
+            defer {
+                self.r = r
+                self.prevTime = prevTime
+                self.prevPid = prevPid
+                self.prevTid = prevTid
+                self.decoded = decoded
+            }
+            @inline(__always) func str(_ r: inout ByteReader) throws(ByteReader.Malformed) -> UInt64 {
+                let at = r.position
+                let i = try r.varint()
+                guard i < tableCount else {
+                    throw ByteReader.Malformed("string index \u{1} outside table of \u{2}", i, tableCount, position: at)
+                }
+                return i
+            }
+            @inline(__always) func en<T: RawRepresentable>(_ r: inout ByteReader, _ t: T.Type, _ what: StaticString) throws(ByteReader.Malformed)
+                -> UInt64
+            where T.RawValue == UInt8 {
+                UInt64(try enumValue(&r, t, what).rawValue)
+            }
+            @inline(__always) func zz(_ r: inout ByteReader) throws(ByteReader.Malformed) -> UInt64 {
+                UInt64(bitPattern: Int64(try r.zigzag32()))
+            }
+            @inline(__always) func v32(_ r: inout ByteReader) throws(ByteReader.Malformed) -> UInt64 {
+                UInt64(try r.varint32())
+            }
+
+            while filled < capacity && !r.atEnd {
+                guard decoded < expected else {
+                    throw ByteReader.Malformed("more events than the \u{1} the header declares", UInt64(expected), position: r.position)
+                }
+                let kindAt = r.position
+                let kindRaw = try r.u8()
+                guard let kind = EventKind.decoded(kindRaw) else {
+                    throw ByteReader.Malformed("unknown event kind \u{1}", UInt64(kindRaw), position: kindAt)
+                }
+                let flags = try r.u8()
+                let time = prevTime &+ UInt64(bitPattern: try r.zigzag())
+                let endTime = flags & 1 != 0 ? time &+ UInt64(bitPattern: try r.zigzag()) : time
+                let pid = flags & 2 != 0 ? try r.zigzag32() : prevPid
+                var tid = prevTid
+                if flags & 4 != 0 {
+                    let d = try r.zigzag()
+                    let (t, overflow) = Int64(pid).addingReportingOverflow(d)
+                    guard !overflow, t >= Int64(Int32.min) && t <= Int64(Int32.max) else {
+                        throw ByteReader.Malformed("tid out of range", position: r.position)
+                    }
+                    tid = Int32(t)
+                }
+                let result = flags & 8 != 0 ? try r.zigzag() : 0
+                prevTime = time
+                prevPid = pid
+                prevTid = tid
+
+                // The payload's fields in order, each checked as `EventView.payload` will read it.
+                let v = out + filled
+                v.initialize(
+                    to: EventView(
+                        header: EventHeader(time: time, endTime: endTime, pid: pid, tid: tid, result: result), kind: kind,
+                        s: InlineArray(repeating: 0), listAt: 0, listCount: 0, chunk: strings))
+                switch kind {
+                case .vfioIoctl:
+                    v.pointee.s[0] = try zz(&r)
+                    v.pointee.s[1] = try en(&r, FdKind.self, "fd kind")
+                    v.pointee.s[2] = try str(&r)
+                    v.pointee.s[3] = try v32(&r)
+                    v.pointee.listCount = try r.count()
+                    v.pointee.listAt = r.position
+                    r.position += v.pointee.listCount
+                case .ioctl:
+                    v.pointee.s[0] = try zz(&r)
+                    v.pointee.s[1] = try en(&r, FdKind.self, "fd kind")
+                    v.pointee.s[2] = try v32(&r)
+                    v.pointee.s[3] = try r.varint()
+                case .deviceOpen:
+                    v.pointee.s[0] = try zz(&r)
+                    v.pointee.s[1] = try zz(&r)
+                    v.pointee.s[2] = try str(&r)
+                case .regionInfo:
+                    v.pointee.s[0] = try zz(&r)
+                    v.pointee.s[1] = try str(&r)
+                    v.pointee.s[2] = try v32(&r)
+                    v.pointee.s[3] = try v32(&r)
+                    v.pointee.s[4] = try r.varint()
+                    v.pointee.s[5] = try r.varint()
+                    switch try r.u8() {
+                    case 0: break
+                    case 1:
+                        v.pointee.s[6] = 1
+                        v.pointee.s[7] = try v32(&r)
+                        v.pointee.s[8] = try v32(&r)
+                    default: throw ByteReader.Malformed("bad region type marker", position: r.position - 1)
+                    }
+                    // Stored as count + 1 (0 = no sparse capability); each area takes at least 2 bytes.
+                    let areaAt = r.position
+                    let areaCount = try r.varint()
+                    guard areaCount <= UInt64(min(r.remaining / 2, TraceFormat.maxListItems)) + 1 else {
+                        throw ByteReader.Malformed("sparse area count \u{1} exceeds the data", areaCount, position: areaAt)
+                    }
+                    v.pointee.listCount = Int(areaCount)
+                    v.pointee.listAt = r.position
+                    if areaCount > 1 { for _ in 0..<(v.pointee.listCount - 1) { _ = try r.varint(); _ = try r.varint() } }
+                case .irqBinding:
+                    v.pointee.s[0] = try zz(&r)
+                    v.pointee.s[1] = try str(&r)
+                    v.pointee.s[2] = try v32(&r)
+                    v.pointee.s[3] = try v32(&r)
+                    v.pointee.s[4] = try v32(&r)
+                    v.pointee.s[5] = try v32(&r)
+                    v.pointee.listCount = try r.listCount()
+                    v.pointee.listAt = r.position
+                    for _ in 0..<v.pointee.listCount { _ = try r.zigzag32() }
+                case .deviceState:
+                    v.pointee.s[0] = try zz(&r)
+                    v.pointee.s[1] = try str(&r)
+                    v.pointee.s[2] = try en(&r, DeviceStateChange.MigrationProtocol.self, "migration protocol")
+                    v.pointee.s[3] = try en(&r, DeviceStateChange.Operation.self, "device_state operation")
+                    v.pointee.s[4] = try v32(&r)
+                    v.pointee.s[5] = try v32(&r)
+                    v.pointee.s[6] = try zz(&r)
+                case .mapping:
+                    v.pointee.s[0] = try en(&r, MappingChange.Operation.self, "mapping operation")
+                    v.pointee.s[1] = try zz(&r)
+                    v.pointee.s[2] = try str(&r)
+                    v.pointee.s[3] = try zz(&r)
+                    for i in 4..<9 { v.pointee.s[i] = try r.varint() }
+                    v.pointee.s[9] = try v32(&r)
+                    v.pointee.s[10] = try v32(&r)
+                    v.pointee.s[11] = try r.varint()
+                case .memslot:
+                    v.pointee.s[0] = try zz(&r)
+                    v.pointee.s[1] = try v32(&r)
+                    v.pointee.s[2] = try v32(&r)
+                    v.pointee.s[3] = try r.varint()
+                    v.pointee.s[4] = try r.varint()
+                    v.pointee.s[5] = try r.varint()
+                case .eventfd:
+                    v.pointee.s[0] = try en(&r, EventfdOp.Operation.self, "eventfd operation")
+                    v.pointee.s[1] = try zz(&r)
+                    v.pointee.s[2] = try r.varint()
+                    v.pointee.s[3] = try v32(&r)
+                case .irqfd:
+                    v.pointee.s[0] = try zz(&r)
+                    v.pointee.s[1] = try zz(&r)
+                    v.pointee.s[2] = try v32(&r)
+                    v.pointee.s[3] = try v32(&r)
+                    v.pointee.s[4] = try zz(&r)
+                case .regionAccess:
+                    v.pointee.s[0] = try en(&r, RegionAccess.Operation.self, "access operation")
+                    v.pointee.s[1] = try zz(&r)
+                    v.pointee.s[2] = try str(&r)
+                    v.pointee.s[3] = try zz(&r)
+                    v.pointee.s[4] = try r.varint()
+                    v.pointee.s[5] = try r.varint()
+                    v.pointee.s[6] = try r.varint()
+                case .fd:
+                    v.pointee.s[0] = try en(&r, FdChange.Operation.self, "fd operation")
+                    v.pointee.s[1] = try zz(&r)
+                    v.pointee.s[2] = try zz(&r)
+                    v.pointee.s[3] = try en(&r, FdKind.self, "fd kind")
+                    v.pointee.s[4] = try str(&r)
+                case .process:
+                    v.pointee.s[0] = try en(&r, ProcessChange.Operation.self, "process operation")
+                    v.pointee.s[1] = try zz(&r)
+                    v.pointee.s[2] = try zz(&r)
+                    v.pointee.s[3] = try str(&r)
+                case .marker:
+                    v.pointee.s[0] = try str(&r)
+                    v.pointee.s[1] = try str(&r)
+                    v.pointee.s[2] = try str(&r)
+                    v.pointee.listCount = try r.listCount()
+                    v.pointee.listAt = r.position
+                    for _ in 0..<v.pointee.listCount {
+                        _ = try str(&r)
+                        _ = try str(&r)
+                    }
+                case .lost:
+                    v.pointee.s[0] = try r.varint()
+                    v.pointee.s[1] = try r.varint()
+                    v.pointee.s[2] = try r.varint()
+                }
+                filled += 1
+                decoded += 1
+            }
         }
     }
 }

@@ -37,3 +37,28 @@ public enum EventKind: UInt8, Sendable, CaseIterable, Codable {
         }
     }
 }
+
+extension EventKind {
+    /// `init(rawValue:)`, inlined into the decoder's loop (the synthesized initializer is a call per event).
+    @inline(__always)
+    static func decoded(_ raw: UInt8) -> EventKind? {
+        switch raw {
+        case 1: .vfioIoctl
+        case 2: .ioctl
+        case 3: .deviceOpen
+        case 4: .regionInfo
+        case 5: .irqBinding
+        case 6: .deviceState
+        case 7: .mapping
+        case 8: .memslot
+        case 9: .eventfd
+        case 10: .irqfd
+        case 11: .regionAccess
+        case 12: .fd
+        case 13: .process
+        case 14: .marker
+        case 15: .lost
+        default: nil
+        }
+    }
+}

@@ -4,7 +4,7 @@ import TraceAnalysis
 import TraceFormat
 import TraceReports
 
-/// `vfiotrace report FILE…`: the analysis written as Markdown, JUnit XML, JSON and OpenMetrics files.
+/// `vfiotrace report FILE…`: the analysis written as HTML, Markdown, JUnit XML, JSON, OpenMetrics and Perfetto files.
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the analysis of one or more traces as HTML, Markdown, JUnit XML, JSON, OpenMetrics and/or Perfetto files.",
@@ -23,11 +23,16 @@ struct Report: ParsableCommand {
     @Option(help: "The analysis as JSON (same as analyze --format json).") var json: String?
     @Option(help: "OpenMetrics text of the latency histograms and gap totals.") var openmetrics: String?
     @Option(help: "Chrome trace-event JSON for ui.perfetto.dev: state, gap and remap tracks per device.") var perfetto: String?
+    @Option(
+        help:
+            "Perfetto's native protobuf trace: per device, tracks for the state, gaps, triggers and each remap phase, flows from trigger to remap; size bounded (docs/PERFETTO.md)."
+    ) var perfettoTrace: String?
     @OptionGroup var policyOptions: PolicyOptions
 
     func validate() throws {
-        guard html != nil || markdown != nil || junit != nil || json != nil || openmetrics != nil || perfetto != nil else {
-            throw ValidationError("name at least one output: --html, --markdown, --junit, --json, --openmetrics or --perfetto")
+        guard html != nil || markdown != nil || junit != nil || json != nil || openmetrics != nil || perfetto != nil || perfettoTrace != nil
+        else {
+            throw ValidationError("name at least one output: --html, --markdown, --junit, --json, --openmetrics, --perfetto or --perfetto-trace")
         }
     }
 
@@ -51,8 +56,19 @@ struct Report: ParsableCommand {
         try save(markdown) { MarkdownReport.render(result) }
         try save(junit) { JUnitReport.render(result) }
         try save(openmetrics) { OpenMetricsReport.render(result) }
-        let states = perfetto != nil ? try files.flatMap { try PerfettoReport.stateChanges(from: $0) } : []
+        let states = perfetto != nil || perfettoTrace != nil ? try files.flatMap { try PerfettoReport.stateChanges(from: $0) } : []
         try save(perfetto) { PerfettoReport.render(result, states: states) }
+        if let perfettoTrace {
+            let (bytes, contents) = PerfettoTraceReport.render(result, states: states)
+            let out = try FileHandleStream.file(perfettoTrace)
+            out.write(bytes: bytes)
+            try out.finish()
+            if let leftOut = contents.leftOut {
+                FileHandleStream.standardError.write(
+                    "vfiotrace: \(perfettoTrace): kept \(contents.gaps) gaps, \(contents.states) state intervals and \(contents.triggers) triggers; left out \(leftOut) (size bound)\n"
+                )
+            }
+        }
         if let bands { try save(html) { HTMLReport.render(result, bands: bands) } }
         try save(json) {
             var text = ""

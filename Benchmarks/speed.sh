@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Reading and analyzing at the speed of decompression (issue 15): every `simulate` scenario at EVENTS events,
+# each measured on one core (taskset -c 0) against `zstd -d` of the very same zstd frames, in one run.
+#
+# Per scenario and run, CPU time (user + system; on a shared machine wall time includes waiting for a core):
+#   zstd -d        the file's chunk frames, concatenated, decompressed to /dev/null: the physical reference
+#   read (views)   vfiotrace-format-bench read: decompress + CRC + decode, each event handed over as a view
+#   read (owned)   the same, each event built as an owned value (strings, arrays)
+#   analyze        vfiotrace analyze --format json > /dev/null (process start-up included), and its peak RSS
+#   dump           vfiotrace dump > /dev/null, in lines per second of CPU time
+# Medians of RUNS runs; ratios are to zstd -d's median.
+#
+# Usage: Benchmarks/speed.sh [EVENTS] [RUNS] [SCENARIO...]
+#   SWIFT_SCRATCH=DIR builds in DIR (default .build).
+#   REF=BINARY also times `BINARY stats` and `BINARY analyze` (an older vfiotrace, built from `git archive`)
+#   in the same runs, as the reference for a change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events=${1:-5000000}
+runs=${2:-3}
+shift $(($# > 2 ? 2 : $#))
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(safe racy lost-signal slow-userspace v1 v2 many-devices long)
+scratch=${SWIFT_SCRATCH:-.build}
+swift build -c release --scratch-path "$scratch" --product vfiotrace >/dev/null
+swift build -c release --scratch-path "$scratch" --product vfiotrace-format-bench >/dev/null
+bin=$scratch/release
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+cpu() { # CPU seconds (user + system, to the microsecond) of a command and its children, output discarded
+    local TIMEFORMAT='%U %S'
+    { time taskset -c 0 "$@" >/dev/null 2>&1 || true; } 2>"$out/time"
+    awk '{printf "%.3f\n", $1 + $2}' "$out/time"
+}
+ratio() { echo "scale=2; $1 / $2" | bc; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); $(date -u +%Y-%m-%d)"
+echo "events per scenario: $events; runs: $runs (medians of CPU time, one core)"
+echo
+ref=${REF:-}
+if [ -n "$ref" ]; then
+    echo "reference: $ref"
+    echo
+    echo "| scenario | events | zstd -d | read (views) | read (owned) | stats | REF stats | analyze | REF analyze | analyze peak RSS | dump |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+else
+    echo "| scenario | events | zstd -d | read (views) | read (owned) | stats | analyze | analyze peak RSS | dump |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+fi
+for sc in "${scenarios[@]}"; do
+    f=$out/$sc.vftrace
+    "$bin/vfiotrace" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f" >/dev/null
+    # The chunks' zstd frames, concatenated, for the zstd -d reference.
+    python3 - "$f" <<'PY'
+import struct, sys
+p = sys.argv[1]
+data = open(p, 'rb').read()
+n = struct.unpack_from('<I', data, 12)[0]
+pos = 16 + n + 4
+with open(p + '.zst', 'wb') as z:
+    while data[pos:pos + 4] == b'VFCK':
+        comp = struct.unpack_from('<I', data, pos + 36)[0]
+        z.write(data[pos + 48:pos + 48 + comp])
+        pos += 48 + comp
+PY
+    z=(); v=(); o=(); st=(); rs=(); a=(); ra=(); rss=(); d=()
+    for _ in $(seq "$runs"); do
+        z+=($(cpu zstd -q -d -c "$f.zst"))
+        res=$(taskset -c 0 "$bin/vfiotrace-format-bench" read "$f")
+        v+=($(echo "$res" | awk '/^views cpu s/ {printf "%.3f\n", $4}'))
+        o+=($(echo "$res" | awk '/^owned cpu s/ {printf "%.3f\n", $4}'))
+        n=$(echo "$res" | awk '/^events/ {print $2}')
+        st+=($(cpu "$bin/vfiotrace" stats "$f"))
+        if [ -n "$ref" ]; then
+            rs+=($(cpu "$ref" stats "$f"))
+            ra+=($(cpu "$ref" analyze --format json "$f"))
+        fi
+        a+=($(cpu /usr/bin/time -o "$out/rss" -f "%M" "$bin/vfiotrace" analyze --format json "$f"))
+        rss+=($(tail -1 "$out/rss"))
+        d+=($(cpu "$bin/vfiotrace" dump "$f"))
+    done
+    mz=$(median "${z[@]}"); mv=$(median "${v[@]}"); mo=$(median "${o[@]}"); ms=$(median "${st[@]}")
+    ma=$(median "${a[@]}"); mr=$(median "${rss[@]}"); md=$(median "${d[@]}")
+    x() { printf '%s s (%sx)' "$1" "$(ratio "$1" "$mz")"; }
+    if [ -n "$ref" ]; then
+        mrs=$(median "${rs[@]}"); mra=$(median "${ra[@]}")
+        printf '| %s | %s | %s s | %s | %s | %s | %s | %s | %s | %s MB | %s M lines/s |\n' "$sc" "$n" "$mz" "$(x "$mv")" "$(x "$mo")" \
+            "$(x "$ms")" "$(x "$mrs")" "$(x "$ma")" "$(x "$mra")" "$((mr / 1024))" "$(echo "scale=2; $n / $md / 1000000" | bc)"
+    else
+        printf '| %s | %s | %s s | %s | %s | %s | %s | %s MB | %s M lines/s |\n' "$sc" "$n" "$mz" "$(x "$mv")" "$(x "$mo")" \
+            "$(x "$ms")" "$(x "$ma")" "$((mr / 1024))" "$(echo "scale=2; $n / $md / 1000000" | bc)"
+    fi
+    rm -f "$f" "$f.zst" "$f.truth.json"
+done
