@@ -15,19 +15,8 @@ trap 'rm -rf "$out"' EXIT
 s=$(date +%s.%N)
 $bin/vfiotrace simulate --scenario long --seed 1 --events "$events" -o "$out/long.vftrace" >/dev/null
 e=$(date +%s.%N)
-# The chunks' zstd frames, concatenated, for the zstd -d reference (the format bench knows the layout).
-python3 - "$out/long.vftrace" <<'PY'
-import struct, sys
-p = sys.argv[1]
-data = open(p, 'rb').read()
-n = struct.unpack_from('<I', data, 12)[0]
-pos = 16 + n + 4
-with open(p + '.zst', 'wb') as z:
-    while data[pos:pos + 4] == b'VFCK':
-        comp = struct.unpack_from('<I', data, pos + 36)[0]
-        z.write(data[pos + 48:pos + 48 + comp])
-        pos += 48 + comp
-PY
+# The chunks' zstd frames, concatenated, for the zstd -d reference.
+python3 Benchmarks/zstd-frames.py "$out/long.vftrace"
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 a=(); rss=(); d=(); z=()
 for i in $(seq "$runs"); do

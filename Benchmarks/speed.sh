@@ -53,18 +53,7 @@ for sc in "${scenarios[@]}"; do
     f=$out/$sc.vftrace
     "$bin/vfiotrace" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f" >/dev/null
     # The chunks' zstd frames, concatenated, for the zstd -d reference.
-    python3 - "$f" <<'PY'
-import struct, sys
-p = sys.argv[1]
-data = open(p, 'rb').read()
-n = struct.unpack_from('<I', data, 12)[0]
-pos = 16 + n + 4
-with open(p + '.zst', 'wb') as z:
-    while data[pos:pos + 4] == b'VFCK':
-        comp = struct.unpack_from('<I', data, pos + 36)[0]
-        z.write(data[pos + 48:pos + 48 + comp])
-        pos += 48 + comp
-PY
+    python3 Benchmarks/zstd-frames.py "$f"
     z=(); v=(); o=(); st=(); rs=(); a=(); ra=(); rss=(); d=()
     for _ in $(seq "$runs"); do
         z+=($(cpu zstd -q -d -c "$f.zst"))

@@ -1,4 +1,6 @@
 import Foundation
+import Testing
+import TraceFormat
 
 /// What QEMU's own `-trace 'vfio_*'` log (`PID@SEC.USEC:event …`) says it did with the device, in the form the
 /// recorder's events are compared in: the reference for the eBPF tests, written by QEMU, not by vfiotrace.
@@ -50,5 +52,26 @@ struct QEMULog {
         guard let r = line.range(of: marker) else { return nil }
         let digits = line[r.upperBound...].prefix { $0.isHexDigit }
         return UInt64(digits, radix: radix)
+    }
+}
+
+extension QEMULog {
+    /// A recording of this QEMU run holds QEMU's own view of the device: the regions it set up (BAR0-5 and the config
+    /// space), the BAR's one mmap, and one SET_IRQS per INTx enable (binding an eventfd to index 0) or disable.
+    func expectSameDevice(as events: [TraceEvent], sourceLocation: SourceLocation = #_sourceLocation) {
+        let regions = events.compactMap { e -> String? in
+            if case .regionInfo(let r) = e.payload { return "\(r.index) \(r.flags) \(r.size) \(r.offset)" } else { return nil }
+        }
+        #expect(self.regions.count == 7, "BAR0-5 and the config space in QEMU's log", sourceLocation: sourceLocation)
+        #expect(regions == self.regions, sourceLocation: sourceLocation)
+        let mmaps = events.compactMap { e -> String? in
+            if case .mapping(let m) = e.payload, m.operation == .mmap, !m.device.isEmpty { return "\(m.region) \(m.regionOffset) \(m.length)" }
+            return nil
+        }
+        #expect(mmaps == self.mmaps && mmaps == ["0 0 1048576"], sourceLocation: sourceLocation)
+        let intx = events.compactMap { e -> IrqBinding? in if case .irqBinding(let b) = e.payload, b.index == 0 { return b } else { return nil } }
+        #expect(
+            intx.filter { $0.count == 1 && $0.eventfds.count == 1 }.count == lines("vfio_intx_enable").count, sourceLocation: sourceLocation)
+        #expect(intx.filter { $0.count == 0 }.count == lines("vfio_intx_disable").count, sourceLocation: sourceLocation)
     }
 }

@@ -82,19 +82,7 @@ struct RealQEMUBPFTests {
         let log = QEMULog(GuestRun.text(dir, "qemu-\(mode).log"))
         let events = try TraceReader(path: dir + "/qemu-\(mode)-recorded.vftrace").readAll()
 
-        let regions = events.compactMap { e -> String? in
-            if case .regionInfo(let r) = e.payload { return "\(r.index) \(r.flags) \(r.size) \(r.offset)" } else { return nil }
-        }
-        #expect(log.regions.count == 7, "BAR0-5 and the config space in QEMU's log")
-        #expect(regions == log.regions)
-        let mmaps = events.compactMap { e -> String? in
-            if case .mapping(let m) = e.payload, m.operation == .mmap, !m.device.isEmpty { return "\(m.region) \(m.regionOffset) \(m.length)" }
-            return nil
-        }
-        #expect(mmaps == log.mmaps && mmaps == ["0 0 1048576"])
-        let intx = events.compactMap { e -> IrqBinding? in if case .irqBinding(let b) = e.payload, b.index == 0 { return b } else { return nil } }
-        #expect(intx.filter { $0.count == 1 && $0.eventfds.count == 1 }.count == log.lines("vfio_intx_enable").count)
-        #expect(intx.filter { $0.count == 0 }.count == log.lines("vfio_intx_disable").count)
+        log.expectSameDevice(as: events)
         let logged = RealQEMUMigrationTests.loggedStates(dir, "qemu-\(mode)")
         #expect(try RealQEMUMigrationTests.recordedStates(dir, "qemu-\(mode)") == logged)
         if mode == "async" { #expect(logged == ["PRE_COPY", "STOP_COPY", "STOP"]) } else { #expect(logged.first == "PRE_COPY") }
