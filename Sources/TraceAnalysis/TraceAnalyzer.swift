@@ -63,7 +63,9 @@ public final class TraceAnalyzer {
         switch v.kind {
         case .regionAccess:
             // Only counted inside a gap: outside one the access changes nothing.
-            if accounting.openGapCount > 0, case .regionAccess(let p) = v.payload { accounting.trappedAccess(p) }
+            if accounting.openGapCount > 0, let device = v.accessedDevice, let region = v.accessedRegion {
+                accounting.trappedAccess(device: device, region: region)
+            }
         case .ioctl:
             let request = v.ioctlRequest ?? 0
             if request == 0xAE80 { deviceState.kvmRun(h) }

@@ -71,6 +71,42 @@ import TraceFormat
         #expect(r.gaps.first?.cause == "state:PRE_COPY_P2P")
     }
 
+    @Test("trapped accesses count per gap: only inside it, only on its region, afresh for the next gap", arguments: [0, 20] as [UInt32])
+    func trappedAccessesPerGap(region: UInt32) throws {
+        let r32 = Int32(region)
+        func access(_ t: UInt64, region: Int32) -> TraceEvent {
+            ev(t, .regionAccess(RegionAccess(operation: .write, fd: 7, device: dev, region: region, offset: 0x10, length: 4, value: 1)))
+        }
+        let mmap = { (t: UInt64) in
+            self.ev(
+                t, .mapping(MappingChange(operation: .mmap, fd: 7, device: self.dev, region: r32, address: 0, length: 0x10_0000)),
+                result: Int64(self.base))
+        }
+        let events: [TraceEvent] = [
+            ev(1, .ioctl(GenericIoctl(fd: 3, target: .kvmSystem, request: 0xAE01)), result: 4),
+            ev(2, .deviceOpen(DeviceOpen(fd: 7, groupFd: 6, device: dev)), result: 7),
+            ev(
+                3,
+                .regionInfo(
+                    RegionInfo(
+                        fd: 7, device: dev, index: region, flags: 0xF, size: 0x10_0000, offset: 0, sparseAreas: [.init(offset: 0, size: 0x10_0000)]))),
+            mmap(5),
+            ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))),
+            access(90, region: r32),  // before the gap
+            state(100, 7),
+            access(110, region: r32), access(112, region: r32 + 1), access(115, region: r32),  // 2 on the gap's region
+            ev(130, .mapping(MappingChange(operation: .munmap, address: base, length: 0x10_0000))),
+            access(140, region: r32),  // between the gaps
+            mmap(150),
+            access(160, region: r32),  // 1 in the second gap, open at the end
+        ]
+        let r = try analyze(events)
+        #expect(r.gaps.map(\.region) == [region, region])
+        #expect(r.gaps.map(\.startNs) == [100, 150])
+        #expect(r.gaps.map(\.endNs) == [130, nil])
+        #expect(r.gaps.map(\.trappedAccesses) == [2, 1])
+    }
+
     @Test("QEMU's mmaps-disabled marker ends reachability while the mapping stays; trap.on markers require traps")
     func markers() throws {
         let events =

@@ -31,8 +31,9 @@ import Testing
             switch want.payload {
             case .ioctl(let p): fast = v.ioctlRequest == p.request && v.eventfd == nil && v.accessedRegion == nil
             case .eventfd(let p): fast = v.eventfd == p && v.ioctlRequest == nil && v.accessedRegion == nil
-            case .regionAccess(let p): fast = v.accessedRegion == p.region && v.ioctlRequest == nil && v.eventfd == nil
-            default: fast = v.ioctlRequest == nil && v.eventfd == nil && v.accessedRegion == nil
+            case .regionAccess(let p):
+                fast = v.accessedRegion == p.region && v.accessedDevice == p.device && v.ioctlRequest == nil && v.eventfd == nil
+            default: fast = v.ioctlRequest == nil && v.eventfd == nil && v.accessedRegion == nil && v.accessedDevice == nil
             }
             if !fast { accessorMismatch = accessorMismatch ?? seen }
         }) != nil {}

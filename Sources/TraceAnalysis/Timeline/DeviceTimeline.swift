@@ -49,6 +49,36 @@ final class DeviceTimeline {
     var mmapsDisabled: Set<UInt32> = []
     /// Open gap per region.
     var openGaps: [UInt32: TrapGap] = [:]
+    /// Trapped accesses to regions 0..<16 while their gap is open (bit r of `countedRegions`), added to the gap when
+    /// it is taken out of `openGaps`: a counter per access instead of a dictionary update (see `GapAccounting`).
+    @exclusivity(unchecked) var countedRegions: UInt16 = 0
+    @exclusivity(unchecked) var gapAccesses = [UInt64](repeating: 0, count: 16)
+
+    /// Takes the open gap of region `r` with the accesses counted for it.
+    func takeOpenGap(_ r: UInt32) -> TrapGap? {
+        guard var gap = openGaps.removeValue(forKey: r) else { return nil }
+        if r < 16 && countedRegions & (1 << r) != 0 {
+            gap.trappedAccesses &+= gapAccesses[Int(r)]
+            countedRegions &= ~(1 << r)
+        }
+        return gap
+    }
+
+    /// The open gap of region `r` with the accesses counted so far, left open.
+    func openGap(_ r: UInt32) -> TrapGap? {
+        guard var gap = openGaps[r] else { return nil }
+        if r < 16 && countedRegions & (1 << r) != 0 { gap.trappedAccesses &+= gapAccesses[Int(r)] }
+        return gap
+    }
+
+    /// Opens a gap on region `r`.
+    func openGap(_ gap: TrapGap, region r: UInt32) {
+        openGaps[r] = gap
+        if r < 16 {
+            gapAccesses[Int(r)] = 0
+            countedRegions |= 1 << r
+        }
+    }
     var exposed = false
     var reachable = false
     /// Some checked, mappable region needs traps (for the trap-required band).

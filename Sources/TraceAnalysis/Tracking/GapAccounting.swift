@@ -17,6 +17,8 @@ final class GapAccounting {
     var bands: TimelineBands?
     /// Number of gaps open across all devices (lets the hot path skip lookups).
     @exclusivity(unchecked) private(set) var openGapCount = 0
+    /// The device of the latest trapped access (devices live until the end of their file).
+    @exclusivity(unchecked) private var lastAccessed: DeviceTimeline?
 
     private var remap = LatencyRecorder()
     private var wakeup = LatencyRecorder()
@@ -41,9 +43,28 @@ final class GapAccounting {
     /// happen with no gap open anywhere).
     @inline(__always)
     func trappedAccess(_ p: RegionAccess) {
-        guard openGapCount > 0, p.region >= 0, let d = context.devices[p.device], var gap = d.openGaps[UInt32(p.region)] else { return }
-        gap.trappedAccesses += 1
-        d.openGaps[UInt32(p.region)] = gap
+        trappedAccess(device: p.device, region: p.region)
+    }
+
+    /// The same, from a view's numbers. The device of the previous access is kept: accesses come in runs on one
+    /// device, and a name from the same chunk compares by identity, so a gap left open for the rest of a trace
+    /// (a lost signal) costs no string hashing per access.
+    @inline(__always)
+    func trappedAccess(device: String, region: Int32) {
+        guard openGapCount > 0, region >= 0 else { return }
+        let d: DeviceTimeline
+        if let last = lastAccessed, last.name == device {
+            d = last
+        } else {
+            guard let found = context.devices[device] else { return }
+            lastAccessed = found
+            d = found
+        }
+        if region < 16 {
+            if d.countedRegions & (1 << UInt16(region)) != 0 { d.gapAccesses[Int(region)] &+= 1 }
+        } else if !d.openGaps.isEmpty {
+            d.openGaps[UInt32(region)]?.trappedAccesses += 1
+        }
     }
 
     /// The VMM woke up to the pending signals (the wake-up phase of its pending triggers ends here).
@@ -75,11 +96,13 @@ final class GapAccounting {
                 anyExposed = true
                 if d.openGaps[r] == nil, let b = exposed.bounds {
                     openGapCount += 1
-                    d.openGaps[r] = TrapGap(
-                        device: d.name, region: r, offset: b.lowerBound, length: b.upperBound - b.lowerBound,
-                        startNs: t, endNs: nil, durationNs: 0, cause: d.currentCause, trappedAccesses: 0)
+                    d.openGap(
+                        TrapGap(
+                            device: d.name, region: r, offset: b.lowerBound, length: b.upperBound - b.lowerBound,
+                            startNs: t, endNs: nil, durationNs: 0, cause: d.currentCause, trappedAccesses: 0),
+                        region: r)
                 }
-            } else if var gap = d.openGaps.removeValue(forKey: r) {
+            } else if var gap = d.takeOpenGap(r) {
                 openGapCount -= 1
                 let end = kernelEnd(d, from: gap.startNs, to: t)?.time ?? t
                 gap.endNs = end
@@ -214,12 +237,13 @@ final class GapAccounting {
 
     /// Closes the gaps still open at the end of a file (at its last event) and counts its triggers never resolved.
     func endFile() {
+        lastAccessed = nil
         let end = context.now
         bands?.endFile(at: end)
         for name in context.deviceOrder {
             guard let d = context.devices[name] else { continue }
             for r in d.openGaps.keys.sorted() {
-                var gap = d.openGaps[r]!
+                guard var gap = d.openGap(r) else { continue }
                 gap.endNs = nil
                 gap.durationNs = end - gap.startNs
                 gaps.append(gap)

@@ -87,6 +87,9 @@ public struct EventView {
     /// The region index of a `.regionAccess` event without its strings; nil for other kinds.
     @inline(__always) public var accessedRegion: Int32? { kind == .regionAccess ? i32(3) : nil }
 
+    /// The device of a `.regionAccess` event (the chunk's own string, not a copy); nil for other kinds.
+    @inline(__always) public var accessedDevice: String? { kind == .regionAccess ? str(2) : nil }
+
     // MARK: - The owned payload
 
     public var payload: EventPayload {
