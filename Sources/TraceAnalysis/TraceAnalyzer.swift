@@ -289,7 +289,7 @@ public final class TraceAnalyzer {
         // The same file twice (by any path) would count every gap twice.
         try FileIdentity.refuseRepeats(paths, "each file is analyzed once (to compare two runs, use `vfiotrace compare`)")
         for path in paths {
-            let reader = try TraceReader(path: path)
+            let reader = try TraceReader(path: path, prefetch: true)
             var chunks = 0
             while try reader.nextChunk(views: { analyzer.consume($0) }) != nil {
                 chunks += 1

@@ -22,7 +22,7 @@ public struct TraceSummary: Sendable {
 
     /// Reads `path` to the end, tolerating damage (recorded in `damage`).
     public static func scan(path: String, visit: ((TraceEvent) -> Void)? = nil) throws(TraceError) -> TraceSummary {
-        let reader = try TraceReader(path: path)
+        let reader = try TraceReader(path: path, prefetch: true)
         var s = TraceSummary(header: reader.header)
         s.fileBytes = reader.fileSize
         var perKind = [UInt64](repeating: 0, count: 256)

@@ -29,7 +29,7 @@ struct Dump: ParsableCommand {
                 }
                 return k
             })
-        let reader = try TraceReader(path: file)
+        let reader = try TraceReader(path: file, prefetch: true)
         let out = try output.stream()
         // Streamed: one event at a time, formatted as bytes into one reused buffer, whatever a chunk holds.
         let text = format == .text  // json and jsonl: one object a line
