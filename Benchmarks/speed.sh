@@ -10,6 +10,10 @@
 #   dump           vfiotrace dump > /dev/null, in lines per second of CPU time
 # Medians of RUNS runs; ratios are to zstd -d's median.
 #
+# With WALL=1, instead: the wall time of `analyze --format json`, `stats` and `dump`, free to use every core the
+# machine has (a reader fetches the next chunk on a second thread where it may), then pinned to one; with REF, the
+# reference's unpinned wall time too.
+#
 # Usage: Benchmarks/speed.sh [EVENTS] [RUNS] [SCENARIO...]
 #   SWIFT_SCRATCH=DIR builds in DIR (default .build).
 #   REF=BINARY also times `BINARY stats` and `BINARY analyze` (an older vfiotrace, built from `git archive`)
@@ -35,6 +39,35 @@ cpu() { # CPU seconds (user + system, to the microsecond) of a command and its c
     awk '{printf "%.3f\n", $1 + $2}' "$out/time"
 }
 ratio() { echo "scale=2; $1 / $2" | bc; }
+wall() { # wall seconds of a command, output discarded
+    local TIMEFORMAT='%R'
+    { time "$@" >/dev/null 2>&1 || true; } 2>"$out/time"
+    cat "$out/time"
+}
+
+if [ -n "${WALL:-}" ]; then
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); $(date -u +%Y-%m-%d)"
+    echo "events per scenario: $events; runs: $runs (medians of wall time); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    echo "| scenario | command | REF, all cores | all cores | one core (taskset -c 0) |"
+    echo "|---|---|---|---|---|"
+    for sc in "${scenarios[@]}"; do
+        f=$out/$sc.vftrace
+        "$bin/vfiotrace" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f" >/dev/null
+        for cmd in "analyze --format json" "stats" "dump"; do
+            r=(); w=(); p=()
+            for _ in $(seq "$runs"); do
+                if [ -n "${REF:-}" ]; then r+=($(wall "$REF" $cmd "$f")); fi
+                w+=($(wall "$bin/vfiotrace" $cmd "$f"))
+                p+=($(wall taskset -c 0 "$bin/vfiotrace" $cmd "$f"))
+            done
+            mr=$([ -n "${REF:-}" ] && median "${r[@]}" || echo "-")
+            printf '| %s | `%s` | %s s | %s s | %s s |\n' "$sc" "$cmd" "$mr" "$(median "${w[@]}")" "$(median "${p[@]}")"
+        done
+        rm -f "$f" "$f.truth.json"
+    done
+    exit 0
+fi
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); $(date -u +%Y-%m-%d)"
 echo "events per scenario: $events; runs: $runs (medians of CPU time, one core)"
