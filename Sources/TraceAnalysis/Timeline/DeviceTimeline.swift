@@ -65,7 +65,7 @@ final class DeviceTimeline {
     }
 
     /// The open gap of region `r` with the accesses counted so far, left open.
-    func openGap(_ r: UInt32) -> TrapGap? {
+    func gapSoFar(region r: UInt32) -> TrapGap? {
         guard var gap = openGaps[r] else { return nil }
         if r < 16 && countedRegions & (1 << r) != 0 { gap.trappedAccesses &+= gapAccesses[Int(r)] }
         return gap

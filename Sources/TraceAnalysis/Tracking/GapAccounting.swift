@@ -243,7 +243,7 @@ final class GapAccounting {
         for name in context.deviceOrder {
             guard let d = context.devices[name] else { continue }
             for r in d.openGaps.keys.sorted() {
-                guard var gap = d.openGap(r) else { continue }
+                guard var gap = d.gapSoFar(region: r) else { continue }
                 gap.endNs = nil
                 gap.durationNs = end - gap.startNs
                 gaps.append(gap)

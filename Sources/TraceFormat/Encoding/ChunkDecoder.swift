@@ -9,18 +9,6 @@ struct ChunkDecoder {
         return v
     }
 
-    /// Decodes all events of a chunk body, appending to `out`. `expected` is the header's event count.
-    static func decode(_ raw: UnsafeRawBufferPointer, expected: Int, into out: inout [TraceEvent]) throws(ByteReader.Malformed) {
-        // `expected` is checked against the raw size, but the reservation need not trust it.
-        out.reserveCapacity(out.count + min(expected, 1 << 16))
-        try decode(raw, expected: expected) { out.append($0) }
-    }
-
-    /// Decodes all events of a chunk body, handing each to `visit` as soon as it is decoded (no buffering).
-    static func decode(_ raw: UnsafeRawBufferPointer, expected: Int, visit: (TraceEvent) -> Void) throws(ByteReader.Malformed) {
-        try decode(raw, expected: expected, strings: ChunkStrings()) { visit($0.event) }
-    }
-
     /// Decodes all events of a chunk body as views over `raw`, handing each to `visit` (valid during the call).
     /// `strings` is reused from chunk to chunk: it holds the chunk's string table while its views are visited.
     static func decode(

@@ -46,7 +46,7 @@ public struct EventView {
     public let kind: EventKind
     /// The payload's numbers in the kind's field order (signed values as their bit pattern, strings as
     /// table indices, enums as raw values); see `payload`.
-    @usableFromInline var s: InlineArray<12, UInt64>
+    var s: InlineArray<12, UInt64>
     /// Where the payload's list (argument bytes, sparse areas, eventfds, marker fields) starts in the chunk.
     var listAt: Int
     /// The list's length as stored (for sparse areas: count + 1, 0 = no sparse capability).

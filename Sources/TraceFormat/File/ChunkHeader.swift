@@ -49,3 +49,12 @@ public struct ChunkHeader: Sendable, Hashable {
         }
     }
 }
+
+extension ChunkHeader {
+    /// The checks and decompression of this chunk's body, as every reader does them (`TraceReader`, and
+    /// `ChunkPrefetcher` ahead of it): its CRC32C, then zstd into `raw`. The failure as the damage says it, or nil.
+    func unpack(_ compressed: UnsafeRawBufferPointer, with decompressor: ZstdDecompressor, into raw: inout [UInt8]) -> String? {
+        guard CRC32C.checksum(compressed) == crc else { return "CRC32C mismatch in the compressed bytes" }
+        return decompressor.decompress(compressed, expectedSize: Int(rawSize), into: &raw)
+    }
+}

@@ -159,11 +159,7 @@ final class ChunkPrefetcher: @unchecked Sendable {
         guard fileSize - bodyAt >= UInt64(h.compressedSize) else { return nil }
         let count = Int(h.compressedSize)
         guard let m = try? FileHandleIO.read(fd, into: &io, count: count, at: bodyAt, path: ""), m == count else { return nil }
-        let failure: String? = io.withUnsafeBytes { all in
-            let compressed = UnsafeRawBufferPointer(rebasing: all[0..<count])
-            guard CRC32C.checksum(compressed) == h.crc else { return "CRC32C mismatch in the compressed bytes" }
-            return decompressor.decompress(compressed, expectedSize: Int(h.rawSize), into: &raw)
-        }
+        let failure = io.withUnsafeBytes { h.unpack(UnsafeRawBufferPointer(rebasing: $0[0..<count]), with: decompressor, into: &raw) }
         return Fetched(start: start, header: h, failure: failure)
     }
 }

@@ -34,7 +34,7 @@ public final class TraceReader {
     /// The string table of the chunk being visited, shared by its events' views.
     private let strings = ChunkStrings()
     /// Fetches the next chunk on a second thread while this one is decoded (`prefetch`), once there is a next one.
-    private let prefetch: Bool
+    private var prefetch: Bool
     private var prefetcher: ChunkPrefetcher?
     /// True once a second thread fetches chunks ahead (for tests).
     var isPrefetching: Bool { prefetcher != nil }
@@ -225,11 +225,7 @@ public final class TraceReader {
             if failure == nil { swap(&rawBuffer, &p.raw) }
         } else {
             _ = try FileHandleIO.read(fd, into: &io, count: count, at: bodyAt, path: path)
-            failure = io.withUnsafeBytes { all in
-                let compressed = UnsafeRawBufferPointer(rebasing: all[0..<count])
-                guard CRC32C.checksum(compressed) == h.crc else { return "CRC32C mismatch in the compressed bytes" }
-                return decompressor.decompress(compressed, expectedSize: Int(h.rawSize), into: &rawBuffer)
-            }
+            failure = io.withUnsafeBytes { h.unpack(UnsafeRawBufferPointer(rebasing: $0[0..<count]), with: decompressor, into: &rawBuffer) }
         }
         if let failure {
             damage.append(TraceError(.corruptChunk, failure, path: path, chunk: h.sequence, offset: bodyAt))
@@ -238,7 +234,11 @@ public final class TraceReader {
         // The next chunk, if one follows, is fetched while this one is decoded.
         let next = bodyAt + UInt64(count)
         if prefetch && fileSize - next > UInt64(TraceFormat.chunkHeaderSize) {
-            if prefetcher == nil { prefetcher = ChunkPrefetcher(fd: fd, fileSize: fileSize) }
+            if prefetcher == nil {
+                prefetcher = ChunkPrefetcher(fd: fd, fileSize: fileSize)
+                // A thread that cannot be started is not tried again at every chunk.
+                if prefetcher == nil { prefetch = false }
+            }
             prefetcher?.request(next)
         }
         let malformed = rawBuffer.withUnsafeBytes { (all: UnsafeRawBufferPointer) -> ByteReader.Malformed? in
