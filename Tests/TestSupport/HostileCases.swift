@@ -14,7 +14,7 @@ import TraceReports
 /// never trap, and what it allocates is bounded by docs/FORMAT.md and docs/IMPORT.md.
 public enum HostileCases {
     public enum Surface: String, CaseIterable, Sendable {
-        case craftedChunk, damagedTrace, strace, qemuTrace, ftrace, jsonl
+        case craftedChunk, craftedColumns, damagedTrace, strace, qemuTrace, ftrace, jsonl
     }
 
     /// Writes case `index` of `seed` into `directory`; returns its path and surface.
@@ -27,6 +27,10 @@ public enum HostileCases {
             var chunks: [(body: [UInt8], events: UInt32)] = []
             for _ in 0..<(1 + rng.next() % 3) { chunks.append(craftedBody(&rng)) }
             try HostileTraces.write(chunks, to: path, close: rng.next() % 4 != 0)
+        case .craftedColumns:
+            var chunks: [(body: [UInt8], events: UInt32)] = []
+            for _ in 0..<(1 + rng.next() % 3) { chunks.append(craftedColumns(&rng)) }
+            try HostileTraces.write(chunks, to: path, version: 2, close: rng.next() % 4 != 0)
         case .damagedTrace:
             try damagedTrace(&rng, path: path)
         case .strace, .qemuTrace, .ftrace, .jsonl:
@@ -41,7 +45,7 @@ public enum HostileCases {
     public static func run(path: String, surface: Surface) -> String {
         var trace = path
         switch surface {
-        case .craftedChunk, .damagedTrace: break
+        case .craftedChunk, .craftedColumns, .damagedTrace: break
         case .strace, .qemuTrace, .ftrace, .jsonl:
             let format: LogFormat = surface == .strace ? .strace : surface == .qemuTrace ? .qemuTrace : surface == .ftrace ? .ftrace : .jsonl
             trace = path + ".vftrace"
@@ -125,6 +129,56 @@ public enum HostileCases {
         let declared = rng.next() % 5 == 0 ? UInt32(truncatingIfNeeded: number(&rng)) : UInt32(count)
         if rng.next() % 10 == 0, !b.bytes.isEmpty { b.bytes.removeLast(Int(rng.next() % UInt64(b.bytes.count))) }
         return (b.bytes, declared)
+    }
+
+    /// One version 2 chunk body of random events with hostile values: mostly well-formed columns, sometimes a column
+    /// too wide, a kind or flag out of range, a list that does not add up, a count that lies, or a cut.
+    static func craftedColumns(_ rng: inout SplitMix64) -> (body: [UInt8], events: UInt32) {
+        var c = HostileTraces.ColumnBody()
+        c.strings = Array(strings[0..<Int(rng.next() % UInt64(strings.count + 1))])
+        c.baseTime = number(&rng)
+        let count = Int(rng.next() % 40)
+        let tableSize = UInt64(c.strings.count)
+        func value(_ rng: inout SplitMix64) -> UInt64 {
+            switch rng.next() % 5 {
+            case 0: return rng.next() % 4
+            case 1: return rng.next() % (tableSize + 1)
+            case 2: return number(&rng) & 0xFFFF_FFFF
+            case 3: return rng.next() % 6
+            default: return rng.next() % 64 == 0 ? number(&rng) : rng.next() % 256
+            }
+        }
+        for _ in 0..<count {
+            let kind = rng.next() % 32 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : UInt8(1 + rng.next() % 15)
+            let flags = UInt8(truncatingIfNeeded: rng.next() % (rng.next() % 16 == 0 ? 256 : 16))
+            c.kinds.append(kind)
+            c.flags.append(flags)
+            c.header[0].append(number(&rng))
+            for bit in 0..<4 where flags & (1 << bit) != 0 { c.header[bit + 1].append(number(&rng) & (bit == 1 ? 0xFFFF_FFFF : .max)) }
+            let k = Int(kind)
+            guard k >= 1 && k <= 15 else { continue }
+            let layout = HostileTraces.ColumnBody.layout[k]
+            for i in 0..<layout.fields {
+                if i == HostileTraces.ColumnBody.countField[k] {
+                    // A list's length and its items; now and then the two disagree.
+                    let n = rng.next() % 5
+                    c.columns[k][i].append(n)
+                    let items = Int(k == 4 && n > 0 ? n - 1 : n) + (rng.next() % 16 == 0 ? 1 : 0)
+                    for j in 0..<layout.items { for _ in 0..<items { c.columns[k][layout.fields + j].append(value(&rng)) } }
+                } else {
+                    c.columns[k][i].append(value(&rng))
+                }
+            }
+        }
+        if rng.next() % 8 == 0 {
+            // A column written wider or narrower than its values.
+            let key = rng.next() % 2 == 0 ? "h\(rng.next() % 5)" : "\(1 + rng.next() % 15).\(rng.next() % 12)"
+            c.widths[key] = UInt8(rng.next() % 10)
+        }
+        var body = c.bytes
+        let declared = rng.next() % 5 == 0 ? UInt32(truncatingIfNeeded: number(&rng)) : UInt32(count)
+        if rng.next() % 10 == 0, !body.isEmpty { body.removeLast(Int(rng.next() % UInt64(body.count))) }
+        return (body, declared)
     }
 
     /// A real trace (random events through the writer), then cut, bit-flipped or overwritten.

@@ -136,7 +136,7 @@ import Testing
         TraceFiles.store(Array("GIF89a not a trace".utf8), path)
         #expect(TraceFiles.readable(path).error?.code == .notATrace)
         var bytes = try Self.makeSample().bytes
-        bytes[8] = 2  // format version 2
+        bytes[8] = 3  // format version 3
         TraceFiles.store(bytes, path)
         let e = TraceFiles.readable(path).error
         #expect(e?.code == .unsupportedVersion)

@@ -96,11 +96,21 @@ import Testing
     @Test("the documented eventfd example encodes to the documented bytes")
     func workedExample() throws {
         var enc = ChunkEncoder()
-        enc.append(
+        _ = enc.append(
             TraceEvent(
                 time: 1_000_000, endTime: 1_000_500, pid: 100, tid: 101, result: 8,
                 payload: .eventfd(EventfdOp(operation: .read, fd: 9, value: 1))))
         let body = enc.finish()
-        #expect(body == [0x00, 0x09, 0x0F, 0x80, 0x89, 0x7A, 0xE8, 0x07, 0xC8, 0x01, 0x02, 0x10, 0x01, 0x12, 0x01, 0x00])
+        // docs/FORMAT.md, "Worked example": no strings; base time 1 000 000; kinds [9]; flags [0x0F]; Δtime width 0;
+        // duration 500 (zigzag 1000, 2 bytes); pid 100, tid 101, result 8 (zigzag, 1 byte each); then every kind's
+        // columns in order, empty (width 0) but eventfd's: operation 1, fd zigzag 18, value 1, flags width 0.
+        let empty: (Int) -> [UInt8] = { [UInt8](repeating: 0, count: $0) }
+        let expected: [UInt8] =
+            [0x00, 0x40, 0x42, 0x0F, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x09, 0x01, 0x0F, 0x00, 0x02, 0xE8, 0x03, 0x01, 0xC8, 0x01, 0xCA,
+             0x01, 0x10]
+            + empty(6 + 4 + 3 + 12 + 8 + 7 + 12 + 6)  // kinds 1–8: fields and list items
+            + [0x01, 0x01, 0x01, 0x12, 0x01, 0x01, 0x00]  // kind 9, eventfd
+            + empty(5 + 7 + 5 + 4 + 6 + 3)  // kinds 10–15
+        #expect(body == expected)
     }
 }

@@ -35,6 +35,22 @@ struct ByteWriter {
 
     mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
 
+    /// Each value's low `width` bytes (0, 1, 2, 4 or 8), little-endian: a version 2 column.
+    mutating func fixedWidth(_ values: [UInt64], width: Int) {
+        guard width > 0, !values.isEmpty else { return }
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: values.count * width + 8))
+        bytes.withUnsafeMutableBytes { out in
+            var p = out.baseAddress! + start
+            for v in values {
+                // 8 bytes stored, `width` kept: the next value overwrites the rest.
+                p.storeBytes(of: v.littleEndian, as: UInt64.self)
+                p += width
+            }
+        }
+        bytes.removeLast(8)
+    }
+
     /// Length-prefixed UTF-8.
     mutating func string(_ s: String) {
         var s = s

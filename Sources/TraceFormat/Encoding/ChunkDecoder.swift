@@ -10,11 +10,12 @@ struct ChunkDecoder {
     }
 
     /// Decodes all events of a chunk body as views over `raw`, handing each to `visit` (valid during the call).
-    /// `strings` is reused from chunk to chunk: it holds the chunk's string table while its views are visited.
+    /// `chunk` is reused from chunk to chunk: it holds the chunk's string table and columns while its views are
+    /// visited. `raw` must be followed by `TraceFormat.rawPadding` readable bytes (columns are read 8 bytes at a time).
     static func decode(
-        _ raw: UnsafeRawBufferPointer, expected: Int, strings: ChunkStrings, visit: (EventView) -> Void
+        _ raw: UnsafeRawBufferPointer, version: UInt16, expected: Int, chunk: DecodedChunk, visit: (EventView) -> Void
     ) throws(ByteReader.Malformed) {
-        try decode(raw, expected: expected, strings: strings) { (batch: UnsafeBufferPointer<EventView>) in
+        try decode(raw, version: version, expected: expected, chunk: chunk) { (batch: UnsafeBufferPointer<EventView>) in
             for v in batch { visit(v) }
         }
     }
@@ -24,13 +25,28 @@ struct ChunkDecoder {
 
     /// Decodes all events of a chunk body as views over `raw`, handing them over in batches (valid during the
     /// call): no call per event, so the decoding loop keeps its state in registers.
+    ///
+    /// A version 2 body is checked whole before its first event is handed over: a malformed one hands over nothing.
+    /// A version 1 body is checked event by event: the events before a malformed one are handed over first.
     static func decode(
-        _ raw: UnsafeRawBufferPointer, expected: Int, strings: ChunkStrings, batches visit: (UnsafeBufferPointer<EventView>) -> Void
+        _ raw: UnsafeRawBufferPointer, version: UInt16, expected: Int, chunk: DecodedChunk,
+        batches visit: (UnsafeBufferPointer<EventView>) -> Void
     ) throws(ByteReader.Malformed) {
-        var cursor = try Cursor(raw, expected: expected, strings: strings)
-        defer { strings.raw = UnsafeRawBufferPointer(start: nil, count: 0) }
+        chunk.version = version
+        defer { chunk.raw = UnsafeRawBufferPointer(start: nil, count: 0) }
         let buffer = UnsafeMutablePointer<EventView>.allocate(capacity: batchSize)
         defer { buffer.deallocate() }
+        if version >= 2 {
+            var cursor = try ColumnCursor(raw, expected: expected, chunk: chunk)
+            while true {
+                let n = cursor.fill(buffer, capacity: batchSize)
+                if n == 0 { break }
+                visit(UnsafeBufferPointer(start: buffer, count: n))
+                buffer.deinitialize(count: n)
+            }
+            return
+        }
+        var cursor = try Cursor(raw, expected: expected, chunk: chunk)
         while true {
             // The events decoded before a malformed one are visited before the error is thrown.
             var n = 0
@@ -49,33 +65,41 @@ struct ChunkDecoder {
         try cursor.finish()
     }
 
-    /// A chunk being decoded, batch by batch.
+    /// Reads a chunk body's string table (both versions).
+    static func readTable(_ r: inout ByteReader, into chunk: DecodedChunk) throws(ByteReader.Malformed) {
+        let n = try r.count()
+        guard n <= TraceFormat.maxStringsPerChunk else {
+            throw ByteReader.Malformed(
+                "string table of \u{1} entries exceeds the \u{2} a chunk may hold", UInt64(n), UInt64(TraceFormat.maxStringsPerChunk),
+                position: 0)
+        }
+        chunk.table.removeAll(keepingCapacity: true)
+        chunk.table.reserveCapacity(n)
+        for _ in 0..<n { chunk.table.append(try r.string()) }
+    }
+
+    /// A version 1 chunk being decoded, batch by batch: each event parsed in turn, its payload numbers written to the
+    /// chunk's scratch columns (one row per event of the batch).
     struct Cursor {
         var r: ByteReader
         let expected: Int
-        let strings: ChunkStrings
+        let chunk: DecodedChunk
         let tableCount: UInt64
+        let scratch: UnsafeMutablePointer<UInt64>
         var prevTime: UInt64 = 0
         var prevPid: Int32 = 0
         var prevTid: Int32 = 0
         var decoded = 0
 
-        init(_ raw: UnsafeRawBufferPointer, expected: Int, strings: ChunkStrings) throws(ByteReader.Malformed) {
+        init(_ raw: UnsafeRawBufferPointer, expected: Int, chunk: DecodedChunk) throws(ByteReader.Malformed) {
             var r = ByteReader(raw)
-            let n = try r.count()
-            guard n <= TraceFormat.maxStringsPerChunk else {
-                throw ByteReader.Malformed(
-                    "string table of \u{1} entries exceeds the \u{2} a chunk may hold", UInt64(n), UInt64(TraceFormat.maxStringsPerChunk),
-                    position: 0)
-            }
-            strings.table.removeAll(keepingCapacity: true)
-            strings.table.reserveCapacity(n)
-            for _ in 0..<n { strings.table.append(try r.string()) }
-            strings.raw = raw
+            try ChunkDecoder.readTable(&r, into: chunk)
+            chunk.raw = raw
             self.r = r
             self.expected = expected
-            self.strings = strings
-            tableCount = UInt64(n)
+            self.chunk = chunk
+            tableCount = UInt64(chunk.table.count)
+            scratch = chunk.useScratch(rows: ChunkDecoder.batchSize)
         }
 
         func finish() throws(ByteReader.Malformed) {
@@ -85,16 +109,20 @@ struct ChunkDecoder {
             }
         }
 
-        /// Decodes up to `capacity` events into `out`, counting them in `filled` (0 at the end of the chunk).
+        /// Decodes up to `capacity` (≤ `batchSize`) events into `out`, counting them in `filled` (0 at the end).
         mutating func fill(_ out: UnsafeMutablePointer<EventView>, capacity: Int, filled: inout Int) throws(ByteReader.Malformed) {
             let tableCount = self.tableCount
-            let strings = self.strings
+            let chunk = self.chunk
             let expected = self.expected
+            let scratch = self.scratch
+            let stride = ChunkDecoder.batchSize
             var r = self.r
             var prevTime = self.prevTime
             var prevPid = self.prevPid
             var prevTid = self.prevTid
             var decoded = self.decoded
+            // Rows of this batch, per kind.
+            var rows = InlineArray<16, Int32>(repeating: 0)
             filled = 0
             defer {
                 self.r = r
@@ -116,8 +144,13 @@ struct ChunkDecoder {
             where T.RawValue == UInt8 {
                 UInt64(try enumValue(&r, t, what).rawValue)
             }
+            // A signed 32-bit field, kept zigzag-encoded as the columns hold it.
             @inline(__always) func zz(_ r: inout ByteReader) throws(ByteReader.Malformed) -> UInt64 {
-                UInt64(bitPattern: Int64(try r.zigzag32()))
+                let v = try r.varint()
+                guard v <= UInt64(UInt32.max) else {
+                    throw ByteReader.Malformed("value \u{3} exceeds 32 bits", UInt64(bitPattern: ColumnSchema.unzigzag(v)), position: r.position)
+                }
+                return v
             }
             @inline(__always) func v32(_ r: inout ByteReader) throws(ByteReader.Malformed) -> UInt64 {
                 UInt64(try r.varint32())
@@ -151,42 +184,46 @@ struct ChunkDecoder {
                 prevTid = tid
 
                 // The payload's fields in order, each checked as `EventView.payload` will read it.
-                let v = out + filled
-                v.initialize(
-                    to: EventView(
-                        header: EventHeader(time: time, endTime: endTime, pid: pid, tid: tid, result: result), kind: kind,
-                        s: InlineArray(repeating: 0), listAt: 0, listCount: 0, chunk: strings))
+                let row = rows[Int(kind.rawValue)]
+                rows[Int(kind.rawValue)] = row + 1
+                let slots = scratch + Int(kind.rawValue) * ColumnSchema.slotsPerKind * stride + Int(row)
+                var listAt = 0
+                @inline(__always) func put(_ i: Int, _ value: UInt64) { slots[i * stride] = value }
                 switch kind {
                 case .vfioIoctl:
-                    v.pointee.s[0] = try zz(&r)
-                    v.pointee.s[1] = try en(&r, FdKind.self, "fd kind")
-                    v.pointee.s[2] = try str(&r)
-                    v.pointee.s[3] = try v32(&r)
-                    v.pointee.listCount = try r.count()
-                    v.pointee.listAt = r.position
-                    r.position += v.pointee.listCount
+                    put(0, try zz(&r))
+                    put(1, try en(&r, FdKind.self, "fd kind"))
+                    put(2, try str(&r))
+                    put(3, try v32(&r))
+                    let n = try r.count()
+                    put(4, UInt64(n))
+                    listAt = r.position
+                    r.position += n
                 case .ioctl:
-                    v.pointee.s[0] = try zz(&r)
-                    v.pointee.s[1] = try en(&r, FdKind.self, "fd kind")
-                    v.pointee.s[2] = try v32(&r)
-                    v.pointee.s[3] = try r.varint()
+                    put(0, try zz(&r))
+                    put(1, try en(&r, FdKind.self, "fd kind"))
+                    put(2, try v32(&r))
+                    put(3, try r.varint())
                 case .deviceOpen:
-                    v.pointee.s[0] = try zz(&r)
-                    v.pointee.s[1] = try zz(&r)
-                    v.pointee.s[2] = try str(&r)
+                    put(0, try zz(&r))
+                    put(1, try zz(&r))
+                    put(2, try str(&r))
                 case .regionInfo:
-                    v.pointee.s[0] = try zz(&r)
-                    v.pointee.s[1] = try str(&r)
-                    v.pointee.s[2] = try v32(&r)
-                    v.pointee.s[3] = try v32(&r)
-                    v.pointee.s[4] = try r.varint()
-                    v.pointee.s[5] = try r.varint()
+                    put(0, try zz(&r))
+                    put(1, try str(&r))
+                    put(2, try v32(&r))
+                    put(3, try v32(&r))
+                    put(4, try r.varint())
+                    put(5, try r.varint())
                     switch try r.u8() {
-                    case 0: break
+                    case 0:
+                        put(6, 0)
+                        put(7, 0)
+                        put(8, 0)
                     case 1:
-                        v.pointee.s[6] = 1
-                        v.pointee.s[7] = try v32(&r)
-                        v.pointee.s[8] = try v32(&r)
+                        put(6, 1)
+                        put(7, try v32(&r))
+                        put(8, try v32(&r))
                     default: throw ByteReader.Malformed("bad region type marker", position: r.position - 1)
                     }
                     // Stored as count + 1 (0 = no sparse capability); each area takes at least 2 bytes.
@@ -195,88 +232,94 @@ struct ChunkDecoder {
                     guard areaCount <= UInt64(min(r.remaining / 2, TraceFormat.maxListItems)) + 1 else {
                         throw ByteReader.Malformed("sparse area count \u{1} exceeds the data", areaCount, position: areaAt)
                     }
-                    v.pointee.listCount = Int(areaCount)
-                    v.pointee.listAt = r.position
-                    if areaCount > 1 { for _ in 0..<(v.pointee.listCount - 1) { _ = try r.varint(); _ = try r.varint() } }
+                    put(9, areaCount)
+                    listAt = r.position
+                    if areaCount > 1 { for _ in 0..<(Int(areaCount) - 1) { _ = try r.varint(); _ = try r.varint() } }
                 case .irqBinding:
-                    v.pointee.s[0] = try zz(&r)
-                    v.pointee.s[1] = try str(&r)
-                    v.pointee.s[2] = try v32(&r)
-                    v.pointee.s[3] = try v32(&r)
-                    v.pointee.s[4] = try v32(&r)
-                    v.pointee.s[5] = try v32(&r)
-                    v.pointee.listCount = try r.listCount()
-                    v.pointee.listAt = r.position
-                    for _ in 0..<v.pointee.listCount { _ = try r.zigzag32() }
+                    put(0, try zz(&r))
+                    put(1, try str(&r))
+                    put(2, try v32(&r))
+                    put(3, try v32(&r))
+                    put(4, try v32(&r))
+                    put(5, try v32(&r))
+                    let n = try r.listCount()
+                    put(6, UInt64(n))
+                    listAt = r.position
+                    for _ in 0..<n { _ = try r.zigzag32() }
                 case .deviceState:
-                    v.pointee.s[0] = try zz(&r)
-                    v.pointee.s[1] = try str(&r)
-                    v.pointee.s[2] = try en(&r, DeviceStateChange.MigrationProtocol.self, "migration protocol")
-                    v.pointee.s[3] = try en(&r, DeviceStateChange.Operation.self, "device_state operation")
-                    v.pointee.s[4] = try v32(&r)
-                    v.pointee.s[5] = try v32(&r)
-                    v.pointee.s[6] = try zz(&r)
+                    put(0, try zz(&r))
+                    put(1, try str(&r))
+                    put(2, try en(&r, DeviceStateChange.MigrationProtocol.self, "migration protocol"))
+                    put(3, try en(&r, DeviceStateChange.Operation.self, "device_state operation"))
+                    put(4, try v32(&r))
+                    put(5, try v32(&r))
+                    put(6, try zz(&r))
                 case .mapping:
-                    v.pointee.s[0] = try en(&r, MappingChange.Operation.self, "mapping operation")
-                    v.pointee.s[1] = try zz(&r)
-                    v.pointee.s[2] = try str(&r)
-                    v.pointee.s[3] = try zz(&r)
-                    for i in 4..<9 { v.pointee.s[i] = try r.varint() }
-                    v.pointee.s[9] = try v32(&r)
-                    v.pointee.s[10] = try v32(&r)
-                    v.pointee.s[11] = try r.varint()
+                    put(0, try en(&r, MappingChange.Operation.self, "mapping operation"))
+                    put(1, try zz(&r))
+                    put(2, try str(&r))
+                    put(3, try zz(&r))
+                    for i in 4..<9 { put(i, try r.varint()) }
+                    put(9, try v32(&r))
+                    put(10, try v32(&r))
+                    put(11, try r.varint())
                 case .memslot:
-                    v.pointee.s[0] = try zz(&r)
-                    v.pointee.s[1] = try v32(&r)
-                    v.pointee.s[2] = try v32(&r)
-                    v.pointee.s[3] = try r.varint()
-                    v.pointee.s[4] = try r.varint()
-                    v.pointee.s[5] = try r.varint()
+                    put(0, try zz(&r))
+                    put(1, try v32(&r))
+                    put(2, try v32(&r))
+                    put(3, try r.varint())
+                    put(4, try r.varint())
+                    put(5, try r.varint())
                 case .eventfd:
-                    v.pointee.s[0] = try en(&r, EventfdOp.Operation.self, "eventfd operation")
-                    v.pointee.s[1] = try zz(&r)
-                    v.pointee.s[2] = try r.varint()
-                    v.pointee.s[3] = try v32(&r)
+                    put(0, try en(&r, EventfdOp.Operation.self, "eventfd operation"))
+                    put(1, try zz(&r))
+                    put(2, try r.varint())
+                    put(3, try v32(&r))
                 case .irqfd:
-                    v.pointee.s[0] = try zz(&r)
-                    v.pointee.s[1] = try zz(&r)
-                    v.pointee.s[2] = try v32(&r)
-                    v.pointee.s[3] = try v32(&r)
-                    v.pointee.s[4] = try zz(&r)
+                    put(0, try zz(&r))
+                    put(1, try zz(&r))
+                    put(2, try v32(&r))
+                    put(3, try v32(&r))
+                    put(4, try zz(&r))
                 case .regionAccess:
-                    v.pointee.s[0] = try en(&r, RegionAccess.Operation.self, "access operation")
-                    v.pointee.s[1] = try zz(&r)
-                    v.pointee.s[2] = try str(&r)
-                    v.pointee.s[3] = try zz(&r)
-                    v.pointee.s[4] = try r.varint()
-                    v.pointee.s[5] = try r.varint()
-                    v.pointee.s[6] = try r.varint()
+                    put(0, try en(&r, RegionAccess.Operation.self, "access operation"))
+                    put(1, try zz(&r))
+                    put(2, try str(&r))
+                    put(3, try zz(&r))
+                    put(4, try r.varint())
+                    put(5, try r.varint())
+                    put(6, try r.varint())
                 case .fd:
-                    v.pointee.s[0] = try en(&r, FdChange.Operation.self, "fd operation")
-                    v.pointee.s[1] = try zz(&r)
-                    v.pointee.s[2] = try zz(&r)
-                    v.pointee.s[3] = try en(&r, FdKind.self, "fd kind")
-                    v.pointee.s[4] = try str(&r)
+                    put(0, try en(&r, FdChange.Operation.self, "fd operation"))
+                    put(1, try zz(&r))
+                    put(2, try zz(&r))
+                    put(3, try en(&r, FdKind.self, "fd kind"))
+                    put(4, try str(&r))
                 case .process:
-                    v.pointee.s[0] = try en(&r, ProcessChange.Operation.self, "process operation")
-                    v.pointee.s[1] = try zz(&r)
-                    v.pointee.s[2] = try zz(&r)
-                    v.pointee.s[3] = try str(&r)
+                    put(0, try en(&r, ProcessChange.Operation.self, "process operation"))
+                    put(1, try zz(&r))
+                    put(2, try zz(&r))
+                    put(3, try str(&r))
                 case .marker:
-                    v.pointee.s[0] = try str(&r)
-                    v.pointee.s[1] = try str(&r)
-                    v.pointee.s[2] = try str(&r)
-                    v.pointee.listCount = try r.listCount()
-                    v.pointee.listAt = r.position
-                    for _ in 0..<v.pointee.listCount {
+                    put(0, try str(&r))
+                    put(1, try str(&r))
+                    put(2, try str(&r))
+                    let n = try r.listCount()
+                    put(3, UInt64(n))
+                    listAt = r.position
+                    for _ in 0..<n {
                         _ = try str(&r)
                         _ = try str(&r)
                     }
                 case .lost:
-                    v.pointee.s[0] = try r.varint()
-                    v.pointee.s[1] = try r.varint()
-                    v.pointee.s[2] = try r.varint()
+                    put(0, try r.varint())
+                    put(1, try r.varint())
+                    put(2, try r.varint())
                 }
+                (out + filled).initialize(
+                    to: EventView(
+                        header: EventHeader(time: time, endTime: endTime, pid: pid, tid: tid, result: result), kind: kind,
+                        row: row, listAt: Int32(truncatingIfNeeded: listAt), chunk: chunk))
                 filled += 1
                 decoded += 1
             }

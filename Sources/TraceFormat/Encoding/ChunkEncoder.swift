@@ -1,151 +1,284 @@
-/// Encodes events into one chunk's raw (uncompressed) body: a string table, then the events.
+/// Encodes events into one chunk's raw (uncompressed) body, format version 2: a string table, then columns (see
+/// docs/FORMAT.md, "Chunk body, version 2", and `ColumnSchema`).
 ///
-/// Timestamps are zigzag deltas from the previous event; pid, tid, result and duration are only
-/// written when they differ from the common case. See docs/FORMAT.md, "Chunk body".
+/// Values are gathered per column while the chunk is open; `finish` writes each column at the narrowest width that
+/// holds its largest value. Timestamps are zigzag deltas from the previous event; pid, tid, result and duration
+/// are only stored when they differ from the common case.
 struct ChunkEncoder {
-    private var body = ByteWriter(capacity: 1 << 20)
+    /// One column's values so far and the largest of them.
+    private struct Builder {
+        var values: [UInt64] = []
+        var maximum: UInt64 = 0
+        /// Item columns take at least a byte per value (a reader bounds a chunk's items by its size).
+        var minWidth = 0
+        var width: Int { values.isEmpty ? 0 : max(ColumnSchema.width(for: maximum), minWidth) }
+    }
+
     private var strings: [String: UInt32] = [:]
     private var stringList: [String] = []
+    private var kinds: [UInt8] = []
+    private var flags: [UInt8] = []
+    private var columns: [Builder]
+    /// The first event's time: the first Δtime is taken from it (a small number, like the others).
+    private var baseTime: UInt64 = 0
     private var prevTime: UInt64 = 0
     private var prevPid: Int32 = 0
     private var prevTid: Int32 = 0
-    private(set) var eventCount = 0
     private(set) var firstTime: UInt64 = .max
     private(set) var lastTime: UInt64 = 0
+    var eventCount: Int { kinds.count }
 
-    /// Bytes of the string table's strings so far.
+    /// Bytes of the string table's strings so far, and of the columns at their current widths.
     private var tableBytes = 0
+    private var columnBytes = 0
 
-    /// Bytes of the raw body so far, the string table included (its length prefixes approximated).
-    var approximateSize: Int { body.count + tableBytes }
+    /// Bytes of the raw body so far (string-table length prefixes and column widths approximated).
+    var approximateSize: Int { tableBytes + 2 * kinds.count + columnBytes + ColumnSchema.slotCount + 8 }
     var stringCount: Int { stringList.count }
 
+    init() {
+        columns = [Builder](repeating: Builder(), count: ColumnSchema.slotCount)
+        for k in 1...15 {
+            for j in ColumnSchema.kinds[k].items.indices { columns[k * ColumnSchema.slotsPerKind + ColumnSchema.itemSlot + j].minWidth = 1 }
+        }
+    }
+
     mutating func reset() {
-        body.removeAll()
         strings.removeAll(keepingCapacity: true)
         stringList.removeAll(keepingCapacity: true)
+        kinds.removeAll(keepingCapacity: true)
+        flags.removeAll(keepingCapacity: true)
+        for i in columns.indices {
+            columns[i].values.removeAll(keepingCapacity: true)
+            columns[i].maximum = 0
+        }
+        baseTime = 0
         prevTime = 0
         prevPid = 0
         prevTid = 0
-        eventCount = 0
         firstTime = .max
         lastTime = 0
         tableBytes = 0
+        columnBytes = 0
+        valueCount = 0
     }
 
     /// The complete raw chunk body.
     func finish() -> [UInt8] {
-        var table = ByteWriter(capacity: 64 + stringList.reduce(0) { $0 + $1.utf8.count + 2 })
-        table.varint(UInt64(stringList.count))
-        for s in stringList { table.string(s) }
-        return table.bytes + body.bytes
-    }
-
-    private mutating func str(_ s: String) {
-        if let i = strings[s] {
-            body.varint(i)
-            return
+        var out = ByteWriter(capacity: approximateSize + 16)
+        out.varint(UInt64(stringList.count))
+        for s in stringList { out.string(s) }
+        out.fixed64(baseTime)
+        out.u8(1)
+        out.raw(kinds)
+        if flags.contains(where: { $0 != 0 }) {
+            out.u8(1)
+            out.raw(flags)
+        } else {
+            out.u8(0)
         }
-        let i = UInt32(stringList.count)
-        strings[s] = i
-        stringList.append(s)
-        tableBytes += s.utf8.count + 1
-        body.varint(i)
+        // Header columns, then each kind's fields and list items, in slot order.
+        var order = Array(0..<ColumnSchema.header.count)
+        for k in 1...15 {
+            let schema = ColumnSchema.kinds[k]
+            let base = k * ColumnSchema.slotsPerKind
+            order += schema.fields.indices.map { base + $0 }
+            order += schema.items.indices.map { base + ColumnSchema.itemSlot + $0 }
+        }
+        for slot in order {
+            let c = columns[slot]
+            let w = c.width
+            out.u8(UInt8(w))
+            out.fixedWidth(c.values, width: w)
+        }
+        return out.bytes
     }
 
-    /// Appends `e`, or leaves the chunk as it was and returns false when the event alone would take more
+    // An event is staged first (its values, by column, and the strings it adds), then committed: so the writer can
+    // see what the chunk would become (one large value widens its whole column) and seal before, not after.
+    private var staged: [(slot: Int, value: UInt64)] = []
+    private var stagedStrings: [String] = []
+    private var stagedKind: UInt8 = 0
+    private var stagedFlags: UInt8 = 0
+    private var stagedEvent: (time: UInt64, endTime: UInt64, pid: Int32, tid: Int32)?
+    /// Values in all columns so far.
+    private var valueCount = 0
+
+    private mutating func push(_ slot: Int, _ v: UInt64) { staged.append((slot, v)) }
+
+    private mutating func str(_ slot: Int, _ s: String) {
+        if let i = strings[s] {
+            push(slot, UInt64(i))
+        } else if let j = stagedStrings.firstIndex(of: s) {
+            push(slot, UInt64(stringList.count + j))
+        } else {
+            push(slot, UInt64(stringList.count + stagedStrings.count))
+            stagedStrings.append(s)
+        }
+    }
+
+    /// The most bytes `e` can add to a chunk (every string counted as new, every column at its widest).
+    private static func bound(_ e: TraceEvent) -> Int {
+        var n = 64
+        func s(_ x: String) { n += x.utf8.count + 8 }
+        switch e.payload {
+        case .vfioIoctl(let p): n += 40 + p.argument.count; s(p.device)
+        case .regionInfo(let p): n += 80 + 16 * (p.sparseAreas?.count ?? 0); s(p.device)
+        case .irqBinding(let p): n += 40 + 4 * p.eventfds.count; s(p.device)
+        case .deviceOpen(let p): s(p.device)
+        case .deviceState(let p): s(p.device)
+        case .mapping(let p): s(p.device)
+        case .regionAccess(let p): s(p.device)
+        case .fd(let p): s(p.path)
+        case .process(let p): s(p.command)
+        case .marker(let p):
+            s(p.source); s(p.name); s(p.device)
+            for f in p.fields { s(f.key); s(f.value) }
+        case .ioctl, .memslot, .eventfd, .irqfd, .lost: break
+        }
+        return n + 12 * 8
+    }
+
+    /// Stages `e` to be appended by `commit`, or returns false (staging nothing) when the event alone could take more
     /// than `TraceFormat.maxEventBytes` (a reader must be able to bound what one chunk holds).
-    mutating func append(_ e: TraceEvent) -> Bool {
-        let before = (body: body.count, strings: stringList.count, table: tableBytes)
-        let previous = (prevTime, prevPid, prevTid, eventCount, firstTime, lastTime)
-        encode(e)
-        if approximateSize - before.body - before.table <= TraceFormat.maxEventBytes { return true }
-        body.truncate(to: before.body)
-        for s in stringList[before.strings...] { strings[s] = nil }
-        stringList.removeSubrange(before.strings...)
-        tableBytes = before.table
-        (prevTime, prevPid, prevTid, eventCount, firstTime, lastTime) = previous
-        return false
+    mutating func stage(_ e: TraceEvent) -> Bool {
+        staged.removeAll(keepingCapacity: true)
+        stagedStrings.removeAll(keepingCapacity: true)
+        stagedEvent = nil
+        guard Self.bound(e) <= TraceFormat.maxEventBytes else { return false }
+        let first = kinds.isEmpty
+        let previous = first ? (time: e.time, pid: Int32(0), tid: Int32(0)) : (time: prevTime, pid: prevPid, tid: prevTid)
+        var f: UInt8 = 0
+        if e.endTime != e.time { f |= 1 }
+        if e.pid != previous.pid { f |= 2 }
+        if e.tid != previous.tid { f |= 4 }
+        if e.result != 0 { f |= 8 }
+        stagedKind = e.kind.rawValue
+        stagedFlags = f
+        push(ColumnSchema.deltaSlot, ColumnSchema.zigzag(Int64(bitPattern: e.time &- previous.time)))
+        if f & 1 != 0 { push(ColumnSchema.durationSlot, ColumnSchema.zigzag(Int64(bitPattern: e.endTime &- e.time))) }
+        if f & 2 != 0 { push(ColumnSchema.pidSlot, ColumnSchema.zigzag(Int64(e.pid))) }
+        if f & 4 != 0 { push(ColumnSchema.tidSlot, ColumnSchema.zigzag(Int64(e.tid))) }
+        if f & 8 != 0 { push(ColumnSchema.resultSlot, ColumnSchema.zigzag(e.result)) }
+        encodePayload(e.payload, at: Int(e.kind.rawValue) * ColumnSchema.slotsPerKind)
+        stagedEvent = (e.time, e.endTime, e.pid, e.tid)
+        return true
     }
 
-    private mutating func encode(_ e: TraceEvent) {
-        body.u8(e.kind.rawValue)
-        var flags: UInt8 = 0
-        if e.endTime != e.time { flags |= 1 }
-        if e.pid != prevPid { flags |= 2 }
-        if e.tid != prevTid { flags |= 4 }
-        if e.result != 0 { flags |= 8 }
-        body.u8(flags)
-        body.zigzag(Int64(bitPattern: e.time &- prevTime))
-        if flags & 1 != 0 { body.zigzag(Int64(bitPattern: e.endTime &- e.time)) }
-        if flags & 2 != 0 { body.zigzag(e.pid) }
-        if flags & 4 != 0 { body.zigzag(Int64(e.tid) - Int64(e.pid)) }
-        if flags & 8 != 0 { body.zigzag(e.result) }
+    /// What `approximateSize` becomes once the staged event is committed, at most: its values and strings, and every
+    /// column they widen, widened. Exact where it matters (near `limit`), a quick upper bound elsewhere.
+    func stagedSize(near limit: Int) -> Int {
+        let added = 2 + stagedStrings.reduce(0) { $0 + $1.utf8.count + 1 } + 8 * staged.count
+        // Every value so far widened to 8 bytes: seldom near the limit.
+        let bound = tableBytes + 2 * kinds.count + ColumnSchema.slotCount + 8 + 8 * valueCount + added
+        if bound <= limit { return bound }
+        var widest = InlineArray<256, UInt64>(repeating: 0)
+        var touched = InlineArray<256, Bool>(repeating: false)
+        for (slot, v) in staged {
+            widest[slot] = max(widest[slot], v)
+            touched[slot] = true
+        }
+        var size = approximateSize + 2 + stagedStrings.reduce(0) { $0 + $1.utf8.count + 1 }
+        for slot in 0..<ColumnSchema.slotCount where touched[slot] {
+            let c = columns[slot]
+            let w = max(ColumnSchema.width(for: max(c.maximum, widest[slot])), c.minWidth)
+            size += (w - c.width) * c.values.count
+        }
+        for (slot, _) in staged { size += max(ColumnSchema.width(for: max(columns[slot].maximum, widest[slot])), columns[slot].minWidth) }
+        return size
+    }
+
+    /// Appends the staged event.
+    mutating func commit() {
+        guard let e = stagedEvent else { return }
+        if kinds.isEmpty { baseTime = e.time }
+        for s in stagedStrings {
+            strings[s] = UInt32(stringList.count)
+            stringList.append(s)
+            tableBytes += s.utf8.count + 1
+        }
+        kinds.append(stagedKind)
+        flags.append(stagedFlags)
+        for (slot, v) in staged {
+            let before = columns[slot].width
+            columns[slot].values.append(v)
+            if v > columns[slot].maximum { columns[slot].maximum = v }
+            let after = columns[slot].width
+            columnBytes += after + (after - before) * (columns[slot].values.count - 1)
+        }
+        valueCount += staged.count
         prevTime = e.time
         prevPid = e.pid
         prevTid = e.tid
-        eventCount += 1
         firstTime = min(firstTime, e.time)
         lastTime = max(lastTime, e.endTime)
-        encodePayload(e.payload)
+        staged.removeAll(keepingCapacity: true)
+        stagedStrings.removeAll(keepingCapacity: true)
+        stagedEvent = nil
     }
 
-    private mutating func encodePayload(_ payload: EventPayload) {
+    /// Stages and commits `e`; false (nothing appended) when it is over `TraceFormat.maxEventBytes`.
+    mutating func append(_ e: TraceEvent) -> Bool {
+        guard stage(e) else { return false }
+        commit()
+        return true
+    }
+
+    private mutating func encodePayload(_ payload: EventPayload, at b: Int) {
+        func i32(_ i: Int, _ v: Int32) { push(b + i, ColumnSchema.zigzag(Int64(v))) }
+        func u64(_ i: Int, _ v: UInt64) { push(b + i, v) }
+        func u32(_ i: Int, _ v: UInt32) { push(b + i, UInt64(v)) }
+        func u8(_ i: Int, _ v: UInt8) { push(b + i, UInt64(v)) }
+        func s(_ i: Int, _ v: String) { str(b + i, v) }
+        let item = b + ColumnSchema.itemSlot
         switch payload {
         case .vfioIoctl(let p):
-            body.zigzag(p.fd); body.u8(p.target.rawValue); str(p.device); body.varint(p.request)
-            body.varint(UInt64(p.argument.count)); body.raw(p.argument)
+            i32(0, p.fd); u8(1, p.target.rawValue); s(2, p.device); u32(3, p.request); u64(4, UInt64(p.argument.count))
+            for x in p.argument { push(item, UInt64(x)) }
         case .ioctl(let p):
-            body.zigzag(p.fd); body.u8(p.target.rawValue); body.varint(p.request); body.varint(p.argument)
+            i32(0, p.fd); u8(1, p.target.rawValue); u32(2, p.request); u64(3, p.argument)
         case .deviceOpen(let p):
-            body.zigzag(p.fd); body.zigzag(p.groupFd); str(p.device)
+            i32(0, p.fd); i32(1, p.groupFd); s(2, p.device)
         case .regionInfo(let p):
-            body.zigzag(p.fd); str(p.device); body.varint(p.index); body.varint(p.flags)
-            body.varint(p.size); body.varint(p.offset)
-            if let t = p.regionType {
-                body.u8(1); body.varint(t.type); body.varint(t.subtype)
-            } else {
-                body.u8(0)
-            }
-            if let areas = p.sparseAreas {
-                body.varint(UInt64(areas.count) + 1)
-                for a in areas { body.varint(a.offset); body.varint(a.size) }
-            } else {
-                body.varint(UInt64(0))
+            i32(0, p.fd); s(1, p.device); u32(2, p.index); u32(3, p.flags); u64(4, p.size); u64(5, p.offset)
+            u8(6, p.regionType == nil ? 0 : 1); u32(7, p.regionType?.type ?? 0); u32(8, p.regionType?.subtype ?? 0)
+            u64(9, p.sparseAreas.map { UInt64($0.count) + 1 } ?? 0)
+            for a in p.sparseAreas ?? [] {
+                push(item, a.offset)
+                push(item + 1, a.size)
             }
         case .irqBinding(let p):
-            body.zigzag(p.fd); str(p.device); body.varint(p.index); body.varint(p.start)
-            body.varint(p.count); body.varint(p.flags)
-            body.varint(UInt64(p.eventfds.count))
-            for fd in p.eventfds { body.zigzag(fd) }
+            i32(0, p.fd); s(1, p.device); u32(2, p.index); u32(3, p.start); u32(4, p.count); u32(5, p.flags)
+            u64(6, UInt64(p.eventfds.count))
+            for fd in p.eventfds { push(item, ColumnSchema.zigzag(Int64(fd))) }
         case .deviceState(let p):
-            body.zigzag(p.fd); str(p.device); body.u8(p.migrationProtocol.rawValue); body.u8(p.operation.rawValue)
-            body.varint(p.requested); body.varint(p.resulting); body.zigzag(p.dataFd)
+            i32(0, p.fd); s(1, p.device); u8(2, p.migrationProtocol.rawValue); u8(3, p.operation.rawValue)
+            u32(4, p.requested); u32(5, p.resulting); i32(6, p.dataFd)
         case .mapping(let p):
-            body.u8(p.operation.rawValue); body.zigzag(p.fd); str(p.device); body.zigzag(p.region)
-            body.varint(p.regionOffset); body.varint(p.address); body.varint(p.length)
-            body.varint(p.newAddress); body.varint(p.newLength); body.varint(p.prot); body.varint(p.flags)
-            body.varint(p.fileOffset)
+            u8(0, p.operation.rawValue); i32(1, p.fd); s(2, p.device); i32(3, p.region)
+            u64(4, p.regionOffset); u64(5, p.address); u64(6, p.length); u64(7, p.newAddress); u64(8, p.newLength)
+            u32(9, p.prot); u32(10, p.flags); u64(11, p.fileOffset)
         case .memslot(let p):
-            body.zigzag(p.vmFd); body.varint(p.slot); body.varint(p.flags); body.varint(p.guestPhys)
-            body.varint(p.size); body.varint(p.userAddress)
+            i32(0, p.vmFd); u32(1, p.slot); u32(2, p.flags); u64(3, p.guestPhys); u64(4, p.size); u64(5, p.userAddress)
         case .eventfd(let p):
-            body.u8(p.operation.rawValue); body.zigzag(p.fd); body.varint(p.value); body.varint(p.flags)
+            u8(0, p.operation.rawValue); i32(1, p.fd); u64(2, p.value); u32(3, p.flags)
         case .irqfd(let p):
-            body.zigzag(p.vmFd); body.zigzag(p.fd); body.varint(p.gsi); body.varint(p.flags); body.zigzag(p.resampleFd)
+            i32(0, p.vmFd); i32(1, p.fd); u32(2, p.gsi); u32(3, p.flags); i32(4, p.resampleFd)
         case .regionAccess(let p):
-            body.u8(p.operation.rawValue); body.zigzag(p.fd); str(p.device); body.zigzag(p.region)
-            body.varint(p.offset); body.varint(p.length); body.varint(p.value)
+            u8(0, p.operation.rawValue); i32(1, p.fd); s(2, p.device); i32(3, p.region)
+            u64(4, p.offset); u64(5, p.length); u64(6, p.value)
         case .fd(let p):
-            body.u8(p.operation.rawValue); body.zigzag(p.fd); body.zigzag(p.sourceFd); body.u8(p.kind.rawValue); str(p.path)
+            u8(0, p.operation.rawValue); i32(1, p.fd); i32(2, p.sourceFd); u8(3, p.kind.rawValue); s(4, p.path)
         case .process(let p):
-            body.u8(p.operation.rawValue); body.zigzag(p.target); body.zigzag(p.status); str(p.command)
+            u8(0, p.operation.rawValue); i32(1, p.target); i32(2, p.status); s(3, p.command)
         case .marker(let p):
-            str(p.source); str(p.name); str(p.device)
-            body.varint(UInt64(p.fields.count))
-            for f in p.fields { str(f.key); str(f.value) }
+            s(0, p.source); s(1, p.name); s(2, p.device); u64(3, UInt64(p.fields.count))
+            for f in p.fields {
+                str(item, f.key)
+                str(item + 1, f.value)
+            }
         case .lost(let p):
-            body.varint(p.count); body.varint(p.fromNs); body.varint(p.toNs)
+            u64(0, p.count); u64(1, p.fromNs); u64(2, p.toNs)
         }
     }
 }

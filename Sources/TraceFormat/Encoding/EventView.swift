@@ -26,14 +26,49 @@ extension TraceEvent {
     public var header: EventHeader { EventHeader(time: time, endTime: endTime, pid: pid, tid: tid, result: result) }
 }
 
-/// The string table and bytes of the chunk being decoded, shared by the views of its events.
-final class ChunkStrings {
+/// The chunk being decoded, shared by the views of its events: its string table, its bytes, and where each column
+/// of its payloads lies (for a version 1 chunk, in a scratch area the decoder fills batch by batch).
+final class DecodedChunk {
     var table: [String] = []
     var raw = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// The format version of the chunk's body: where a view's list lies depends on it.
+    var version: UInt16 = TraceFormat.version
+    /// `ColumnSchema.slotCount` columns, by slot.
+    let columns: UnsafeMutablePointer<Column>
+    /// Version 1 chunks: each event's payload numbers, written where the columns point (allocated on first use).
+    private(set) var scratch: UnsafeMutablePointer<UInt64>?
+    /// What the columns point at before a chunk is decoded: 8 readable bytes.
+    private let zeros = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+
+    init() {
+        zeros.initialize(to: 0)
+        columns = .allocate(capacity: ColumnSchema.slotCount)
+        columns.initialize(repeating: Column(base: UnsafeRawPointer(zeros), width: 0), count: ColumnSchema.slotCount)
+    }
+
+    deinit {
+        columns.deallocate()
+        zeros.deallocate()
+        scratch?.deallocate()
+    }
+
+    /// Points every column at the scratch area: `rows` values of 8 bytes per slot.
+    func useScratch(rows: Int) -> UnsafeMutablePointer<UInt64> {
+        let s: UnsafeMutablePointer<UInt64>
+        if let scratch {
+            s = scratch
+        } else {
+            s = .allocate(capacity: ColumnSchema.slotCount * rows)
+            s.initialize(repeating: 0, count: ColumnSchema.slotCount * rows)
+            scratch = s
+        }
+        for slot in 0..<ColumnSchema.slotCount { columns[slot] = Column(base: UnsafeRawPointer(s + slot * rows), width: 8) }
+        return s
+    }
 }
 
-/// One event read in place from a decompressed chunk: its header decoded, its payload checked and kept as
-/// numbers (string indices, list positions) until asked for.
+/// One event read in place from a decompressed chunk: its header decoded, its payload checked and left where it
+/// lies (the chunk's columns) until asked for.
 ///
 /// A view borrows the chunk it was read from: it is valid only during the `visit` call that hands it over
 /// (`TraceReader.nextChunk(views:)`); keep `event` or `payload`, never the view. Every field was checked
@@ -44,14 +79,19 @@ final class ChunkStrings {
 public struct EventView {
     public let header: EventHeader
     public let kind: EventKind
-    /// The payload's numbers in the kind's field order (signed values as their bit pattern, strings as
-    /// table indices, enums as raw values); see `payload`.
-    var s: InlineArray<12, UInt64>
-    /// Where the payload's list (argument bytes, sparse areas, eventfds, marker fields) starts in the chunk.
-    var listAt: Int
-    /// The list's length as stored (for sparse areas: count + 1, 0 = no sparse capability).
-    var listCount: Int
-    unowned(unsafe) let chunk: ChunkStrings
+    /// The event's row in its kind's columns.
+    let row: Int32
+    /// Where its list starts: the first item's row in the kind's item columns (a version 1 chunk: a byte offset).
+    let listAt: Int32
+    unowned(unsafe) let chunk: DecodedChunk
+
+    init(header: EventHeader, kind: EventKind, row: Int32, listAt: Int32, chunk: DecodedChunk) {
+        self.header = header
+        self.kind = kind
+        self.row = row
+        self.listAt = listAt
+        self.chunk = chunk
+    }
 
     @inline(__always) public var time: UInt64 { header.time }
     @inline(__always) public var endTime: UInt64 { header.endTime }
@@ -60,12 +100,17 @@ public struct EventView {
     @inline(__always) public var result: Int64 { header.result }
     @inline(__always) public var failed: Bool { header.failed }
 
-    @inline(__always) private func i32(_ i: Int) -> Int32 { Int32(truncatingIfNeeded: Int64(bitPattern: s[i])) }
-    @inline(__always) private func u32(_ i: Int) -> UInt32 { UInt32(truncatingIfNeeded: s[i]) }
-    @inline(__always) private func str(_ i: Int) -> String { chunk.table[Int(truncatingIfNeeded: s[i])] }
+    /// Field `i` of the payload as stored: signed values zigzag-encoded, strings as table indices, enums as raw values.
+    @inline(__always) private func field(_ i: Int) -> UInt64 {
+        chunk.columns[Int(kind.rawValue) &* ColumnSchema.slotsPerKind &+ i].load(Int(row))
+    }
+    @inline(__always) private func u64(_ i: Int) -> UInt64 { field(i) }
+    @inline(__always) private func i32(_ i: Int) -> Int32 { Int32(truncatingIfNeeded: ColumnSchema.unzigzag(field(i))) }
+    @inline(__always) private func u32(_ i: Int) -> UInt32 { UInt32(truncatingIfNeeded: field(i)) }
+    @inline(__always) private func str(_ i: Int) -> String { chunk.table[Int(truncatingIfNeeded: field(i))] }
     /// An enum raw value the decoder already checked.
     @inline(__always) private func enumValue<T: RawRepresentable>(_ i: Int, _ fallback: T) -> T where T.RawValue == UInt8 {
-        T(rawValue: UInt8(truncatingIfNeeded: s[i])) ?? fallback
+        T(rawValue: UInt8(truncatingIfNeeded: field(i))) ?? fallback
     }
 
     /// The owned event (copies what it needs out of the chunk).
@@ -81,7 +126,7 @@ public struct EventView {
     /// The payload of an `.eventfd` event; nil for other kinds.
     @inline(__always) public var eventfd: EventfdOp? {
         guard kind == .eventfd else { return nil }
-        return EventfdOp(operation: enumValue(0, .read), fd: i32(1), value: s[2], flags: u32(3))
+        return EventfdOp(operation: enumValue(0, .read), fd: i32(1), value: u64(2), flags: u32(3))
     }
 
     /// The region index of a `.regionAccess` event without its strings; nil for other kinds.
@@ -97,14 +142,14 @@ public struct EventView {
         case .vfioIoctl:
             return .vfioIoctl(VFIOIoctl(fd: i32(0), target: enumValue(1, .unknown), device: str(2), request: u32(3), argument: bytes()))
         case .ioctl:
-            return .ioctl(GenericIoctl(fd: i32(0), target: enumValue(1, .unknown), request: u32(2), argument: s[3]))
+            return .ioctl(GenericIoctl(fd: i32(0), target: enumValue(1, .unknown), request: u32(2), argument: u64(3)))
         case .deviceOpen:
             return .deviceOpen(DeviceOpen(fd: i32(0), groupFd: i32(1), device: str(2)))
         case .regionInfo:
             return .regionInfo(
                 RegionInfo(
-                    fd: i32(0), device: str(1), index: u32(2), flags: u32(3), size: s[4], offset: s[5],
-                    regionType: s[6] != 0 ? RegionInfo.RegionType(type: u32(7), subtype: u32(8)) : nil,
+                    fd: i32(0), device: str(1), index: u32(2), flags: u32(3), size: u64(4), offset: u64(5),
+                    regionType: u64(6) != 0 ? RegionInfo.RegionType(type: u32(7), subtype: u32(8)) : nil,
                     sparseAreas: listCount > 0 ? areas() : nil))
         case .irqBinding:
             return .irqBinding(
@@ -117,18 +162,18 @@ public struct EventView {
         case .mapping:
             return .mapping(
                 MappingChange(
-                    operation: enumValue(0, .mmap), fd: i32(1), device: str(2), region: i32(3), regionOffset: s[4],
-                    address: s[5], length: s[6], newAddress: s[7], newLength: s[8], prot: u32(9), flags: u32(10), fileOffset: s[11]))
+                    operation: enumValue(0, .mmap), fd: i32(1), device: str(2), region: i32(3), regionOffset: u64(4),
+                    address: u64(5), length: u64(6), newAddress: u64(7), newLength: u64(8), prot: u32(9), flags: u32(10), fileOffset: u64(11)))
         case .memslot:
-            return .memslot(Memslot(vmFd: i32(0), slot: u32(1), flags: u32(2), guestPhys: s[3], size: s[4], userAddress: s[5]))
+            return .memslot(Memslot(vmFd: i32(0), slot: u32(1), flags: u32(2), guestPhys: u64(3), size: u64(4), userAddress: u64(5)))
         case .eventfd:
-            return .eventfd(EventfdOp(operation: enumValue(0, .read), fd: i32(1), value: s[2], flags: u32(3)))
+            return .eventfd(EventfdOp(operation: enumValue(0, .read), fd: i32(1), value: u64(2), flags: u32(3)))
         case .irqfd:
             return .irqfd(Irqfd(vmFd: i32(0), fd: i32(1), gsi: u32(2), flags: u32(3), resampleFd: i32(4)))
         case .regionAccess:
             return .regionAccess(
                 RegionAccess(
-                    operation: enumValue(0, .read), fd: i32(1), device: str(2), region: i32(3), offset: s[4], length: s[5], value: s[6]))
+                    operation: enumValue(0, .read), fd: i32(1), device: str(2), region: i32(3), offset: u64(4), length: u64(5), value: u64(6)))
         case .fd:
             return .fd(FdChange(operation: enumValue(0, .open), fd: i32(1), sourceFd: i32(2), kind: enumValue(3, .unknown), path: str(4)))
         case .process:
@@ -136,55 +181,82 @@ public struct EventView {
         case .marker:
             return .marker(Marker(source: str(0), name: str(1), device: str(2), fields: markerFields()))
         case .lost:
-            return .lost(LostEvents(count: s[0], fromNs: s[1], toNs: s[2]))
+            return .lost(LostEvents(count: u64(0), fromNs: u64(1), toNs: u64(2)))
         }
     }
 
-    // Lists are read again from the chunk; the decoder checked them, so a failure here is a bug: the list
-    // comes back empty rather than trapping.
+    /// The list's length as stored (for sparse areas: count + 1, 0 = no sparse capability).
+    private var listCount: Int {
+        guard let c = ColumnSchema.kinds[Int(kind.rawValue)].countField else { return 0 }
+        return Int(truncatingIfNeeded: field(c))
+    }
+
+    /// Item `j` of the list's column `c` (version 2).
+    @inline(__always) private func item(_ c: Int, _ j: Int) -> UInt64 {
+        chunk.columns[Int(kind.rawValue) &* ColumnSchema.slotsPerKind &+ ColumnSchema.itemSlot &+ c].load(Int(listAt) &+ j)
+    }
+
+    // A version 1 chunk's lists are read again from its bytes; the decoder checked them, so a failure here is a bug:
+    // the list comes back empty rather than trapping.
     private var list: ByteReader {
         let raw = chunk.raw
-        return ByteReader(raw, position: min(max(listAt, 0), raw.count))
+        return ByteReader(raw, position: min(max(Int(listAt), 0), raw.count))
     }
 
     private func bytes() -> [UInt8] {
-        var r = list
-        return (try? r.bytes(listCount)) ?? []
+        let n = listCount
+        guard chunk.version >= 2 else {
+            var r = list
+            return (try? r.bytes(n)) ?? []
+        }
+        return (0..<n).map { UInt8(truncatingIfNeeded: item(0, $0)) }
     }
 
     private func areas() -> [RegionInfo.Area] {
-        var r = list
-        var out: [RegionInfo.Area] = []
-        out.reserveCapacity(listCount - 1)
-        do throws(ByteReader.Malformed) {
-            for _ in 0..<(listCount - 1) { out.append(RegionInfo.Area(offset: try r.varint(), size: try r.varint())) }
-        } catch {}
-        return out
+        let n = listCount - 1
+        guard chunk.version >= 2 else {
+            var r = list
+            var out: [RegionInfo.Area] = []
+            out.reserveCapacity(n)
+            do throws(ByteReader.Malformed) {
+                for _ in 0..<n { out.append(RegionInfo.Area(offset: try r.varint(), size: try r.varint())) }
+            } catch {}
+            return out
+        }
+        return (0..<n).map { RegionInfo.Area(offset: item(0, $0), size: item(1, $0)) }
     }
 
     private func eventfds() -> [Int32] {
-        var r = list
-        var out: [Int32] = []
-        out.reserveCapacity(listCount)
-        do throws(ByteReader.Malformed) {
-            for _ in 0..<listCount { out.append(try r.zigzag32()) }
-        } catch {}
-        return out
+        let n = listCount
+        guard chunk.version >= 2 else {
+            var r = list
+            var out: [Int32] = []
+            out.reserveCapacity(n)
+            do throws(ByteReader.Malformed) {
+                for _ in 0..<n { out.append(try r.zigzag32()) }
+            } catch {}
+            return out
+        }
+        return (0..<n).map { Int32(truncatingIfNeeded: ColumnSchema.unzigzag(item(0, $0))) }
     }
 
     private func markerFields() -> [Marker.Field] {
-        var r = list
+        let n = listCount
         let table = chunk.table
-        var out: [Marker.Field] = []
-        out.reserveCapacity(listCount)
-        do throws(ByteReader.Malformed) {
-            for _ in 0..<listCount {
-                let k = Int(truncatingIfNeeded: try r.varint())
-                let v = Int(truncatingIfNeeded: try r.varint())
-                guard k >= 0, k < table.count, v >= 0, v < table.count else { break }
-                out.append(Marker.Field(table[k], table[v]))
-            }
-        } catch {}
-        return out
+        guard chunk.version >= 2 else {
+            var r = list
+            var out: [Marker.Field] = []
+            out.reserveCapacity(n)
+            do throws(ByteReader.Malformed) {
+                for _ in 0..<n {
+                    let k = Int(truncatingIfNeeded: try r.varint())
+                    let v = Int(truncatingIfNeeded: try r.varint())
+                    guard k >= 0, k < table.count, v >= 0, v < table.count else { break }
+                    out.append(Marker.Field(table[k], table[v]))
+                }
+            } catch {}
+            return out
+        }
+        return (0..<n).map { Marker.Field(table[Int(truncatingIfNeeded: item(0, $0))], table[Int(truncatingIfNeeded: item(1, $0))]) }
     }
 }

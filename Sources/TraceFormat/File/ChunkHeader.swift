@@ -26,7 +26,8 @@ public struct ChunkHeader: Sendable, Hashable {
 
     /// Parses and checks a header from exactly `chunkHeaderSize` bytes starting with the chunk magic.
     /// Returns nil with a reason when the header's own CRC or bounds fail.
-    static func decode(_ raw: UnsafeRawBufferPointer) -> Result<ChunkHeader, CheckFailure> {
+    /// `version` is the file's format version: it sets how few bytes an event may take.
+    static func decode(_ raw: UnsafeRawBufferPointer, version: UInt16) -> Result<ChunkHeader, CheckFailure> {
         guard raw.count >= TraceFormat.chunkHeaderSize else { return .failure(CheckFailure("short chunk header")) }
         let fields = UnsafeRawBufferPointer(rebasing: raw[4..<(TraceFormat.chunkHeaderSize - 4)])
         var r = ByteReader(raw, position: 4)
@@ -40,8 +41,11 @@ public struct ChunkHeader: Sendable, Hashable {
             guard Int(h.rawSize) <= TraceFormat.maxChunkBytes, Int(h.compressedSize) <= TraceFormat.maxChunkBytes else {
                 return .failure(CheckFailure("chunk sizes out of bounds (raw \(h.rawSize), compressed \(h.compressedSize))"))
             }
-            guard UInt64(h.eventCount) * UInt64(TraceFormat.minEventBytes) <= UInt64(h.rawSize) else {
+            guard UInt64(h.eventCount) * UInt64(TraceFormat.minEventBytes(version: version)) <= UInt64(h.rawSize) else {
                 return .failure(CheckFailure("event count \(h.eventCount) cannot fit in raw size \(h.rawSize)"))
+            }
+            guard version < 2 || h.eventCount <= TraceFormat.maxEventsPerChunk else {
+                return .failure(CheckFailure("event count \(h.eventCount) exceeds the \(TraceFormat.maxEventsPerChunk) a chunk may hold"))
             }
             return .success(h)
         } catch {
@@ -52,9 +56,12 @@ public struct ChunkHeader: Sendable, Hashable {
 
 extension ChunkHeader {
     /// The checks and decompression of this chunk's body, as every reader does them (`TraceReader`, and
-    /// `ChunkPrefetcher` ahead of it): its CRC32C, then zstd into `raw`. The failure as the damage says it, or nil.
+    /// `ChunkPrefetcher` ahead of it): its CRC32C, then zstd into `raw`, which keeps `TraceFormat.rawPadding` bytes
+    /// after the body. The failure as the damage says it, or nil.
     func unpack(_ compressed: UnsafeRawBufferPointer, with decompressor: ZstdDecompressor, into raw: inout [UInt8]) -> String? {
         guard CRC32C.checksum(compressed) == crc else { return "CRC32C mismatch in the compressed bytes" }
+        let room = Int(rawSize) + TraceFormat.rawPadding
+        if raw.count < room { raw = [UInt8](repeating: 0, count: room) }
         return decompressor.decompress(compressed, expectedSize: Int(rawSize), into: &raw)
     }
 }

@@ -25,6 +25,8 @@ final class ChunkPrefetcher: @unchecked Sendable {
 
     private let fd: Int32
     private let fileSize: UInt64
+    /// The file's format version (a chunk header's checks depend on it).
+    private let version: UInt16
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var thread: pthread_t?
@@ -64,7 +66,8 @@ final class ChunkPrefetcher: @unchecked Sendable {
     }()
 
     /// Starts the thread; nil when it cannot be started (the reader then reads as without it).
-    init?(fd: Int32, fileSize: UInt64) {
+    init?(fd: Int32, fileSize: UInt64, version: UInt16) {
+        self.version = version
         self.fd = fd
         self.fileSize = fileSize
         pthread_mutex_init(mutex, nil)
@@ -153,7 +156,7 @@ final class ChunkPrefetcher: @unchecked Sendable {
         guard let n = try? FileHandleIO.read(fd, into: &io, count: headerSize, at: start, path: ""), n == headerSize,
             Array(io[0..<4]) == TraceFormat.chunkMagic
         else { return nil }
-        let parsed = io.withUnsafeBytes { ChunkHeader.decode(UnsafeRawBufferPointer(rebasing: $0[0..<headerSize])) }
+        let parsed = io.withUnsafeBytes { ChunkHeader.decode(UnsafeRawBufferPointer(rebasing: $0[0..<headerSize]), version: version) }
         guard case .success(let h) = parsed else { return nil }
         let bodyAt = start + UInt64(headerSize)
         guard fileSize - bodyAt >= UInt64(h.compressedSize) else { return nil }

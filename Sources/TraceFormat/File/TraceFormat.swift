@@ -1,7 +1,7 @@
 /// Constants of the on-disk format (docs/FORMAT.md).
 public enum TraceFormat {
     /// The format version this code writes and the newest it reads.
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
     /// Version of the vfiotrace tool, stored in headers.
     public static let toolVersion = "0.1.0"
 
@@ -29,9 +29,14 @@ public enum TraceFormat {
     public static let maxStringsPerChunk = 65_536
     /// Most sparse-mmap areas, eventfds or marker fields one event may hold.
     public static let maxListItems = 4_096
-    /// The fewest bytes an event takes in a chunk body (kind, flags, Δtime and the shortest payload):
-    /// a header declaring more events than `raw size / minEventBytes` is damage.
-    static let minEventBytes = 6
+    /// The fewest bytes an event takes in a version 1 chunk body (kind, flags, Δtime and the shortest payload):
+    /// a header declaring more events than `raw size / minEventBytes` is damage. A version 2 event takes at least its
+    /// kind's byte.
+    static func minEventBytes(version: UInt16) -> Int { version >= 2 ? 1 : 6 }
+    /// Most events in one version 2 chunk (the writer seals there; a reader that keeps a chunk's events holds no more).
+    public static let maxEventsPerChunk = 1 << 18
+    /// Readable bytes a decoder needs after a chunk body: a column's value is read 8 bytes at a time.
+    static let rawPadding = 8
     /// Largest header body a reader accepts.
     static let maxHeaderBytes = 1 << 20
 }

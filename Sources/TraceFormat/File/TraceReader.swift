@@ -31,8 +31,8 @@ public final class TraceReader {
     private var io: [UInt8] = []
     private var rawBuffer: [UInt8] = []
     private let decompressor = ZstdDecompressor()
-    /// The string table of the chunk being visited, shared by its events' views.
-    private let strings = ChunkStrings()
+    /// The chunk being visited (string table, columns), shared by its events' views.
+    private let chunk = DecodedChunk()
     /// Fetches the next chunk on a second thread while this one is decoded (`prefetch`), once there is a next one.
     private var prefetch: Bool
     private var prefetcher: ChunkPrefetcher?
@@ -168,7 +168,7 @@ public final class TraceReader {
                 if n < TraceFormat.chunkHeaderSize {
                     return truncated("file cut inside the header of chunk \(nextSequence)", chunk: nextSequence, at: start)
                 }
-                let parsed = io.withUnsafeBytes { ChunkHeader.decode(UnsafeRawBufferPointer(rebasing: $0[0..<TraceFormat.chunkHeaderSize])) }
+                let parsed = io.withUnsafeBytes { ChunkHeader.decode(UnsafeRawBufferPointer(rebasing: $0[0..<TraceFormat.chunkHeaderSize]), version: header.formatVersion) }
                 guard case .success(let h) = parsed else {
                     if case .failure(let why) = parsed {
                         damage.append(TraceError(.corruptChunk, why.reason, path: path, chunk: nextSequence, offset: start))
@@ -235,7 +235,7 @@ public final class TraceReader {
         let next = bodyAt + UInt64(count)
         if prefetch && fileSize - next > UInt64(TraceFormat.chunkHeaderSize) {
             if prefetcher == nil {
-                prefetcher = ChunkPrefetcher(fd: fd, fileSize: fileSize)
+                prefetcher = ChunkPrefetcher(fd: fd, fileSize: fileSize, version: header.formatVersion)
                 // A thread that cannot be started is not tried again at every chunk.
                 if prefetcher == nil { prefetch = false }
             }
@@ -244,7 +244,8 @@ public final class TraceReader {
         let malformed = rawBuffer.withUnsafeBytes { (all: UnsafeRawBufferPointer) -> ByteReader.Malformed? in
             do throws(ByteReader.Malformed) {
                 try ChunkDecoder.decode(
-                    UnsafeRawBufferPointer(rebasing: all[0..<Int(h.rawSize)]), expected: Int(h.eventCount), strings: strings, visit: visit)
+                    UnsafeRawBufferPointer(rebasing: all[0..<Int(h.rawSize)]), version: header.formatVersion, expected: Int(h.eventCount),
+                    chunk: chunk, visit: visit)
                 return nil
             } catch {
                 return error
@@ -332,7 +333,7 @@ public final class TraceReader {
                     if tag == TraceFormat.chunkMagic {
                         if i + TraceFormat.chunkHeaderSize <= n {
                             let ok = buf.withUnsafeBytes {
-                                ChunkHeader.decode(UnsafeRawBufferPointer(rebasing: $0[i..<(i + TraceFormat.chunkHeaderSize)]))
+                                ChunkHeader.decode(UnsafeRawBufferPointer(rebasing: $0[i..<(i + TraceFormat.chunkHeaderSize)]), version: header.formatVersion)
                             }
                             if case .success = ok {
                                 position = at + UInt64(i)

@@ -83,16 +83,24 @@ public final class TraceWriter {
         if let why = event.formatLimitViolation {
             throw TraceError(.invalidEvent, "\(event.kind.name) event at \(event.time) ns: \(why)", path: path)
         }
-        if encoder.eventCount == 0 { chunkOpenedAt = MonotonicClock.now() }
-        guard encoder.append(event) else {
+        guard encoder.stage(event) else {
             throw TraceError(
                 .invalidEvent, "\(event.kind.name) event at \(event.time) ns takes more than the \(TraceFormat.maxEventBytes) bytes an event may",
                 path: path)
         }
-        // The limits that let a reader bound what one chunk holds (docs/FORMAT.md): size, and room in the string
-        // table for one more event's strings.
+        // One large value widens its whole column: seal first where it would take the chunk past what a reader accepts.
+        let most = TraceFormat.sealChunkBytes + TraceFormat.maxEventBytes
+        if encoder.eventCount > 0 && encoder.stagedSize(near: most) > most {
+            try seal()
+            _ = encoder.stage(event)
+        }
+        if encoder.eventCount == 0 { chunkOpenedAt = MonotonicClock.now() }
+        encoder.commit()
+        // The limits that let a reader bound what one chunk holds (docs/FORMAT.md): size, room in the string
+        // table for one more event's strings, and events.
         if encoder.approximateSize >= min(options.maxChunkBytes, TraceFormat.sealChunkBytes)
             || encoder.stringCount + 3 + 2 * TraceFormat.maxListItems > TraceFormat.maxStringsPerChunk
+            || encoder.eventCount >= TraceFormat.maxEventsPerChunk
         {
             try seal()
             return

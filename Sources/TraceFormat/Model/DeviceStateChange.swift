@@ -1,10 +1,10 @@
 /// A migration device_state access: v1 (bitmask in the migration region) or v2 (DEVICE_FEATURE FSM state).
 public struct DeviceStateChange: Sendable, Hashable {
-    public enum MigrationProtocol: UInt8, Sendable, Hashable, Codable {
+    public enum MigrationProtocol: UInt8, Sendable, Hashable, CaseIterable, Codable {
         case v1 = 1
         case v2 = 2
     }
-    public enum Operation: UInt8, Sendable, Hashable, Codable {
+    public enum Operation: UInt8, Sendable, Hashable, CaseIterable, Codable {
         case set = 0
         case get = 1
     }

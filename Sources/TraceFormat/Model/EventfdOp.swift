@@ -1,6 +1,6 @@
 /// eventfd creation, a read (consumes the counter) or a write (signals).
 public struct EventfdOp: Sendable, Hashable {
-    public enum Operation: UInt8, Sendable, Hashable, Codable {
+    public enum Operation: UInt8, Sendable, Hashable, CaseIterable, Codable {
         case create = 0
         case read = 1
         case write = 2

@@ -1,6 +1,6 @@
 /// fd lifecycle as the fd table saw it: open (with path and role), close, dup.
 public struct FdChange: Sendable, Hashable {
-    public enum Operation: UInt8, Sendable, Hashable, Codable {
+    public enum Operation: UInt8, Sendable, Hashable, CaseIterable, Codable {
         case open = 0
         case close = 1
         case dup = 2

@@ -1,6 +1,6 @@
 /// mmap, munmap or mremap, with the device range it covers when the recorder could resolve one.
 public struct MappingChange: Sendable, Hashable {
-    public enum Operation: UInt8, Sendable, Hashable, Codable {
+    public enum Operation: UInt8, Sendable, Hashable, CaseIterable, Codable {
         case mmap = 0
         case munmap = 1
         case mremap = 2

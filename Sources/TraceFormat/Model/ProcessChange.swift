@@ -1,6 +1,6 @@
 /// Process and thread lifecycle in the traced tree.
 public struct ProcessChange: Sendable, Hashable {
-    public enum Operation: UInt8, Sendable, Hashable, Codable {
+    public enum Operation: UInt8, Sendable, Hashable, CaseIterable, Codable {
         case attach = 0
         case spawn = 1
         case threadStart = 2

@@ -1,6 +1,6 @@
 /// pread/pwrite (or their vector forms) on a device fd: the trapped access path.
 public struct RegionAccess: Sendable, Hashable {
-    public enum Operation: UInt8, Sendable, Hashable, Codable {
+    public enum Operation: UInt8, Sendable, Hashable, CaseIterable, Codable {
         case read = 0
         case write = 1
     }
