@@ -17,7 +17,8 @@
 # Usage: Benchmarks/speed.sh [EVENTS] [RUNS] [SCENARIO...]
 #   SWIFT_SCRATCH=DIR builds in DIR (default .build).
 #   REF=BINARY also times `BINARY stats` and `BINARY analyze` (an older vfiotrace, built from `git archive`)
-#   in the same runs, as the reference for a change.
+#   in the same runs, as the reference for a change; each on a file BINARY simulated itself (an older format
+#   version where it wrote one), with that file's bytes per event and its own `zstd -d` reference (REF zstd -d).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-5000000}
@@ -54,17 +55,18 @@ if [ -n "${WALL:-}" ]; then
     for sc in "${scenarios[@]}"; do
         f=$out/$sc.vftrace
         "$bin/vfiotrace" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f" >/dev/null
+        if [ -n "${REF:-}" ]; then "$REF" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f.ref" >/dev/null; fi
         for cmd in "analyze --format json" "stats" "dump"; do
             r=(); w=(); p=()
             for _ in $(seq "$runs"); do
-                if [ -n "${REF:-}" ]; then r+=($(wall "$REF" $cmd "$f")); fi
+                if [ -n "${REF:-}" ]; then r+=($(wall "$REF" $cmd "$f.ref")); fi
                 w+=($(wall "$bin/vfiotrace" $cmd "$f"))
                 p+=($(wall taskset -c 0 "$bin/vfiotrace" $cmd "$f"))
             done
             mr=$([ -n "${REF:-}" ] && median "${r[@]}" || echo "-")
             printf '| %s | `%s` | %s s | %s s | %s s |\n' "$sc" "$cmd" "$mr" "$(median "${w[@]}")" "$(median "${p[@]}")"
         done
-        rm -f "$f" "$f.truth.json"
+        rm -f "$f" "$f.truth.json" "$f.ref" "$f.ref.truth.json"
     done
     exit 0
 fi
@@ -76,8 +78,8 @@ ref=${REF:-}
 if [ -n "$ref" ]; then
     echo "reference: $ref"
     echo
-    echo "| scenario | events | zstd -d | read (views) | read (owned) | stats | REF stats | analyze | REF analyze | analyze peak RSS | dump |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| scenario | events | bytes/event | REF bytes/event | zstd -d | REF zstd -d | read (views) | read (owned) | stats | REF stats | analyze | REF analyze | analyze peak RSS | dump |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 else
     echo "| scenario | events | zstd -d | read (views) | read (owned) | stats | analyze | analyze peak RSS | dump |"
     echo "|---|---|---|---|---|---|---|---|---|"
@@ -87,7 +89,11 @@ for sc in "${scenarios[@]}"; do
     "$bin/vfiotrace" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f" >/dev/null
     # The chunks' zstd frames, concatenated, for the zstd -d reference.
     python3 Benchmarks/zstd-frames.py "$f"
-    z=(); v=(); o=(); st=(); rs=(); a=(); ra=(); rss=(); d=()
+    if [ -n "$ref" ]; then
+        "$ref" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f.ref" >/dev/null
+        python3 Benchmarks/zstd-frames.py "$f.ref"
+    fi
+    z=(); rz=(); v=(); o=(); st=(); rs=(); a=(); ra=(); rss=(); d=()
     for _ in $(seq "$runs"); do
         z+=($(cpu zstd -q -d -c "$f.zst"))
         res=$(taskset -c 0 "$bin/vfiotrace-format-bench" read "$f")
@@ -96,8 +102,9 @@ for sc in "${scenarios[@]}"; do
         n=$(echo "$res" | awk '/^events/ {print $2}')
         st+=($(cpu "$bin/vfiotrace" stats "$f"))
         if [ -n "$ref" ]; then
-            rs+=($(cpu "$ref" stats "$f"))
-            ra+=($(cpu "$ref" analyze --format json "$f"))
+            rz+=($(cpu zstd -q -d -c "$f.ref.zst"))
+            rs+=($(cpu "$ref" stats "$f.ref"))
+            ra+=($(cpu "$ref" analyze --format json "$f.ref"))
         fi
         a+=($(cpu /usr/bin/time -o "$out/rss" -f "%M" "$bin/vfiotrace" analyze --format json "$f"))
         rss+=($(tail -1 "$out/rss"))
@@ -107,12 +114,16 @@ for sc in "${scenarios[@]}"; do
     ma=$(median "${a[@]}"); mr=$(median "${rss[@]}"); md=$(median "${d[@]}")
     x() { printf '%s s (%sx)' "$1" "$(ratio "$1" "$mz")"; }
     if [ -n "$ref" ]; then
-        mrs=$(median "${rs[@]}"); mra=$(median "${ra[@]}")
-        printf '| %s | %s | %s s | %s | %s | %s | %s | %s | %s | %s MB | %s M lines/s |\n' "$sc" "$n" "$mz" "$(x "$mv")" "$(x "$mo")" \
-            "$(x "$ms")" "$(x "$mrs")" "$(x "$ma")" "$(x "$mra")" "$((mr / 1024))" "$(echo "scale=2; $n / $md / 1000000" | bc)"
+        mrs=$(median "${rs[@]}"); mra=$(median "${ra[@]}"); mrz=$(median "${rz[@]}")
+        # The reference's own commands against its own file's zstd -d.
+        rx() { printf '%s s (%sx)' "$1" "$(ratio "$1" "$mrz")"; }
+        bpe() { echo "scale=2; $(stat -c %s "$1") / $n" | bc; }
+        printf '| %s | %s | %s | %s | %s s | %s s | %s | %s | %s | %s | %s | %s | %s MB | %s M lines/s |\n' "$sc" "$n" "$(bpe "$f")" \
+            "$(bpe "$f.ref")" "$mz" "$mrz" "$(x "$mv")" "$(x "$mo")" "$(x "$ms")" "$(rx "$mrs")" "$(x "$ma")" "$(rx "$mra")" \
+            "$((mr / 1024))" "$(echo "scale=2; $n / $md / 1000000" | bc)"
     else
         printf '| %s | %s | %s s | %s | %s | %s | %s | %s MB | %s M lines/s |\n' "$sc" "$n" "$mz" "$(x "$mv")" "$(x "$mo")" \
             "$(x "$ms")" "$(x "$ma")" "$((mr / 1024))" "$(echo "scale=2; $n / $md / 1000000" | bc)"
     fi
-    rm -f "$f" "$f.zst" "$f.truth.json"
+    rm -f "$f" "$f.zst" "$f.truth.json" "$f.ref" "$f.ref.zst" "$f.ref.truth.json"
 done

@@ -25,9 +25,11 @@ if args.count > 2 && args[1] == "read" {
     var sum: UInt64 = 0
     let t0 = cpuSeconds()
     let r1 = try TraceReader(path: path)
-    while try r1.nextChunk(views: { v in
-        views += 1
-        sum &+= v.time &+ UInt64(v.kind.rawValue)
+    while try r1.nextChunk(batches: { batch in
+        for v in batch {
+            views += 1
+            sum &+= v.time &+ UInt64(v.kind.rawValue)
+        }
     }) != nil {}
     let t1 = cpuSeconds()
     if args.count > 3 && args[3] == "views" {

@@ -188,34 +188,33 @@ extension ChunkDecoder {
             var time = self.time
             var lastPid = self.lastPid
             var lastTid = self.lastTid
-            var durationRow = self.durationRow
-            var pidRow = self.pidRow
-            var tidRow = self.tidRow
-            var resultRow = self.resultRow
+            // Each column walked by a pointer stepped by its width (by 0 where an optional value is absent).
+            var flagsAt = Stepper(flags, index)
+            var deltaAt = Stepper(delta, index)
+            var durationAt = Stepper(duration, durationRow)
+            var pidAt = Stepper(pid, pidRow)
+            var tidAt = Stepper(tid, tidRow)
+            var resultAt = Stepper(result, resultRow)
             var rows = self.rows
             var items = self.items
             var filled = 0
             for i in index..<end {
                 let k = Int(kinds[i])
-                let f = flags.load(i)
-                time = time &+ UInt64(bitPattern: ColumnSchema.unzigzag(delta.load(i)))
+                let f = flagsAt.next(1)
+                time = time &+ UInt64(bitPattern: ColumnSchema.unzigzag(deltaAt.next(1)))
                 // Each optional value is read whether present or not (its column's next row, or the padding after it)
                 // and kept only where present: no branch per event on its flags.
                 let hasDuration = f & 1
-                let d = duration.load(durationRow)
-                durationRow &+= Int(hasDuration)
+                let d = durationAt.next(hasDuration)
                 let endTime = time &+ (hasDuration != 0 ? UInt64(bitPattern: ColumnSchema.unzigzag(d)) : 0)
-                let p = pid.load(pidRow)
                 let hasPid = f >> 1 & 1
-                pidRow &+= Int(hasPid)
+                let p = pidAt.next(hasPid)
                 lastPid = hasPid != 0 ? Int32(truncatingIfNeeded: ColumnSchema.unzigzag(p)) : lastPid
-                let t = tid.load(tidRow)
                 let hasTid = f >> 2 & 1
-                tidRow &+= Int(hasTid)
+                let t = tidAt.next(hasTid)
                 lastTid = hasTid != 0 ? Int32(truncatingIfNeeded: ColumnSchema.unzigzag(t)) : lastTid
-                let res = result.load(resultRow)
                 let hasResult = f >> 3 & 1
-                resultRow &+= Int(hasResult)
+                let res = resultAt.next(hasResult)
                 let row = rows[k]
                 rows[k] = row &+ 1
                 var listAt: Int32 = 0
@@ -232,17 +231,39 @@ extension ChunkDecoder {
                         kind: kindOf[k], row: row, listAt: listAt, chunk: chunk))
                 filled &+= 1
             }
+            durationRow = durationAt.row(of: duration)
+            pidRow = pidAt.row(of: pid)
+            tidRow = tidAt.row(of: tid)
+            resultRow = resultAt.row(of: result)
             index = end
             self.time = time
             self.lastPid = lastPid
             self.lastTid = lastTid
-            self.durationRow = durationRow
-            self.pidRow = pidRow
-            self.tidRow = tidRow
-            self.resultRow = resultRow
             self.rows = rows
             self.items = items
             return filled
         }
+    }
+
+    /// A column read in order: a pointer stepped by the column's width.
+    struct Stepper {
+        var at: UnsafeRawPointer
+        let width: Int
+        let mask: UInt64
+
+        @inline(__always) init(_ c: Column, _ row: Int) {
+            at = c.base + row &* c.width
+            width = c.width
+            mask = c.mask
+        }
+
+        /// The value here; then steps on by `step` (0 or 1) values.
+        @inline(__always) mutating func next(_ step: UInt64) -> UInt64 {
+            let v = UInt64(littleEndian: at.loadUnaligned(as: UInt64.self)) & mask
+            at += width &* Int(step)
+            return v
+        }
+
+        func row(of c: Column) -> Int { c.width == 0 ? 0 : (at - c.base) / c.width }
     }
 }

@@ -132,7 +132,7 @@ public final class TraceReader {
     /// A chunk is all or nothing: a chunk that fails any check adds no events.
     public func nextChunk(into events: inout [TraceEvent]) throws(TraceError) -> ChunkHeader? {
         let before = events.count
-        return try nextChunk(visit: { events.append($0.event) }, discard: { events.removeSubrange(before...) })
+        return try nextChunk(batches: { for v in $0 { events.append(v.event) } }, discard: { events.removeSubrange(before...) })
     }
 
     /// Decodes the next intact chunk, handing each event to `visit` without buffering the chunk.
@@ -141,17 +141,23 @@ public final class TraceReader {
     /// them but then fails to decode (only a writer bug can cause that) is reported in `damage` after
     /// the events decoded before the failure were already visited.
     public func nextChunk(visit: (TraceEvent) -> Void) throws(TraceError) -> ChunkHeader? {
-        try nextChunk(visit: { visit($0.event) }, discard: {})
+        try nextChunk(batches: { for v in $0 { visit(v.event) } }, discard: {})
     }
 
     /// Decodes the next intact chunk, handing each event to `visit` as a view over the decompressed chunk
     /// (valid during the call only): the fastest way to read, for consumers that need few kinds or fields.
     /// The same checks and the same damage handling as `nextChunk(visit:)`.
     public func nextChunk(views visit: (EventView) -> Void) throws(TraceError) -> ChunkHeader? {
-        try nextChunk(visit: visit, discard: {})
+        try nextChunk(batches: { for v in $0 { visit(v) } }, discard: {})
     }
 
-    private func nextChunk(visit: (EventView) -> Void, discard: () -> Void) throws(TraceError) -> ChunkHeader? {
+    /// Decodes the next intact chunk, handing its events over as views in batches of up to 512 (valid during the
+    /// call only): `nextChunk(views:)` without a call per event, for consumers whose loop over a batch is their own.
+    public func nextChunk(batches visit: (UnsafeBufferPointer<EventView>) -> Void) throws(TraceError) -> ChunkHeader? {
+        try nextChunk(batches: visit, discard: {})
+    }
+
+    private func nextChunk(batches visit: (UnsafeBufferPointer<EventView>) -> Void, discard: () -> Void) throws(TraceError) -> ChunkHeader? {
         while !finished {
             let remaining = fileSize - position
             if remaining == 0 {
@@ -187,7 +193,7 @@ public final class TraceReader {
                     damage.append(TraceError(.corruptChunk, what, path: path, chunk: h.sequence, offset: start))
                 }
                 nextSequence = h.sequence + 1
-                if try decode(h, at: start, visit: visit, discard: discard) { return h }
+                if try decode(h, at: start, batches: visit, discard: discard) { return h }
                 continue
             }
             if n >= 4 && Array(io[0..<4]) == TraceFormat.footerMagic {
@@ -215,7 +221,9 @@ public final class TraceReader {
     }
 
     /// Reads, checks, decompresses and decodes one chunk; false (with damage recorded) when it fails a check.
-    private func decode(_ h: ChunkHeader, at start: UInt64, visit: (EventView) -> Void, discard: () -> Void) throws(TraceError) -> Bool {
+    private func decode(
+        _ h: ChunkHeader, at start: UInt64, batches visit: (UnsafeBufferPointer<EventView>) -> Void, discard: () -> Void
+    ) throws(TraceError) -> Bool {
         let count = Int(h.compressedSize)
         let bodyAt = start + UInt64(TraceFormat.chunkHeaderSize)
         let failure: String?
@@ -245,7 +253,7 @@ public final class TraceReader {
             do throws(ByteReader.Malformed) {
                 try ChunkDecoder.decode(
                     UnsafeRawBufferPointer(rebasing: all[0..<Int(h.rawSize)]), version: header.formatVersion, expected: Int(h.eventCount),
-                    chunk: chunk, visit: visit)
+                    chunk: chunk, batches: visit)
                 return nil
             } catch {
                 return error

@@ -30,13 +30,15 @@ public struct TraceSummary: Sendable {
         var last: UInt64 = 0
         var lost: UInt64 = 0
         try perKind.withUnsafeMutableBufferPointer { (counts: inout UnsafeMutableBufferPointer<UInt64>) throws(TraceError) in
-            while try reader.nextChunk(views: { e in
-                counts[Int(e.kind.rawValue)] &+= 1
-                // Both ends: a crafted event may complete before it starts.
-                first = min(first, e.time, e.endTime)
-                last = max(last, e.time, e.endTime)
-                if e.kind == .lost, case .lost(let l) = e.payload { lost &+= l.count }
-                visit?(e.event)
+            while try reader.nextChunk(batches: { batch in
+                for e in batch {
+                    counts[Int(e.kind.rawValue)] &+= 1
+                    // Both ends: a crafted event may complete before it starts.
+                    first = min(first, e.time, e.endTime)
+                    last = max(last, e.time, e.endTime)
+                    if e.kind == .lost, case .lost(let l) = e.payload { lost &+= l.count }
+                    visit?(e.event)
+                }
             }) != nil {}
         }
         s.perKind = perKind
