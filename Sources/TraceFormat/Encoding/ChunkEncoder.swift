@@ -12,6 +12,16 @@ struct ChunkEncoder {
         /// Item columns take at least a byte per value (a reader bounds a chunk's items by its size).
         var minWidth = 0
         var width: Int { values.isEmpty ? 0 : max(ColumnSchema.width(for: maximum), minWidth) }
+
+        /// Adds `v`, keeping `bytes` (the columns' bytes at their widths) up to date.
+        @inline(__always)
+        mutating func append(_ v: UInt64, to bytes: inout Int) {
+            let before = width
+            values.append(v)
+            if v > maximum { maximum = v }
+            let after = width
+            bytes += after + (after - before) * (values.count - 1)
+        }
     }
 
     private var strings: [String: UInt32] = [:]
@@ -94,20 +104,33 @@ struct ChunkEncoder {
         return out.bytes
     }
 
-    // An event is staged first (its values, by column, and the strings it adds), then committed: so the writer can
-    // see what the chunk would become (one large value widens its whole column) and seal before, not after.
+    // Far from any size limit an event's values go straight into their columns. Near one (`append`'s `widenLimit`)
+    // they are staged first — its values by column and the strings it adds — so the writer can see what the chunk
+    // would become (one large value widens its whole column) and seal before, not after.
+    private var staging = false
     private var staged: [(slot: Int, value: UInt64)] = []
     private var stagedStrings: [String] = []
-    private var stagedKind: UInt8 = 0
-    private var stagedFlags: UInt8 = 0
-    private var stagedEvent: (time: UInt64, endTime: UInt64, pid: Int32, tid: Int32)?
     /// Values in all columns so far.
     private var valueCount = 0
 
-    private mutating func push(_ slot: Int, _ v: UInt64) { staged.append((slot, v)) }
+    @inline(__always)
+    private mutating func push(_ slot: Int, _ v: UInt64) {
+        if staging {
+            staged.append((slot, v))
+            return
+        }
+        columns[slot].append(v, to: &columnBytes)
+        valueCount += 1
+    }
 
     private mutating func str(_ slot: Int, _ s: String) {
         if let i = strings[s] {
+            push(slot, UInt64(i))
+        } else if !staging {
+            let i = UInt32(stringList.count)
+            strings[s] = i
+            stringList.append(s)
+            tableBytes += s.utf8.count + 1
             push(slot, UInt64(i))
         } else if let j = stagedStrings.firstIndex(of: s) {
             push(slot, UInt64(stringList.count + j))
@@ -139,39 +162,68 @@ struct ChunkEncoder {
         return n + 12 * 8
     }
 
-    /// Stages `e` to be appended by `commit`, or returns false (staging nothing) when the event alone could take more
-    /// than `TraceFormat.maxEventBytes` (a reader must be able to bound what one chunk holds).
-    mutating func stage(_ e: TraceEvent) -> Bool {
-        staged.removeAll(keepingCapacity: true)
-        stagedStrings.removeAll(keepingCapacity: true)
-        stagedEvent = nil
-        guard Self.bound(e) <= TraceFormat.maxEventBytes else { return false }
+    enum Appended {
+        case appended
+        /// The event alone could take more than `TraceFormat.maxEventBytes`: a reader must be able to bound what one
+        /// chunk holds.
+        case tooLarge
+        /// Appending it would take the chunk past the limit asked for (it widens columns): seal first.
+        case wouldWiden
+    }
+
+    /// Appends `e`, or leaves the chunk as it was and says why not. `widenLimit` bounds `approximateSize` after the
+    /// append, widened columns included, unless the chunk is empty.
+    mutating func append(_ e: TraceEvent, widenLimit: Int) -> Appended {
+        let most = Self.bound(e)
+        guard most <= TraceFormat.maxEventBytes else { return .tooLarge }
+        // Every value so far, and this event's, widened to 8 bytes: seldom near the limit.
+        staging = !kinds.isEmpty && tableBytes + 2 * kinds.count + ColumnSchema.slotCount + 10 + 8 * (valueCount + most) > widenLimit
         let first = kinds.isEmpty
-        let previous = first ? (time: e.time, pid: Int32(0), tid: Int32(0)) : (time: prevTime, pid: prevPid, tid: prevTid)
+        if first {
+            baseTime = e.time
+            prevTime = e.time
+        }
         var f: UInt8 = 0
         if e.endTime != e.time { f |= 1 }
-        if e.pid != previous.pid { f |= 2 }
-        if e.tid != previous.tid { f |= 4 }
+        if e.pid != prevPid { f |= 2 }
+        if e.tid != prevTid { f |= 4 }
         if e.result != 0 { f |= 8 }
-        stagedKind = e.kind.rawValue
-        stagedFlags = f
-        push(ColumnSchema.deltaSlot, ColumnSchema.zigzag(Int64(bitPattern: e.time &- previous.time)))
+        push(ColumnSchema.deltaSlot, ColumnSchema.zigzag(Int64(bitPattern: e.time &- prevTime)))
         if f & 1 != 0 { push(ColumnSchema.durationSlot, ColumnSchema.zigzag(Int64(bitPattern: e.endTime &- e.time))) }
         if f & 2 != 0 { push(ColumnSchema.pidSlot, ColumnSchema.zigzag(Int64(e.pid))) }
         if f & 4 != 0 { push(ColumnSchema.tidSlot, ColumnSchema.zigzag(Int64(e.tid))) }
         if f & 8 != 0 { push(ColumnSchema.resultSlot, ColumnSchema.zigzag(e.result)) }
         encodePayload(e.payload, at: Int(e.kind.rawValue) * ColumnSchema.slotsPerKind)
-        stagedEvent = (e.time, e.endTime, e.pid, e.tid)
-        return true
+        if staging {
+            staging = false
+            defer {
+                staged.removeAll(keepingCapacity: true)
+                stagedStrings.removeAll(keepingCapacity: true)
+            }
+            guard stagedSize() <= widenLimit else { return .wouldWiden }
+            for s in stagedStrings {
+                strings[s] = UInt32(stringList.count)
+                stringList.append(s)
+                tableBytes += s.utf8.count + 1
+            }
+            for (slot, v) in staged { push(slot, v) }
+        }
+        kinds.append(e.kind.rawValue)
+        flags.append(f)
+        prevTime = e.time
+        prevPid = e.pid
+        prevTid = e.tid
+        firstTime = min(firstTime, e.time)
+        lastTime = max(lastTime, e.endTime)
+        return .appended
     }
 
-    /// What `approximateSize` becomes once the staged event is committed, at most: its values and strings, and every
-    /// column they widen, widened. Exact where it matters (near `limit`), a quick upper bound elsewhere.
-    func stagedSize(near limit: Int) -> Int {
-        let added = 2 + stagedStrings.reduce(0) { $0 + $1.utf8.count + 1 } + 8 * staged.count
-        // Every value so far widened to 8 bytes: seldom near the limit.
-        let bound = tableBytes + 2 * kinds.count + ColumnSchema.slotCount + 8 + 8 * valueCount + added
-        if bound <= limit { return bound }
+    /// `append(_:widenLimit:)` without a limit on widening; false (nothing appended) when `e` is too large.
+    mutating func append(_ e: TraceEvent) -> Bool { append(e, widenLimit: .max) == .appended }
+
+    /// What `approximateSize` becomes with the staged event: its values and strings, and every column they widen,
+    /// widened.
+    private func stagedSize() -> Int {
         var widest = InlineArray<256, UInt64>(repeating: 0)
         var touched = InlineArray<256, Bool>(repeating: false)
         for (slot, v) in staged {
@@ -186,42 +238,6 @@ struct ChunkEncoder {
         }
         for (slot, _) in staged { size += max(ColumnSchema.width(for: max(columns[slot].maximum, widest[slot])), columns[slot].minWidth) }
         return size
-    }
-
-    /// Appends the staged event.
-    mutating func commit() {
-        guard let e = stagedEvent else { return }
-        if kinds.isEmpty { baseTime = e.time }
-        for s in stagedStrings {
-            strings[s] = UInt32(stringList.count)
-            stringList.append(s)
-            tableBytes += s.utf8.count + 1
-        }
-        kinds.append(stagedKind)
-        flags.append(stagedFlags)
-        for (slot, v) in staged {
-            let before = columns[slot].width
-            columns[slot].values.append(v)
-            if v > columns[slot].maximum { columns[slot].maximum = v }
-            let after = columns[slot].width
-            columnBytes += after + (after - before) * (columns[slot].values.count - 1)
-        }
-        valueCount += staged.count
-        prevTime = e.time
-        prevPid = e.pid
-        prevTid = e.tid
-        firstTime = min(firstTime, e.time)
-        lastTime = max(lastTime, e.endTime)
-        staged.removeAll(keepingCapacity: true)
-        stagedStrings.removeAll(keepingCapacity: true)
-        stagedEvent = nil
-    }
-
-    /// Stages and commits `e`; false (nothing appended) when it is over `TraceFormat.maxEventBytes`.
-    mutating func append(_ e: TraceEvent) -> Bool {
-        guard stage(e) else { return false }
-        commit()
-        return true
     }
 
     private mutating func encodePayload(_ payload: EventPayload, at b: Int) {

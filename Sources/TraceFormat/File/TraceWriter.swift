@@ -83,19 +83,19 @@ public final class TraceWriter {
         if let why = event.formatLimitViolation {
             throw TraceError(.invalidEvent, "\(event.kind.name) event at \(event.time) ns: \(why)", path: path)
         }
-        guard encoder.stage(event) else {
+        if encoder.eventCount == 0 { chunkOpenedAt = MonotonicClock.now() }
+        // One large value widens its whole column: seal first where it would take the chunk past what a reader accepts.
+        var outcome = encoder.append(event, widenLimit: TraceFormat.sealChunkBytes + TraceFormat.maxEventBytes)
+        if outcome == .wouldWiden {
+            try seal()
+            chunkOpenedAt = MonotonicClock.now()
+            outcome = encoder.append(event, widenLimit: .max)
+        }
+        guard outcome == .appended else {
             throw TraceError(
                 .invalidEvent, "\(event.kind.name) event at \(event.time) ns takes more than the \(TraceFormat.maxEventBytes) bytes an event may",
                 path: path)
         }
-        // One large value widens its whole column: seal first where it would take the chunk past what a reader accepts.
-        let most = TraceFormat.sealChunkBytes + TraceFormat.maxEventBytes
-        if encoder.eventCount > 0 && encoder.stagedSize(near: most) > most {
-            try seal()
-            _ = encoder.stage(event)
-        }
-        if encoder.eventCount == 0 { chunkOpenedAt = MonotonicClock.now() }
-        encoder.commit()
         // The limits that let a reader bound what one chunk holds (docs/FORMAT.md): size, room in the string
         // table for one more event's strings, and events.
         if encoder.approximateSize >= min(options.maxChunkBytes, TraceFormat.sealChunkBytes)
