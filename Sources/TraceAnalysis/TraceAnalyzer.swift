@@ -62,8 +62,9 @@ public final class TraceAnalyzer {
         advance(h)
         switch v.kind {
         case .regionAccess:
-            // Only counted inside a gap: outside one the access changes nothing.
-            if accounting.openGapCount > 0, let device = v.accessedDevice, let region = v.accessedRegion {
+            // Only counted inside a gap on its region: elsewhere the access changes nothing, and its device
+            // (a string) is not even read.
+            if accounting.openGapCount > 0, let region = v.accessedRegion, accounting.mayCount(region: region), let device = v.accessedDevice {
                 accounting.trappedAccess(device: device, region: region)
             }
         case .ioctl:
@@ -71,7 +72,11 @@ public final class TraceAnalyzer {
             if request == 0xAE80 { deviceState.kvmRun(h) }
             if request == 0xAE01 && !h.failed { reachability.vmCreated(pid: h.pid) }
         case .eventfd:
-            if let p = v.eventfd { signalling.eventfd(p, h, at: context.now) }
+            guard let p = v.eventfd else { break }
+            // Most eventfd traffic is a VMM's own (MSI-X, ioeventfds) on eventfds bound to indices that
+            // re-evaluate nothing: skipped before any lookup.
+            if p.operation != .create && context.quietEventfd(pid: h.pid, fd: p.fd) { break }
+            signalling.eventfd(p, h, at: context.now)
         default:
             dispatch(v.payload, h)
         }

@@ -11,7 +11,41 @@ final class ProcessTables {
     var memslotsSeen = false
     private(set) var memslotUnion = IntervalSet()
     /// eventfd -> (device, irq index) from VFIO_DEVICE_SET_IRQS.
-    @exclusivity(unchecked) var eventfdBindings: [Int32: (device: String, index: UInt32)] = [:]
+    @exclusivity(unchecked) private(set) var eventfdBindings: [Int32: (device: String, index: UInt32)] = [:]
+    /// Bit fd set: the eventfd is bound to an irq index that re-evaluates nothing (MSI-X, INTx under the default
+    /// policy). Most of a VMM's eventfd traffic is on these, and a read or write of one changes no state: one bit
+    /// test answers it, not a hash lookup that copies out the binding's device name.
+    @exclusivity(unchecked) private var quietFds: [UInt64] = []
+
+    /// Binds `fd` to `device`'s irq `index`; `reevaluates`: the policy re-evaluates mappings on that index.
+    func bind(fd: Int32, device: String, index: UInt32, reevaluates: Bool) {
+        eventfdBindings[fd] = (device, index)
+        setQuiet(fd, !reevaluates)
+    }
+
+    /// The eventfd no longer signals anything (closed and reused, or its index disabled).
+    func unbind(fd: Int32) {
+        guard eventfdBindings.removeValue(forKey: fd) != nil else { return }
+        setQuiet(fd, false)
+    }
+
+    /// A read or write of `fd` can change nothing: it is bound to an index that re-evaluates nothing.
+    @inline(__always)
+    func isQuiet(fd: Int32) -> Bool {
+        let word = Int(fd >> 6)
+        return fd >= 0 && word < quietFds.count && quietFds[word] & (1 << UInt64(fd & 63)) != 0
+    }
+
+    private func setQuiet(_ fd: Int32, _ quiet: Bool) {
+        // Negative or absurd fds (a crafted trace) stay off the bitset: the hash lookup still answers for them.
+        guard fd >= 0 && fd < 1 << 16 else { return }
+        let word = Int(fd >> 6)
+        if word >= quietFds.count {
+            guard quiet else { return }
+            quietFds.append(contentsOf: repeatElement(0, count: word + 1 - quietFds.count))
+        }
+        if quiet { quietFds[word] |= 1 << UInt64(fd & 63) } else { quietFds[word] &= ~(1 << UInt64(fd & 63)) }
+    }
     /// eventfds written while bound to nothing: fd -> time of the first such write (a signal nobody could see).
     @exclusivity(unchecked) var unboundWrites: [Int32: UInt64] = [:]
 

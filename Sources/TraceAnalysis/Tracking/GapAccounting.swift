@@ -17,6 +17,12 @@ final class GapAccounting {
     var bands: TimelineBands?
     /// Number of gaps open across all devices (lets the hot path skip lookups).
     @exclusivity(unchecked) private(set) var openGapCount = 0
+    /// Bit r (r < 16): some device has a gap open on region r; `wideOpenGaps`: gaps open on regions 16 and up.
+    /// An access to any other region counts nowhere, so it needs no device lookup (a gap left open for the rest
+    /// of a trace must not make every access to the other regions pay for one).
+    @exclusivity(unchecked) private var openRegions: UInt16 = 0
+    @exclusivity(unchecked) private var openPerRegion = [Int](repeating: 0, count: 16)
+    @exclusivity(unchecked) private var wideOpenGaps = 0
     /// The device of the latest trapped access (devices live until the end of their file).
     @exclusivity(unchecked) private var lastAccessed: DeviceTimeline?
 
@@ -46,12 +52,18 @@ final class GapAccounting {
         trappedAccess(device: p.device, region: p.region)
     }
 
+    /// Whether an access to `region` may be counted in some open gap (false: it changes nothing).
+    @inline(__always)
+    func mayCount(region: Int32) -> Bool {
+        region < 16 ? region >= 0 && openRegions & (1 << UInt16(region)) != 0 : wideOpenGaps > 0
+    }
+
     /// The same, from a view's numbers. The device of the previous access is kept: accesses come in runs on one
     /// device, and a name from the same chunk compares by identity, so a gap left open for the rest of a trace
     /// (a lost signal) costs no string hashing per access.
     @inline(__always)
     func trappedAccess(device: String, region: Int32) {
-        guard openGapCount > 0, region >= 0 else { return }
+        guard openGapCount > 0, mayCount(region: region) else { return }
         let d: DeviceTimeline
         if let last = lastAccessed, last.name == device {
             d = last
@@ -96,6 +108,7 @@ final class GapAccounting {
                 anyExposed = true
                 if d.openGaps[r] == nil, let b = exposed.bounds {
                     openGapCount += 1
+                    noteOpened(region: r, by: 1)
                     d.openGap(
                         TrapGap(
                             device: d.name, region: r, offset: b.lowerBound, length: b.upperBound - b.lowerBound,
@@ -104,6 +117,7 @@ final class GapAccounting {
                 }
             } else if var gap = d.takeOpenGap(r) {
                 openGapCount -= 1
+                noteOpened(region: r, by: -1)
                 let end = kernelEnd(d, from: gap.startNs, to: t)?.time ?? t
                 gap.endNs = end
                 gap.durationNs = end - gap.startNs
@@ -158,6 +172,12 @@ final class GapAccounting {
             resolveTriggers(d, at: t, remapped: requiredNow(d))
         }
         d.exposed = anyExposed
+    }
+
+    private func noteOpened(region r: UInt32, by n: Int) {
+        guard r < 16 else { return wideOpenGaps += n }
+        openPerRegion[Int(r)] += n
+        if openPerRegion[Int(r)] > 0 { openRegions |= 1 << UInt16(r) } else { openRegions &= ~(1 << UInt16(r)) }
     }
 
     /// Whether any checked region of `d` requires traps now (mapped or not).
@@ -256,6 +276,9 @@ final class GapAccounting {
             }
         }
         openGapCount = 0
+        openRegions = 0
+        openPerRegion = [Int](repeating: 0, count: 16)
+        wideOpenGaps = 0
     }
 
     /// Gaps in time order, each as a finding (an error unless within the policy's `maxGapNs`).
