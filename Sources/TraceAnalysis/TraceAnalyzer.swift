@@ -255,7 +255,7 @@ public final class TraceAnalyzer {
         let verdict = log.errors > 0 ? AnalysisResult.fail : context.deviceOrder.isEmpty ? AnalysisResult.nothingChecked : AnalysisResult.pass
         return AnalysisResult(
             files: files, verdict: verdict, errors: log.errors, warnings: log.warnings, events: eventCount, startNs: firstNs,
-            endNs: firstNs == nil ? nil : lastNs, gaps: accounting.gaps, remapLatency: accounting.remapResult(),
+            endNs: firstNs == nil ? nil : lastNs, gaps: accounting.gaps, remapLatency: accounting.remapResult(total: total),
             restoreLatency: accounting.restoreSummary, triggers: accounting.triggers, restores: accounting.restores,
             devices: context.deviceOrder.map { accounting.device($0, finalState: finalStates[$0]) },
             findings: log.result(), policy: policy)

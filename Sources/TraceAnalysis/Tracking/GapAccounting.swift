@@ -298,9 +298,10 @@ final class GapAccounting {
 
     var remapSummary: LatencySummary { remap.summary }
 
-    func remapResult() -> AnalysisResult.Remap {
+    /// The remap figures; `total`: `remapSummary`, when the caller has it already.
+    func remapResult(total: LatencySummary? = nil) -> AnalysisResult.Remap {
         .init(
-            total: remap.summary, phases: ["wakeup": wakeup.summary, "reevaluation": reevaluation.summary, "effective": effective.summary],
+            total: total ?? remap.summary, phases: ["wakeup": wakeup.summary, "reevaluation": reevaluation.summary, "effective": effective.summary],
             leadTime: lead.summary, unresolved: unresolved)
     }
 
