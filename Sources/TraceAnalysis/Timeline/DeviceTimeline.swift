@@ -101,10 +101,10 @@ final class DeviceTimeline {
 
     /// Region offsets that must be trapped now.
     func required(region r: UInt32) -> IntervalSet {
-        let whole = IntervalSet([0..<regionSize(r)])
-        if stateRequires { return whole }
+        if stateRequires { return IntervalSet([0..<regionSize(r)]) }
         var out = markerRequired[r] ?? IntervalSet()
         if signalActive && !hasAccount {
+            let whole = IntervalSet([0..<regionSize(r)])
             if let layout = layoutAfterSignal[r] {
                 let allowed = IntervalSet(layout.mmappableAreas.map { $0.offset..<$0.end })
                 out = out.union(whole.subtracting(allowed))

@@ -107,11 +107,25 @@ final class ProcessTables {
 
     func remap(old: Range<UInt64>, newStart: UInt64, newLength: UInt64) { table.remap(old: old, newStart: newStart, newLength: newLength) }
 
+    /// Adds the devices whose mappings `user` touches (`devices(touching:)` without a set per call).
+    func addDevices(touching user: Range<UInt64>, to out: inout Set<String>) {
+        for m in mappings where m.user.overlaps(user) { out.insert(m.device) }
+    }
+
     /// Region offsets of `device`/`region` the guest can reach through this process.
     func reachable(device: String, region: UInt32) -> IntervalSet {
         var out = IntervalSet()
-        for m in mappings where m.device == device && m.region == Int32(bitPattern: region) {
-            if memslotsSeen {
+        for m in mappings where m.region == Int32(bitPattern: region) && m.device == device {
+            if memslotsSeen && adoptedMappings.isEmpty {
+                // No mapping found at an attach (the usual case): what memslots cover, without the sets the
+                // general case builds (the same ranges, inserted in the same order).
+                for r in memslotUnion.ranges {
+                    let lo = max(r.lowerBound, m.user.lowerBound)
+                    let hi = min(r.upperBound, m.user.upperBound)
+                    guard lo < hi else { continue }
+                    out.insert(m.regionOffset.saturatingAdd(lo - m.user.lowerBound)..<m.regionOffset.saturatingAdd(hi - m.user.lowerBound))
+                }
+            } else if memslotsSeen {
                 var covered = memslotUnion.intersection(IntervalSet([m.user]))
                 covered = covered.union(IntervalSet([m.user]).intersection(adoptedMappings).subtracting(memslotTouched))
                 for r in covered.ranges {
@@ -128,5 +142,10 @@ final class ProcessTables {
 
     func mappedRegions(device: String) -> Set<UInt32> {
         Set(mappings.filter { $0.device == device && $0.region >= 0 }.map { UInt32($0.region) })
+    }
+
+    /// Adds the regions of `device` this process maps to `out` (kept free of repeats; a device has a few).
+    func addMappedRegions(device: String, to out: inout [UInt32]) {
+        for m in mappings where m.region >= 0 && m.device == device && !out.contains(UInt32(m.region)) { out.append(UInt32(m.region)) }
     }
 }

@@ -93,12 +93,14 @@ final class GapAccounting {
 
     /// Re-derives which ranges of `d` are exposed, opening and closing gaps and resolving triggers at time `t`.
     func recompute(_ d: DeviceTimeline, at t: UInt64, trigger: String? = nil) {
-        var regions = Set(d.openGaps.keys)
-        regions.formUnion(reachability.mappedRegions(d))
+        // The regions with a gap open or a mapping, in order (an array: a device has a few).
+        var regions = Array(d.openGaps.keys)
+        reachability.addMappedRegions(d, to: &regions)
+        regions.sort()
         var anyExposed = false
         var anyReachable = false
         var anyRequired = false
-        for r in regions.sorted() where context.checks(region: r) {
+        for r in regions where context.checks(region: r) {
             let reach = reachability.reachable(d, region: r)
             let required = d.required(region: r)
             let exposed = reach.intersection(required)
