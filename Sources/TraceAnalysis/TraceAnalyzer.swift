@@ -21,8 +21,11 @@ public final class TraceAnalyzer {
     /// Each device's migration state at the end of the last file it appeared in.
     private var finalStates: [String: String] = [:]
     @exclusivity(unchecked) public private(set) var eventCount: UInt64 = 0
-    @exclusivity(unchecked) private var firstNs: UInt64?
+    /// The trace's span: its earliest and latest times (a sentinel, not an optional, so every event's update is
+    /// two branch-free min/max; the span exists once an event did).
+    @exclusivity(unchecked) private var earliestNs = UInt64.max
     @exclusivity(unchecked) private var lastNs: UInt64 = 0
+    private var firstNs: UInt64? { eventCount > 0 ? earliestNs : nil }
 
     /// Most findings of one kind listed; the rest are counted.
     public static var listedPerKind: Int { FindingLog.listedPerKind }
@@ -83,10 +86,9 @@ public final class TraceAnalyzer {
     }
 
     @inline(__always) private func advance(_ e: EventHeader) {
-        eventCount += 1
+        eventCount &+= 1
         // A crafted event may complete before it starts: the trace's span covers both ends.
-        let earliest = min(e.time, e.endTime)
-        if let f = firstNs { if earliest < f { firstNs = earliest } } else { firstNs = earliest }
+        earliestNs = min(earliestNs, e.time, e.endTime)
         lastNs = max(lastNs, e.time, e.endTime)
         context.now = max(context.now, e.endTime)
     }
