@@ -6,6 +6,10 @@ public struct IntervalSet: Sendable, Equatable {
     public init(_ ranges: [Range<UInt64>]) {
         for r in ranges { insert(r) }
     }
+    /// The set of one range (no array literal to build and merge first).
+    init(covering r: Range<UInt64>) {
+        if !r.isEmpty { ranges = [r] }
+    }
 
     public var isEmpty: Bool { ranges.isEmpty }
     /// Smallest range covering the whole set.

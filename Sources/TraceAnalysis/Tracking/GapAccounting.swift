@@ -184,10 +184,10 @@ final class GapAccounting {
 
     /// Whether any checked region of `d` requires traps now (mapped or not).
     private func requiredNow(_ d: DeviceTimeline) -> Bool {
-        var regions = Set(d.regions.keys)
-        regions.formUnion(d.markerRequired.keys)
-        regions.formUnion(d.openGaps.keys)
-        regions.formUnion(reachability.mappedRegions(d))
+        var regions = Array(d.regions.keys)
+        for r in d.markerRequired.keys where !regions.contains(r) { regions.append(r) }
+        for r in d.openGaps.keys where !regions.contains(r) { regions.append(r) }
+        reachability.addMappedRegions(d, to: &regions)
         return regions.contains { context.checks(region: $0) && !d.required(region: $0).isEmpty }
     }
 
@@ -204,13 +204,17 @@ final class GapAccounting {
     /// When the kernel itself showed the exposure ending between `lower` and the VMM's call completing at `t`:
     /// KVM unmapping the host range (during the munmap), or a guest access exiting as MMIO.
     private func kernelEnd(_ d: DeviceTimeline, from lower: UInt64, to t: UInt64) -> (time: UInt64, evidence: String)? {
-        let seen = [(d.kernelUnmapAt, "kvm.unmap_hva_range"), (d.kernelTrapAt, "kvm.mmio")].compactMap { e in
-            e.0.flatMap { $0 >= lower && $0 <= t ? ($0, e.1) : nil }
-        }
-        return seen.min { $0.0 < $1.0 }
+        var end: (time: UInt64, evidence: String)?
+        if let u = d.kernelUnmapAt, u >= lower, u <= t { end = (u, "kvm.unmap_hva_range") }
+        // On a tie the unmap is kept.
+        if let m = d.kernelTrapAt, m >= lower, m <= t, m < end?.time ?? .max { end = (m, "kvm.mmio") }
+        return end
     }
 
     private func resolveTriggers(_ d: DeviceTimeline, at vmmTime: UInt64, remapped: Bool) {
+        guard !d.pendingTriggers.isEmpty else { return }
+        // One lookup by name for all of them (every device gets its figures at the end anyway).
+        let mine = perDevice(d.name)
         for i in d.pendingTriggers {
             let start = triggers[i].timeNs
             // The exposure ended at the kernel's evidence when there is some, else at the VMM's call.
@@ -219,15 +223,15 @@ final class GapAccounting {
             if remapped {
                 triggers[i].latencyNs = Int64(clamping: t - start)
                 remap.record(t - start)
-                perDevice(d.name).remap.record(t - start)
+                mine.remap.record(t - start)
                 if let w = wakeMarks[i], w >= start {
                     triggers[i].wakeupNs = w - start
                     wakeup.record(w - start)
-                    perDevice(d.name).wake.record(w - start)
+                    mine.wake.record(w - start)
                     if let r = rereadMarks[i], r >= w, r <= t {
                         triggers[i].reevaluationNs = r - w
                         reevaluation.record(r - w)
-                        perDevice(d.name).reeval.record(r - w)
+                        mine.reeval.record(r - w)
                     }
                 }
                 // Effective from the re-read; where the policy expects none (QEMU's INTx), from the wake-up.
@@ -236,11 +240,11 @@ final class GapAccounting {
                     triggers[i].effectiveNs = t - r
                     triggers[i].effectiveEvidence = evidence?.evidence
                     effective.record(t - r)
-                    perDevice(d.name).eff.record(t - r)
+                    mine.eff.record(t - r)
                 }
             } else {
                 unresolved += 1
-                perDevice(d.name).unresolved += 1
+                mine.unresolved += 1
             }
             wakeMarks[i] = nil
             rereadMarks[i] = nil
