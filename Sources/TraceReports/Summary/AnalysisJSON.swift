@@ -18,9 +18,12 @@ public enum AnalysisJSON {
         func list<T: Encodable>(_ items: [T], line: ((T) -> String)? = nil) throws {
             if items.isEmpty { return write("[]") }
             var out = "["
+            out.reserveCapacity(1 << 16 + 1024)
             for (i, item) in items.enumerated() {
                 let text = try line?(item) ?? (try json(item)).replacingOccurrences(of: "\n  ", with: pretty ? "\n      " : "")
-                out += (i == 0 ? "" : ",") + (pretty ? "\n    " : "") + text
+                if i > 0 { out.append(",") }
+                if pretty { out.append("\n    ") }
+                out.append(text)
                 if out.utf8.count > 1 << 16 {
                     write(out)
                     out = ""
@@ -57,17 +60,25 @@ public enum AnalysisJSON {
 
     private static func optional(_ v: UInt64?) -> String { v.map { "\($0)" } ?? "null" }
 
+    /// `JSONText.quote(s)`, without its scalar-by-scalar copy for the usual name (ASCII, nothing to escape):
+    /// a report of many triggers quotes a device name for each.
+    static func quoted(_ s: String) -> String {
+        var s = s
+        let plain = s.withUTF8 { u in !u.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 >= 0x80 } }
+        return plain ? "\"" + s + "\"" : JSONText.quote(s)
+    }
+
     static func gap(_ g: TrapGap) -> String {
-        "{\"cause\":\(JSONText.quote(g.cause)),\"device\":\(JSONText.quote(g.device)),\"durationNs\":\(g.durationNs),\"endNs\":\(optional(g.endNs)),"
+        "{\"cause\":\(quoted(g.cause)),\"device\":\(quoted(g.device)),\"durationNs\":\(g.durationNs),\"endNs\":\(optional(g.endNs)),"
             + "\"length\":\(g.length),\"offset\":\(g.offset),\"region\":\(g.region),\"startNs\":\(g.startNs),\"trappedAccesses\":\(g.trappedAccesses)}"
     }
 
     static func trigger(_ t: RemapTrigger) -> String {
         // Keys absent when nil, as JSONEncoder writes optionals.
-        var s = "{\"device\":\(JSONText.quote(t.device))"
-        if let v = t.effectiveEvidence { s += ",\"effectiveEvidence\":\(JSONText.quote(v))" }
+        var s = "{\"device\":\(quoted(t.device))"
+        if let v = t.effectiveEvidence { s += ",\"effectiveEvidence\":\(quoted(v))" }
         if let v = t.effectiveNs { s += ",\"effectiveNs\":\(v)" }
-        s += ",\"kind\":\(JSONText.quote(t.kind))"
+        s += ",\"kind\":\(quoted(t.kind))"
         if let v = t.latencyNs { s += ",\"latencyNs\":\(v)" }
         if let v = t.reevaluationNs { s += ",\"reevaluationNs\":\(v)" }
         s += ",\"timeNs\":\(t.timeNs)"
@@ -76,7 +87,7 @@ public enum AnalysisJSON {
     }
 
     static func restore(_ r: RestoreEvent) -> String {
-        var s = "{\"device\":\(JSONText.quote(r.device))"
+        var s = "{\"device\":\(quoted(r.device))"
         if let v = r.latencyNs { s += ",\"latencyNs\":\(v)" }
         return s + ",\"timeNs\":\(r.timeNs)}"
     }
