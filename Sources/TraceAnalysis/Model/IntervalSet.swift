@@ -77,6 +77,8 @@ public struct IntervalSet: Sendable, Equatable {
     }
 
     public func union(_ other: IntervalSet) -> IntervalSet {
+        // Both are kept disjoint and sorted, so with one side empty the other is the answer as it is.
+        if isEmpty { return other }
         var out = self
         for r in other.ranges { out.insert(r) }
         return out

@@ -16,15 +16,20 @@ public struct LatencySummary: Sendable, Codable, Equatable {
 
 /// Collects latencies into an HDR histogram; exact min/max are kept beside it.
 struct LatencyRecorder {
-    private var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+    /// Made at the first latency: each histogram is some 30,000 zeroed counts, and of the six recorders per
+    /// device most analyses fill a few.
+    private var histogram: Histogram<UInt64>?
     private var minValue = UInt64.max
     private var maxValue: UInt64 = 0
     private var sum: Double = 0
 
-    var count: UInt64 { histogram.totalCount }
+    var count: UInt64 { histogram?.totalCount ?? 0 }
 
     mutating func record(_ ns: UInt64) {
-        _ = histogram.record(min(ns, 3_600_000_000_000))
+        if histogram == nil {
+            histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+        }
+        _ = histogram!.record(min(ns, 3_600_000_000_000))
         minValue = min(minValue, ns)
         maxValue = max(maxValue, ns)
         sum += Double(ns)
@@ -45,6 +50,7 @@ struct LatencyRecorder {
     /// tables cost more than a million events. Same rule: the highest value equivalent to the first bucket whose
     /// cumulative count reaches ceil(level·count/100) (level one ulp down), clamped to the recorded extremes.
     private func percentiles(_ levels: Double...) -> [UInt64] {
+        guard let histogram else { return [UInt64](repeating: 0, count: levels.count) }
         let total = histogram.totalCount
         let targets = levels.map { level in
             let requested = Swift.min(Swift.max(level.nextDown, 0.0), 100.0)

@@ -110,7 +110,7 @@ final class DeviceTimeline {
     /// Region offsets that must be trapped now.
     func required(region r: UInt32) -> IntervalSet {
         if stateRequires { return IntervalSet(covering: 0..<regionSize(r)) }
-        var out = markerRequired[r] ?? IntervalSet()
+        var out = markerRequired.isEmpty ? IntervalSet() : markerRequired[r] ?? IntervalSet()
         if signalActive && !hasAccount {
             let whole = IntervalSet(covering: 0..<regionSize(r))
             if let layout = layoutAfterSignal[r] {

@@ -6,6 +6,8 @@ final class AnalysisContext {
     let policy: AnalysisPolicy
     let v1Mask: UInt32
     let v2States: Set<UInt32>
+    /// No region list in the policy (the default): asked at every recompute, answered without copying the policy.
+    private let checksEveryRegion: Bool
 
     // The per-event path touches these; exclusivity is statically evident (single-threaded, no
     // overlapping accesses), so skip the dynamic check that costs more than the work itself.
@@ -30,6 +32,7 @@ final class AnalysisContext {
         self.policy = policy
         v1Mask = try policy.resolvedV1Mask()
         v2States = try policy.resolvedV2States()
+        checksEveryRegion = policy.regions == nil
     }
 
     @inline(__always)
@@ -76,7 +79,7 @@ final class AnalysisContext {
         return d
     }
 
-    func checks(region r: UInt32) -> Bool { policy.regions?.contains(r) ?? true }
+    func checks(region r: UInt32) -> Bool { checksEveryRegion || policy.regions?.contains(r) ?? true }
 
     /// The next file is a recording of its own: processes, devices and the clock start afresh.
     func forgetFile() {

@@ -135,10 +135,10 @@ final class ReachabilityTracker {
 
     /// Region offsets of `d`'s region `r` the guest can reach now, through any process.
     func reachable(_ d: DeviceTimeline, region r: UInt32) -> IntervalSet {
-        if d.mmapsDisabled.contains(r) { return IntervalSet() }
+        if !d.mmapsDisabled.isEmpty && d.mmapsDisabled.contains(r) { return IntervalSet() }
         var out = IntervalSet()
         for p in context.processes.values { out = out.union(p.reachable(device: d.name, region: r)) }
-        if let revoked = d.revoked[r], !revoked.isEmpty { out = out.subtracting(revoked) }
+        if !d.revoked.isEmpty, let revoked = d.revoked[r], !revoked.isEmpty { out = out.subtracting(revoked) }
         return out
     }
 
