@@ -11,7 +11,7 @@ final class AnalysisContext {
 
     // The per-event path touches these; exclusivity is statically evident (single-threaded, no
     // overlapping accesses), so skip the dynamic check that costs more than the work itself.
-    @exclusivity(unchecked) var processes: [Int32: ProcessTables] = [:]
+    @exclusivity(unchecked) private(set) var processes: [Int32: ProcessTables] = [:]
     @exclusivity(unchecked) var devices: [String: DeviceTimeline] = [:]
     /// The process of the previous lookup (most events come from the same one). Not retained: `processes` owns
     /// it, and every removal from `processes` clears this, so the per-event path costs no reference counting.
