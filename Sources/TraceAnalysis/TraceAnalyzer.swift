@@ -21,8 +21,11 @@ public final class TraceAnalyzer {
     /// Each device's migration state at the end of the last file it appeared in.
     private var finalStates: [String: String] = [:]
     @exclusivity(unchecked) public private(set) var eventCount: UInt64 = 0
-    @exclusivity(unchecked) private var firstNs: UInt64?
+    /// The trace's span: its earliest and latest times (a sentinel, not an optional, so every event's update is
+    /// two branch-free min/max; the span exists once an event did).
+    @exclusivity(unchecked) private var earliestNs = UInt64.max
     @exclusivity(unchecked) private var lastNs: UInt64 = 0
+    private var firstNs: UInt64? { eventCount > 0 ? earliestNs : nil }
 
     /// Most findings of one kind listed; the rest are counted.
     public static var listedPerKind: Int { FindingLog.listedPerKind }
@@ -62,8 +65,9 @@ public final class TraceAnalyzer {
         advance(h)
         switch v.kind {
         case .regionAccess:
-            // Only counted inside a gap: outside one the access changes nothing.
-            if accounting.openGapCount > 0, let device = v.accessedDevice, let region = v.accessedRegion {
+            // Only counted inside a gap on its region: elsewhere the access changes nothing, and its device
+            // (a string) is not even read.
+            if accounting.openGapCount > 0, let region = v.accessedRegion, accounting.mayCount(region: region), let device = v.accessedDevice {
                 accounting.trappedAccess(device: device, region: region)
             }
         case .ioctl:
@@ -71,17 +75,20 @@ public final class TraceAnalyzer {
             if request == 0xAE80 { deviceState.kvmRun(h) }
             if request == 0xAE01 && !h.failed { reachability.vmCreated(pid: h.pid) }
         case .eventfd:
-            if let p = v.eventfd { signalling.eventfd(p, h, at: context.now) }
+            guard let p = v.eventfd else { break }
+            // Most eventfd traffic is a VMM's own (MSI-X, ioeventfds) on eventfds bound to indices that
+            // re-evaluate nothing: skipped before any lookup.
+            if p.operation != .create && context.quietEventfd(pid: h.pid, fd: p.fd) { break }
+            signalling.eventfd(p, h, at: context.now)
         default:
             dispatch(v.payload, h)
         }
     }
 
     @inline(__always) private func advance(_ e: EventHeader) {
-        eventCount += 1
+        eventCount &+= 1
         // A crafted event may complete before it starts: the trace's span covers both ends.
-        let earliest = min(e.time, e.endTime)
-        if let f = firstNs { if earliest < f { firstNs = earliest } } else { firstNs = earliest }
+        earliestNs = min(earliestNs, e.time, e.endTime)
         lastNs = max(lastNs, e.time, e.endTime)
         context.now = max(context.now, e.endTime)
     }
@@ -250,7 +257,7 @@ public final class TraceAnalyzer {
         let verdict = log.errors > 0 ? AnalysisResult.fail : context.deviceOrder.isEmpty ? AnalysisResult.nothingChecked : AnalysisResult.pass
         return AnalysisResult(
             files: files, verdict: verdict, errors: log.errors, warnings: log.warnings, events: eventCount, startNs: firstNs,
-            endNs: firstNs == nil ? nil : lastNs, gaps: accounting.gaps, remapLatency: accounting.remapResult(),
+            endNs: firstNs == nil ? nil : lastNs, gaps: accounting.gaps, remapLatency: accounting.remapResult(total: total),
             restoreLatency: accounting.restoreSummary, triggers: accounting.triggers, restores: accounting.restores,
             devices: context.deviceOrder.map { accounting.device($0, finalState: finalStates[$0]) },
             findings: log.result(), policy: policy)

@@ -6,6 +6,10 @@ public struct IntervalSet: Sendable, Equatable {
     public init(_ ranges: [Range<UInt64>]) {
         for r in ranges { insert(r) }
     }
+    /// The set of one range (no array literal to build and merge first).
+    init(covering r: Range<UInt64>) {
+        if !r.isEmpty { ranges = [r] }
+    }
 
     public var isEmpty: Bool { ranges.isEmpty }
     /// Smallest range covering the whole set.
@@ -17,31 +21,28 @@ public struct IntervalSet: Sendable, Equatable {
 
     public mutating func insert(_ r: Range<UInt64>) {
         guard !r.isEmpty else { return }
+        // In place: the ranges before r stay, those r overlaps or touches merge into one, the rest stay
+        // (an analysis inserts on every recompute; a new array per insert cost more than the merge).
+        var i = 0
+        while i < ranges.count && ranges[i].upperBound < r.lowerBound { i += 1 }
         var lo = r.lowerBound
         var hi = r.upperBound
-        var out: [Range<UInt64>] = []
-        out.reserveCapacity(ranges.count + 1)
-        var placed = false
-        for x in ranges {
-            if x.upperBound < lo {
-                out.append(x)
-            } else if x.lowerBound > hi {
-                if !placed {
-                    out.append(lo..<hi)
-                    placed = true
-                }
-                out.append(x)
-            } else {
-                lo = min(lo, x.lowerBound)
-                hi = max(hi, x.upperBound)
-            }
+        var j = i
+        while j < ranges.count && ranges[j].lowerBound <= hi {
+            lo = min(lo, ranges[j].lowerBound)
+            hi = max(hi, ranges[j].upperBound)
+            j += 1
         }
-        if !placed { out.append(lo..<hi) }
-        ranges = out
+        if j == i + 1 {
+            ranges[i] = lo..<hi
+        } else {
+            ranges.replaceSubrange(i..<j, with: CollectionOfOne(lo..<hi))
+        }
     }
 
     public mutating func remove(_ r: Range<UInt64>) {
-        guard !r.isEmpty else { return }
+        // Most removals (a subtraction's) miss every range: no new array for those.
+        guard !r.isEmpty, ranges.contains(where: { $0.upperBound > r.lowerBound && $0.lowerBound < r.upperBound }) else { return }
         var out: [Range<UInt64>] = []
         for x in ranges {
             if x.upperBound <= r.lowerBound || x.lowerBound >= r.upperBound {
@@ -76,6 +77,8 @@ public struct IntervalSet: Sendable, Equatable {
     }
 
     public func union(_ other: IntervalSet) -> IntervalSet {
+        // Both are kept disjoint and sorted, so with one side empty the other is the answer as it is.
+        if isEmpty { return other }
         var out = self
         for r in other.ranges { out.insert(r) }
         return out

@@ -16,15 +16,20 @@ public struct LatencySummary: Sendable, Codable, Equatable {
 
 /// Collects latencies into an HDR histogram; exact min/max are kept beside it.
 struct LatencyRecorder {
-    private var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+    /// Made at the first latency: each histogram is some 30,000 zeroed counts, and of the six recorders per
+    /// device most analyses fill a few.
+    private var histogram: Histogram<UInt64>?
     private var minValue = UInt64.max
     private var maxValue: UInt64 = 0
     private var sum: Double = 0
 
-    var count: UInt64 { histogram.totalCount }
+    var count: UInt64 { histogram?.totalCount ?? 0 }
 
     mutating func record(_ ns: UInt64) {
-        _ = histogram.record(min(ns, 3_600_000_000_000))
+        if histogram == nil {
+            histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+        }
+        _ = histogram!.record(min(ns, 3_600_000_000_000))
         minValue = min(minValue, ns)
         maxValue = max(maxValue, ns)
         sum += Double(ns)
@@ -33,9 +38,33 @@ struct LatencyRecorder {
     var summary: LatencySummary {
         guard count > 0 else { return .empty }
         // Percentiles come from the histogram (within 0.1 %), clamped to the exact extremes.
-        func p(_ q: Double) -> UInt64 { Swift.min(maxValue, Swift.max(minValue, histogram.valueAtPercentile(q))) }
+        let q = percentiles(50, 90, 99, 99.9)
+        func p(_ i: Int) -> UInt64 { Swift.min(maxValue, Swift.max(minValue, q[i])) }
         return LatencySummary(
-            count: count, minNs: minValue, p50Ns: p(50), p90Ns: p(90), p99Ns: p(99), p999Ns: p(99.9),
+            count: count, minNs: minValue, p50Ns: p(0), p90Ns: p(1), p99Ns: p(2), p999Ns: p(3),
             maxNs: maxValue, meanNs: sum / Double(count))
+    }
+
+    /// `histogram.valueAtPercentile` of each of `levels` (ascending), in one walk over the recorded values: that
+    /// method walks the whole bucket array, unspecialized, once per percentile, which made a report's latency
+    /// tables cost more than a million events. Same rule: the highest value equivalent to the first bucket whose
+    /// cumulative count reaches ceil(level·count/100) (level one ulp down), clamped to the recorded extremes.
+    private func percentiles(_ levels: Double...) -> [UInt64] {
+        guard let histogram else { return [UInt64](repeating: 0, count: levels.count) }
+        let total = histogram.totalCount
+        let targets = levels.map { level in
+            let requested = Swift.min(Swift.max(level.nextDown, 0.0), 100.0)
+            return Swift.max(1, UInt64(((requested * Double(total)) / 100.0).rounded(.up)))
+        }
+        var found = [UInt64](repeating: 0, count: levels.count)
+        var k = 0
+        for v in histogram.recordedValues() {
+            while k < targets.count && v.totalCountToThisValue >= targets[k] {
+                found[k] = Swift.max(Swift.min(v.value, histogram.maxRecorded), histogram.min)
+                k += 1
+            }
+            if k == targets.count { break }
+        }
+        return found
     }
 }

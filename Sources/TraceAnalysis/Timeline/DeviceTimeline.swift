@@ -3,8 +3,16 @@ import TraceFormat
 /// Everything the analyzer knows about one device at the current point of the trace.
 final class DeviceTimeline {
     let name: String
-    /// Latest successful GET_REGION_INFO answer per region index.
-    var regions: [UInt32: RegionInfo] = [:]
+    /// Latest successful GET_REGION_INFO answer per region index (`setRegion`).
+    private(set) var regions: [UInt32: RegionInfo] = [:]
+    /// Their sizes, apart: every recompute asks for them, and an answer copied out of `regions` brings its
+    /// strings and arrays along (reference counting for one number).
+    private var regionSizes: [UInt32: UInt64] = [:]
+
+    func setRegion(_ info: RegionInfo) {
+        regions[info.index] = info
+        regionSizes[info.index] = info.size
+    }
     var migrationProtocol: DeviceStateChange.MigrationProtocol?
     var state: UInt32?
     /// Migration state requires traps (per policy).
@@ -97,14 +105,14 @@ final class DeviceTimeline {
     init(name: String) { self.name = name }
 
     /// Size of a region, or "everything" when its size was never read.
-    func regionSize(_ r: UInt32) -> UInt64 { regions[r]?.size ?? (UInt64(1) << 40) }
+    func regionSize(_ r: UInt32) -> UInt64 { regionSizes[r] ?? (UInt64(1) << 40) }
 
     /// Region offsets that must be trapped now.
     func required(region r: UInt32) -> IntervalSet {
-        let whole = IntervalSet([0..<regionSize(r)])
-        if stateRequires { return whole }
-        var out = markerRequired[r] ?? IntervalSet()
+        if stateRequires { return IntervalSet(covering: 0..<regionSize(r)) }
+        var out = markerRequired.isEmpty ? IntervalSet() : markerRequired[r] ?? IntervalSet()
         if signalActive && !hasAccount {
+            let whole = IntervalSet(covering: 0..<regionSize(r))
             if let layout = layoutAfterSignal[r] {
                 let allowed = IntervalSet(layout.mmappableAreas.map { $0.offset..<$0.end })
                 out = out.union(whole.subtracting(allowed))

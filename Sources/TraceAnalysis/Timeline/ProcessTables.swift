@@ -11,7 +11,41 @@ final class ProcessTables {
     var memslotsSeen = false
     private(set) var memslotUnion = IntervalSet()
     /// eventfd -> (device, irq index) from VFIO_DEVICE_SET_IRQS.
-    @exclusivity(unchecked) var eventfdBindings: [Int32: (device: String, index: UInt32)] = [:]
+    @exclusivity(unchecked) private(set) var eventfdBindings: [Int32: (device: String, index: UInt32)] = [:]
+    /// Bit fd set: the eventfd is bound to an irq index that re-evaluates nothing (MSI-X, INTx under the default
+    /// policy). Most of a VMM's eventfd traffic is on these, and a read or write of one changes no state: one bit
+    /// test answers it, not a hash lookup that copies out the binding's device name.
+    @exclusivity(unchecked) private var quietFds: [UInt64] = []
+
+    /// Binds `fd` to `device`'s irq `index`; `reevaluates`: the policy re-evaluates mappings on that index.
+    func bind(fd: Int32, device: String, index: UInt32, reevaluates: Bool) {
+        eventfdBindings[fd] = (device, index)
+        setQuiet(fd, !reevaluates)
+    }
+
+    /// The eventfd no longer signals anything (closed and reused, or its index disabled).
+    func unbind(fd: Int32) {
+        guard eventfdBindings.removeValue(forKey: fd) != nil else { return }
+        setQuiet(fd, false)
+    }
+
+    /// A read or write of `fd` can change nothing: it is bound to an index that re-evaluates nothing.
+    @inline(__always)
+    func isQuiet(fd: Int32) -> Bool {
+        let word = Int(fd >> 6)
+        return fd >= 0 && word < quietFds.count && quietFds[word] & (1 << UInt64(fd & 63)) != 0
+    }
+
+    private func setQuiet(_ fd: Int32, _ quiet: Bool) {
+        // Negative or absurd fds (a crafted trace) stay off the bitset: the hash lookup still answers for them.
+        guard fd >= 0 && fd < 1 << 16 else { return }
+        let word = Int(fd >> 6)
+        if word >= quietFds.count {
+            guard quiet else { return }
+            quietFds.append(contentsOf: repeatElement(0, count: word + 1 - quietFds.count))
+        }
+        if quiet { quietFds[word] |= 1 << UInt64(fd & 63) } else { quietFds[word] &= ~(1 << UInt64(fd & 63)) }
+    }
     /// eventfds written while bound to nothing: fd -> time of the first such write (a signal nobody could see).
     @exclusivity(unchecked) var unboundWrites: [Int32: UInt64] = [:]
 
@@ -73,11 +107,25 @@ final class ProcessTables {
 
     func remap(old: Range<UInt64>, newStart: UInt64, newLength: UInt64) { table.remap(old: old, newStart: newStart, newLength: newLength) }
 
+    /// Adds the devices whose mappings `user` touches (`devices(touching:)` without a set per call).
+    func addDevices(touching user: Range<UInt64>, to out: inout Set<String>) {
+        for m in mappings where m.user.overlaps(user) { out.insert(m.device) }
+    }
+
     /// Region offsets of `device`/`region` the guest can reach through this process.
     func reachable(device: String, region: UInt32) -> IntervalSet {
         var out = IntervalSet()
-        for m in mappings where m.device == device && m.region == Int32(bitPattern: region) {
-            if memslotsSeen {
+        for m in mappings where m.region == Int32(bitPattern: region) && m.device == device {
+            if memslotsSeen && adoptedMappings.isEmpty {
+                // No mapping found at an attach (the usual case): what memslots cover, without the sets the
+                // general case builds (the same ranges, inserted in the same order).
+                for r in memslotUnion.ranges {
+                    let lo = max(r.lowerBound, m.user.lowerBound)
+                    let hi = min(r.upperBound, m.user.upperBound)
+                    guard lo < hi else { continue }
+                    out.insert(m.regionOffset.saturatingAdd(lo - m.user.lowerBound)..<m.regionOffset.saturatingAdd(hi - m.user.lowerBound))
+                }
+            } else if memslotsSeen {
                 var covered = memslotUnion.intersection(IntervalSet([m.user]))
                 covered = covered.union(IntervalSet([m.user]).intersection(adoptedMappings).subtracting(memslotTouched))
                 for r in covered.ranges {
@@ -94,5 +142,10 @@ final class ProcessTables {
 
     func mappedRegions(device: String) -> Set<UInt32> {
         Set(mappings.filter { $0.device == device && $0.region >= 0 }.map { UInt32($0.region) })
+    }
+
+    /// Adds the regions of `device` this process maps to `out` (kept free of repeats; a device has a few).
+    func addMappedRegions(device: String, to out: inout [UInt32]) {
+        for m in mappings where m.region >= 0 && m.device == device && !out.contains(UInt32(m.region)) { out.append(UInt32(m.region)) }
     }
 }

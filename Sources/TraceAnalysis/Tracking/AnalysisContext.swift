@@ -6,13 +6,17 @@ final class AnalysisContext {
     let policy: AnalysisPolicy
     let v1Mask: UInt32
     let v2States: Set<UInt32>
+    /// No region list in the policy (the default): asked at every recompute, answered without copying the policy.
+    private let checksEveryRegion: Bool
 
     // The per-event path touches these; exclusivity is statically evident (single-threaded, no
     // overlapping accesses), so skip the dynamic check that costs more than the work itself.
-    @exclusivity(unchecked) var processes: [Int32: ProcessTables] = [:]
+    @exclusivity(unchecked) private(set) var processes: [Int32: ProcessTables] = [:]
     @exclusivity(unchecked) var devices: [String: DeviceTimeline] = [:]
-    /// The process of the previous event (most events come from the same one).
-    @exclusivity(unchecked) private var lastProcess: (pid: Int32, tables: ProcessTables)?
+    /// The process of the previous lookup (most events come from the same one). Not retained: `processes` owns
+    /// it, and every removal from `processes` clears this, so the per-event path costs no reference counting.
+    @exclusivity(unchecked) private var lastPid: Int32 = 0
+    @exclusivity(unchecked) private var lastTables: Unmanaged<ProcessTables>? = nil
     /// Every device seen, in order of first appearance, across files.
     private(set) var deviceOrder: [String] = []
     private var deviceNames: Set<String> = []
@@ -28,11 +32,12 @@ final class AnalysisContext {
         self.policy = policy
         v1Mask = try policy.resolvedV1Mask()
         v2States = try policy.resolvedV2States()
+        checksEveryRegion = policy.regions == nil
     }
 
     @inline(__always)
     func process(_ pid: Int32) -> ProcessTables {
-        if let last = lastProcess, last.pid == pid { return last.tables }
+        if pid == lastPid, let last = lastTables { return last.takeUnretainedValue() }
         let p: ProcessTables
         if let existing = processes[pid] {
             p = existing
@@ -40,21 +45,30 @@ final class AnalysisContext {
             p = ProcessTables()
             processes[pid] = p
         }
-        lastProcess = (pid, p)
+        lastPid = pid
+        lastTables = Unmanaged.passUnretained(p)
         return p
     }
 
     /// The process's tables if it has any yet (a lookup that creates nothing).
     @inline(__always)
     func existingProcess(_ pid: Int32) -> ProcessTables? {
-        if let last = lastProcess, last.pid == pid { return last.tables }
+        if pid == lastPid, let last = lastTables { return last.takeUnretainedValue() }
         return processes[pid]
+    }
+
+    /// An eventfd read or write that cannot change anything (`ProcessTables.isQuiet`), answered from the
+    /// previous lookup's process only: false means "look properly", never "not quiet".
+    @inline(__always)
+    func quietEventfd(pid: Int32, fd: Int32) -> Bool {
+        guard pid == lastPid, let last = lastTables else { return false }
+        return last._withUnsafeGuaranteedRef { $0.isQuiet(fd: fd) }
     }
 
     /// Forgets a process whose address space is gone.
     func removeProcess(_ pid: Int32) {
         processes[pid] = nil
-        lastProcess = nil
+        lastTables = nil
     }
 
     func device(_ name: String) -> DeviceTimeline {
@@ -65,13 +79,13 @@ final class AnalysisContext {
         return d
     }
 
-    func checks(region r: UInt32) -> Bool { policy.regions?.contains(r) ?? true }
+    func checks(region r: UInt32) -> Bool { checksEveryRegion || policy.regions?.contains(r) ?? true }
 
     /// The next file is a recording of its own: processes, devices and the clock start afresh.
     func forgetFile() {
         devices.removeAll()
         processes.removeAll()
-        lastProcess = nil
+        lastTables = nil
         now = 0
     }
 }

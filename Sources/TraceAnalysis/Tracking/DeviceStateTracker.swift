@@ -61,7 +61,7 @@ final class DeviceStateTracker {
 
     func regionInfo(_ p: RegionInfo, at t: UInt64) {
         let d = context.device(p.device)
-        d.regions[p.index] = p
+        d.setRegion(p)
         signalling.reread(d, p, at: t)
         context.gaps.recompute(d, at: t)
     }

@@ -17,6 +17,12 @@ final class GapAccounting {
     var bands: TimelineBands?
     /// Number of gaps open across all devices (lets the hot path skip lookups).
     @exclusivity(unchecked) private(set) var openGapCount = 0
+    /// Bit r (r < 16): some device has a gap open on region r; `wideOpenGaps`: gaps open on regions 16 and up.
+    /// An access to any other region counts nowhere, so it needs no device lookup (a gap left open for the rest
+    /// of a trace must not make every access to the other regions pay for one).
+    @exclusivity(unchecked) private var openRegions: UInt16 = 0
+    @exclusivity(unchecked) private var openPerRegion = [Int](repeating: 0, count: 16)
+    @exclusivity(unchecked) private var wideOpenGaps = 0
     /// The device of the latest trapped access (devices live until the end of their file).
     @exclusivity(unchecked) private var lastAccessed: DeviceTimeline?
 
@@ -46,12 +52,18 @@ final class GapAccounting {
         trappedAccess(device: p.device, region: p.region)
     }
 
+    /// Whether an access to `region` may be counted in some open gap (false: it changes nothing).
+    @inline(__always)
+    func mayCount(region: Int32) -> Bool {
+        region < 16 ? region >= 0 && openRegions & (1 << UInt16(region)) != 0 : wideOpenGaps > 0
+    }
+
     /// The same, from a view's numbers. The device of the previous access is kept: accesses come in runs on one
     /// device, and a name from the same chunk compares by identity, so a gap left open for the rest of a trace
     /// (a lost signal) costs no string hashing per access.
     @inline(__always)
     func trappedAccess(device: String, region: Int32) {
-        guard openGapCount > 0, region >= 0 else { return }
+        guard openGapCount > 0, mayCount(region: region) else { return }
         let d: DeviceTimeline
         if let last = lastAccessed, last.name == device {
             d = last
@@ -81,12 +93,14 @@ final class GapAccounting {
 
     /// Re-derives which ranges of `d` are exposed, opening and closing gaps and resolving triggers at time `t`.
     func recompute(_ d: DeviceTimeline, at t: UInt64, trigger: String? = nil) {
-        var regions = Set(d.openGaps.keys)
-        regions.formUnion(reachability.mappedRegions(d))
+        // The regions with a gap open or a mapping, in order (an array: a device has a few).
+        var regions = Array(d.openGaps.keys)
+        reachability.addMappedRegions(d, to: &regions)
+        regions.sort()
         var anyExposed = false
         var anyReachable = false
         var anyRequired = false
-        for r in regions.sorted() where context.checks(region: r) {
+        for r in regions where context.checks(region: r) {
             let reach = reachability.reachable(d, region: r)
             let required = d.required(region: r)
             let exposed = reach.intersection(required)
@@ -96,6 +110,7 @@ final class GapAccounting {
                 anyExposed = true
                 if d.openGaps[r] == nil, let b = exposed.bounds {
                     openGapCount += 1
+                    noteOpened(region: r, by: 1)
                     d.openGap(
                         TrapGap(
                             device: d.name, region: r, offset: b.lowerBound, length: b.upperBound - b.lowerBound,
@@ -104,6 +119,7 @@ final class GapAccounting {
                 }
             } else if var gap = d.takeOpenGap(r) {
                 openGapCount -= 1
+                noteOpened(region: r, by: -1)
                 let end = kernelEnd(d, from: gap.startNs, to: t)?.time ?? t
                 gap.endNs = end
                 gap.durationNs = end - gap.startNs
@@ -160,12 +176,18 @@ final class GapAccounting {
         d.exposed = anyExposed
     }
 
+    private func noteOpened(region r: UInt32, by n: Int) {
+        guard r < 16 else { return wideOpenGaps += n }
+        openPerRegion[Int(r)] += n
+        if openPerRegion[Int(r)] > 0 { openRegions |= 1 << UInt16(r) } else { openRegions &= ~(1 << UInt16(r)) }
+    }
+
     /// Whether any checked region of `d` requires traps now (mapped or not).
     private func requiredNow(_ d: DeviceTimeline) -> Bool {
-        var regions = Set(d.regions.keys)
-        regions.formUnion(d.markerRequired.keys)
-        regions.formUnion(d.openGaps.keys)
-        regions.formUnion(reachability.mappedRegions(d))
+        var regions = Array(d.regions.keys)
+        for r in d.markerRequired.keys where !regions.contains(r) { regions.append(r) }
+        for r in d.openGaps.keys where !regions.contains(r) { regions.append(r) }
+        reachability.addMappedRegions(d, to: &regions)
         return regions.contains { context.checks(region: $0) && !d.required(region: $0).isEmpty }
     }
 
@@ -182,13 +204,17 @@ final class GapAccounting {
     /// When the kernel itself showed the exposure ending between `lower` and the VMM's call completing at `t`:
     /// KVM unmapping the host range (during the munmap), or a guest access exiting as MMIO.
     private func kernelEnd(_ d: DeviceTimeline, from lower: UInt64, to t: UInt64) -> (time: UInt64, evidence: String)? {
-        let seen = [(d.kernelUnmapAt, "kvm.unmap_hva_range"), (d.kernelTrapAt, "kvm.mmio")].compactMap { e in
-            e.0.flatMap { $0 >= lower && $0 <= t ? ($0, e.1) : nil }
-        }
-        return seen.min { $0.0 < $1.0 }
+        var end: (time: UInt64, evidence: String)?
+        if let u = d.kernelUnmapAt, u >= lower, u <= t { end = (u, "kvm.unmap_hva_range") }
+        // On a tie the unmap is kept.
+        if let m = d.kernelTrapAt, m >= lower, m <= t, m < end?.time ?? .max { end = (m, "kvm.mmio") }
+        return end
     }
 
     private func resolveTriggers(_ d: DeviceTimeline, at vmmTime: UInt64, remapped: Bool) {
+        guard !d.pendingTriggers.isEmpty else { return }
+        // One lookup by name for all of them (every device gets its figures at the end anyway).
+        let mine = perDevice(d.name)
         for i in d.pendingTriggers {
             let start = triggers[i].timeNs
             // The exposure ended at the kernel's evidence when there is some, else at the VMM's call.
@@ -197,15 +223,15 @@ final class GapAccounting {
             if remapped {
                 triggers[i].latencyNs = Int64(clamping: t - start)
                 remap.record(t - start)
-                perDevice(d.name).remap.record(t - start)
+                mine.remap.record(t - start)
                 if let w = wakeMarks[i], w >= start {
                     triggers[i].wakeupNs = w - start
                     wakeup.record(w - start)
-                    perDevice(d.name).wake.record(w - start)
+                    mine.wake.record(w - start)
                     if let r = rereadMarks[i], r >= w, r <= t {
                         triggers[i].reevaluationNs = r - w
                         reevaluation.record(r - w)
-                        perDevice(d.name).reeval.record(r - w)
+                        mine.reeval.record(r - w)
                     }
                 }
                 // Effective from the re-read; where the policy expects none (QEMU's INTx), from the wake-up.
@@ -214,11 +240,11 @@ final class GapAccounting {
                     triggers[i].effectiveNs = t - r
                     triggers[i].effectiveEvidence = evidence?.evidence
                     effective.record(t - r)
-                    perDevice(d.name).eff.record(t - r)
+                    mine.eff.record(t - r)
                 }
             } else {
                 unresolved += 1
-                perDevice(d.name).unresolved += 1
+                mine.unresolved += 1
             }
             wakeMarks[i] = nil
             rereadMarks[i] = nil
@@ -256,6 +282,9 @@ final class GapAccounting {
             }
         }
         openGapCount = 0
+        openRegions = 0
+        openPerRegion = [Int](repeating: 0, count: 16)
+        wideOpenGaps = 0
     }
 
     /// Gaps in time order, each as a finding (an error unless within the policy's `maxGapNs`).
@@ -275,9 +304,10 @@ final class GapAccounting {
 
     var remapSummary: LatencySummary { remap.summary }
 
-    func remapResult() -> AnalysisResult.Remap {
+    /// The remap figures; `total`: `remapSummary`, when the caller has it already.
+    func remapResult(total: LatencySummary? = nil) -> AnalysisResult.Remap {
         .init(
-            total: remap.summary, phases: ["wakeup": wakeup.summary, "reevaluation": reevaluation.summary, "effective": effective.summary],
+            total: total ?? remap.summary, phases: ["wakeup": wakeup.summary, "reevaluation": reevaluation.summary, "effective": effective.summary],
             leadTime: lead.summary, unresolved: unresolved)
     }
 

@@ -62,13 +62,13 @@ final class ReachabilityTracker {
 
     func memslot(_ p: Memslot, pid: Int32, at t: UInt64) {
         let proc = context.process(pid)
-        let before = proc.memslots
+        // The devices under the slots as they were, found before the change (no copy of the slots kept).
+        var touched = Set<String>()
+        for r in proc.memslots.values { proc.addDevices(touching: r, to: &touched) }
         let user: Range<UInt64>? = p.size == 0 ? nil : Range(start: p.userAddress, length: p.size)
         proc.setMemslot(vmFd: p.vmFd, slot: p.slot, user: user, address: p.userAddress)
         if let user { proc.noteGuestRanges(guestPhys: p.guestPhys, user: user) }
-        var touched = Set<String>()
-        for r in before.values { touched.formUnion(proc.devices(touching: r)) }
-        if let user { touched.formUnion(proc.devices(touching: user)) }
+        if let user { proc.addDevices(touching: user, to: &touched) }
         // A delete of a slot made before an attach names only its address.
         if p.size == 0 && !proc.adoptedMappings.isEmpty { touched.formUnion(proc.devices(touching: Range(start: p.userAddress, length: 1))) }
         changed(touched, at: t)
@@ -135,10 +135,10 @@ final class ReachabilityTracker {
 
     /// Region offsets of `d`'s region `r` the guest can reach now, through any process.
     func reachable(_ d: DeviceTimeline, region r: UInt32) -> IntervalSet {
-        if d.mmapsDisabled.contains(r) { return IntervalSet() }
+        if !d.mmapsDisabled.isEmpty && d.mmapsDisabled.contains(r) { return IntervalSet() }
         var out = IntervalSet()
         for p in context.processes.values { out = out.union(p.reachable(device: d.name, region: r)) }
-        if let revoked = d.revoked[r], !revoked.isEmpty { out = out.subtracting(revoked) }
+        if !d.revoked.isEmpty, let revoked = d.revoked[r], !revoked.isEmpty { out = out.subtracting(revoked) }
         return out
     }
 
@@ -147,5 +147,10 @@ final class ReachabilityTracker {
         var out = Set<UInt32>()
         for p in context.processes.values { out.formUnion(p.mappedRegions(device: d.name)) }
         return out
+    }
+
+    /// Adds the regions of `d` some process maps to `out`, free of repeats (no set per process and call).
+    func addMappedRegions(_ d: DeviceTimeline, to out: inout [UInt32]) {
+        for p in context.processes.values { p.addMappedRegions(device: d.name, to: &out) }
     }
 }

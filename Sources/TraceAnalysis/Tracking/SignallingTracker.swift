@@ -23,7 +23,7 @@ final class SignallingTracker {
         guard !e.failed else { return }
         switch p.operation {
         case .create:
-            context.existingProcess(e.pid)?.eventfdBindings[Int32(truncatingIfNeeded: e.result)] = nil
+            context.existingProcess(e.pid)?.unbind(fd: Int32(truncatingIfNeeded: e.result))
         case .write:
             let proc = context.process(e.pid)
             if !proc.eventfdBindings.isEmpty, let b = proc.eventfdBindings[p.fd] {
@@ -61,7 +61,7 @@ final class SignallingTracker {
         guard p.flags & IrqBinding.dataEventfd != 0 else {
             if p.flags & IrqBinding.dataNone != 0 && p.count == 0 {
                 // Disabling the whole index unbinds its eventfds.
-                proc.eventfdBindings = proc.eventfdBindings.filter { !($0.value.device == p.device && $0.value.index == p.index) }
+                for (fd, b) in proc.eventfdBindings where b.device == p.device && b.index == p.index { proc.unbind(fd: fd) }
             }
             return
         }
@@ -80,7 +80,7 @@ final class SignallingTracker {
                         message: "eventfd \(fd) was signalled before it was bound to irq index \(p.index): the signal was lost",
                         timeNs: w, device: p.device))
             }
-            proc.eventfdBindings[fd] = (p.device, p.index)
+            proc.bind(fd: fd, device: p.device, index: p.index, reevaluates: policy.reevaluateIrqIndices.contains(p.index))
         }
         _ = context.device(p.device)
     }

@@ -15,18 +15,25 @@ public enum AnalysisJSON {
             return pretty ? s.replacingOccurrences(of: "\n", with: "\n  ") : s
         }
         /// Writes a list element by element (`line` renders one element on one line; long lists stay cheap).
-        func list<T: Encodable>(_ items: [T], line: ((T) -> String)? = nil) throws {
+        func list<T: Encodable>(_ items: [T], line: ((T, inout TextBuffer) -> Void)? = nil) throws {
             if items.isEmpty { return write("[]") }
-            var out = "["
+            var out = TextBuffer(capacity: 1 << 16 + 1024)
+            out.byte(0x5B)
             for (i, item) in items.enumerated() {
-                let text = try line?(item) ?? (try json(item)).replacingOccurrences(of: "\n  ", with: pretty ? "\n      " : "")
-                out += (i == 0 ? "" : ",") + (pretty ? "\n    " : "") + text
-                if out.utf8.count > 1 << 16 {
-                    write(out)
-                    out = ""
+                if i > 0 { out.byte(0x2C) }
+                if pretty { out.append("\n    ") }
+                if let line {
+                    line(item, &out)
+                } else {
+                    out.append((try json(item)).replacingOccurrences(of: "\n  ", with: pretty ? "\n      " : ""))
+                }
+                if out.count > 1 << 16 {
+                    write(String(decoding: out.bytes, as: UTF8.self))
+                    out.removeAll()
                 }
             }
-            write(out + (pretty ? "\n  ]" : "]"))
+            out.append(pretty ? "\n  ]" : "]")
+            write(String(decoding: out.bytes, as: UTF8.self))
         }
         let nl = pretty ? "\n" : ""
         let sp = pretty ? "  " : ""
@@ -42,44 +49,99 @@ public enum AnalysisJSON {
         key("errors"); write(try json(r.errors))
         key("events"); write(try json(r.events))
         key("files"); write(try json(r.files))
-        key("findings"); try list(r.findings, line: finding)
-        key("gaps"); try list(r.gaps, line: gap)
+        key("findings"); try list(r.findings, line: finding(_:into:))
+        key("gaps"); try list(r.gaps, line: gap(_:into:))
         key("policy"); write(try json(r.policy))
         key("remapLatency"); write(try json(r.remapLatency))
         key("restoreLatency"); write(try json(r.restoreLatency))
-        key("restores"); try list(r.restores, line: restore)
+        key("restores"); try list(r.restores, line: restore(_:into:))
         key("startNs"); write(try json(r.startNs))
-        key("triggers"); try list(r.triggers, line: trigger)
+        key("triggers"); try list(r.triggers, line: trigger(_:into:))
         key("verdict"); write(try json(r.verdict))
         key("warnings"); write(try json(r.warnings))
         write(nl + "}" + nl)
     }
 
-    private static func optional(_ v: UInt64?) -> String { v.map { "\($0)" } ?? "null" }
 
-    static func gap(_ g: TrapGap) -> String {
-        "{\"cause\":\(JSONText.quote(g.cause)),\"device\":\(JSONText.quote(g.device)),\"durationNs\":\(g.durationNs),\"endNs\":\(optional(g.endNs)),"
-            + "\"length\":\(g.length),\"offset\":\(g.offset),\"region\":\(g.region),\"startNs\":\(g.startNs),\"trappedAccesses\":\(g.trappedAccesses)}"
+    /// `JSONText.quote(s)` appended to `out`, without its scalar-by-scalar copy for the usual name (ASCII,
+    /// nothing to escape): a report of many triggers quotes a device name for each.
+    static func quote(_ s: String, into out: inout TextBuffer) {
+        var s = s
+        let plain = s.withUTF8 { u in !u.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 >= 0x80 } }
+        guard plain else { return out.append(JSONText.quote(s)) }
+        out.byte(0x22)
+        out.append(s)
+        out.byte(0x22)
     }
 
-    static func trigger(_ t: RemapTrigger) -> String {
+    // List lines are built as bytes in one buffer (no String per piece: a long trace has tens of thousands).
+
+    static func gap(_ g: TrapGap, into out: inout TextBuffer) {
+        out.append("{\"cause\":")
+        quote(g.cause, into: &out)
+        out.append(",\"device\":")
+        quote(g.device, into: &out)
+        out.append(",\"durationNs\":")
+        out.decimal(g.durationNs)
+        out.append(",\"endNs\":")
+        if let end = g.endNs { out.decimal(end) } else { out.append("null") }
+        out.append(",\"length\":")
+        out.decimal(g.length)
+        out.append(",\"offset\":")
+        out.decimal(g.offset)
+        out.append(",\"region\":")
+        out.decimal(g.region)
+        out.append(",\"startNs\":")
+        out.decimal(g.startNs)
+        out.append(",\"trappedAccesses\":")
+        out.decimal(g.trappedAccesses)
+        out.byte(0x7D)
+    }
+
+    static func trigger(_ t: RemapTrigger, into out: inout TextBuffer) {
         // Keys absent when nil, as JSONEncoder writes optionals.
-        var s = "{\"device\":\(JSONText.quote(t.device))"
-        if let v = t.effectiveEvidence { s += ",\"effectiveEvidence\":\(JSONText.quote(v))" }
-        if let v = t.effectiveNs { s += ",\"effectiveNs\":\(v)" }
-        s += ",\"kind\":\(JSONText.quote(t.kind))"
-        if let v = t.latencyNs { s += ",\"latencyNs\":\(v)" }
-        if let v = t.reevaluationNs { s += ",\"reevaluationNs\":\(v)" }
-        s += ",\"timeNs\":\(t.timeNs)"
-        if let v = t.wakeupNs { s += ",\"wakeupNs\":\(v)" }
-        return s + "}"
+        out.append("{\"device\":")
+        quote(t.device, into: &out)
+        if let v = t.effectiveEvidence {
+            out.append(",\"effectiveEvidence\":")
+            quote(v, into: &out)
+        }
+        if let v = t.effectiveNs {
+            out.append(",\"effectiveNs\":")
+            out.decimal(v)
+        }
+        out.append(",\"kind\":")
+        quote(t.kind, into: &out)
+        if let v = t.latencyNs {
+            out.append(",\"latencyNs\":")
+            out.decimal(v)
+        }
+        if let v = t.reevaluationNs {
+            out.append(",\"reevaluationNs\":")
+            out.decimal(v)
+        }
+        out.append(",\"timeNs\":")
+        out.decimal(t.timeNs)
+        if let v = t.wakeupNs {
+            out.append(",\"wakeupNs\":")
+            out.decimal(v)
+        }
+        out.byte(0x7D)
     }
 
-    static func restore(_ r: RestoreEvent) -> String {
-        var s = "{\"device\":\(JSONText.quote(r.device))"
-        if let v = r.latencyNs { s += ",\"latencyNs\":\(v)" }
-        return s + ",\"timeNs\":\(r.timeNs)}"
+    static func restore(_ r: RestoreEvent, into out: inout TextBuffer) {
+        out.append("{\"device\":")
+        quote(r.device, into: &out)
+        if let v = r.latencyNs {
+            out.append(",\"latencyNs\":")
+            out.decimal(v)
+        }
+        out.append(",\"timeNs\":")
+        out.decimal(r.timeNs)
+        out.byte(0x7D)
     }
+
+    static func finding(_ f: Finding, into out: inout TextBuffer) { out.append(finding(f)) }
 
     static func finding(_ f: Finding) -> String {
         var s = "{"
