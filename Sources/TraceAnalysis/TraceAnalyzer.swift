@@ -57,9 +57,16 @@ public final class TraceAnalyzer {
         dispatch(e.payload, h)
     }
 
+    /// Adds a batch of events read in place (`TraceReader.nextChunk(batches:)`): `consume(_:)` of each view, in a loop
+    /// of the analyzer's own (no call per event).
+    public func consume(_ batch: UnsafeBufferPointer<EventView>) {
+        for v in batch { consume(v) }
+    }
+
     /// Adds one event read in place (`TraceReader.nextChunk(views:)`), with the same effects as `consume(_:)`:
     /// the kinds that make up most of a VMM's trace (KVM_RUN ioctls, eventfd traffic, trapped region accesses)
     /// are handled from the view's numbers, without building the event.
+    @inline(__always)
     public func consume(_ v: EventView) {
         let h = v.header
         advance(h)
@@ -298,7 +305,7 @@ public final class TraceAnalyzer {
         for path in paths {
             let reader = try TraceReader(path: path, prefetch: true)
             var chunks = 0
-            while try reader.nextChunk(views: { analyzer.consume($0) }) != nil {
+            while try reader.nextChunk(batches: { analyzer.consume($0) }) != nil {
                 chunks += 1
                 if chunks % 16 == 0, let progress, reader.fileSize > 0 {
                     progress(path, Double(reader.compressedBytes + UInt64(reader.chunkCount * 48)) / Double(reader.fileSize))

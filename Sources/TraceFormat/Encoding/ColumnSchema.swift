@@ -3,6 +3,7 @@
 ///
 /// Columns are addressed by slot: `kind × 16 + field`. Slots 0–4 of kind 0 (no event has kind 0) are the event
 /// header's; a kind's fields take slots 0…11 in the payload's field order, its list items slots 14 and 15.
+@usableFromInline
 enum ColumnSchema {
     /// What a column's values must satisfy beyond fitting their width.
     enum Check: Sendable {
@@ -21,7 +22,7 @@ enum ColumnSchema {
         let check: Check
     }
 
-    static let slotsPerKind = 16
+    @inlinable static var slotsPerKind: Int { 16 }
     static let slotCount = 16 * slotsPerKind
     /// The first list-item slot of a kind.
     static let itemSlot = 14
@@ -94,15 +95,16 @@ enum ColumnSchema {
     static func width(for maximum: UInt64) -> Int { (64 - maximum.leadingZeroBitCount + 7) >> 3 }
 
     @inline(__always) static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
-    @inline(__always) static func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1))) }
+    @inlinable @inline(__always) static func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1))) }
 }
 
 /// One column of a decoded chunk: where its values start, how wide each is. A value is read with one unaligned
 /// 8-byte load and a mask, so the buffer holding the column has `TraceFormat.rawPadding` readable bytes after it.
+@usableFromInline
 struct Column {
-    var base: UnsafeRawPointer
-    var width: Int
-    var mask: UInt64
+    @usableFromInline var base: UnsafeRawPointer
+    @usableFromInline var width: Int
+    @usableFromInline var mask: UInt64
 
     init(base: UnsafeRawPointer, width: Int) {
         self.base = base
@@ -110,7 +112,7 @@ struct Column {
         mask = width >= 8 ? .max : (1 << UInt64(width * 8)) &- 1
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     func load(_ row: Int) -> UInt64 {
         UInt64(littleEndian: (base + row &* width).loadUnaligned(as: UInt64.self)) & mask
     }

@@ -28,13 +28,14 @@ extension TraceEvent {
 
 /// The chunk being decoded, shared by the views of its events: its string table, its bytes, and where each column
 /// of its payloads lies (for a version 1 chunk, in a scratch area the decoder fills batch by batch).
+@usableFromInline
 final class DecodedChunk {
     var table: [String] = []
     var raw = UnsafeRawBufferPointer(start: nil, count: 0)
     /// The format version of the chunk's body: where a view's list lies depends on it.
     var version: UInt16 = TraceFormat.version
     /// `ColumnSchema.slotCount` columns, by slot.
-    let columns: UnsafeMutablePointer<Column>
+    @usableFromInline let columns: UnsafeMutablePointer<Column>
     /// Version 1 chunks: each event's payload numbers, written where the columns point (allocated on first use).
     private(set) var scratch: UnsafeMutablePointer<UInt64>?
     /// What the columns point at before a chunk is decoded: 8 readable bytes.
@@ -80,10 +81,10 @@ public struct EventView {
     public let header: EventHeader
     public let kind: EventKind
     /// The event's row in its kind's columns.
-    let row: Int32
+    @usableFromInline let row: Int32
     /// Where its list starts: the first item's row in the kind's item columns (a version 1 chunk: a byte offset).
     let listAt: Int32
-    unowned(unsafe) let chunk: DecodedChunk
+    @usableFromInline unowned(unsafe) let chunk: DecodedChunk
 
     init(header: EventHeader, kind: EventKind, row: Int32, listAt: Int32, chunk: DecodedChunk) {
         self.header = header
@@ -101,15 +102,15 @@ public struct EventView {
     @inline(__always) public var failed: Bool { header.failed }
 
     /// Field `i` of the payload as stored: signed values zigzag-encoded, strings as table indices, enums as raw values.
-    @inline(__always) private func field(_ i: Int) -> UInt64 {
+    @inlinable @inline(__always) func field(_ i: Int) -> UInt64 {
         chunk.columns[Int(kind.rawValue) &* ColumnSchema.slotsPerKind &+ i].load(Int(row))
     }
-    @inline(__always) private func u64(_ i: Int) -> UInt64 { field(i) }
-    @inline(__always) private func i32(_ i: Int) -> Int32 { Int32(truncatingIfNeeded: ColumnSchema.unzigzag(field(i))) }
-    @inline(__always) private func u32(_ i: Int) -> UInt32 { UInt32(truncatingIfNeeded: field(i)) }
+    @inlinable @inline(__always) func u64(_ i: Int) -> UInt64 { field(i) }
+    @inlinable @inline(__always) func i32(_ i: Int) -> Int32 { Int32(truncatingIfNeeded: ColumnSchema.unzigzag(field(i))) }
+    @inlinable @inline(__always) func u32(_ i: Int) -> UInt32 { UInt32(truncatingIfNeeded: field(i)) }
     @inline(__always) private func str(_ i: Int) -> String { chunk.table[Int(truncatingIfNeeded: field(i))] }
     /// An enum raw value the decoder already checked.
-    @inline(__always) private func enumValue<T: RawRepresentable>(_ i: Int, _ fallback: T) -> T where T.RawValue == UInt8 {
+    @inlinable @inline(__always) func enumValue<T: RawRepresentable>(_ i: Int, _ fallback: T) -> T where T.RawValue == UInt8 {
         T(rawValue: UInt8(truncatingIfNeeded: field(i))) ?? fallback
     }
 
@@ -121,16 +122,16 @@ public struct EventView {
     // MARK: - Fast accessors (no allocation)
 
     /// The request of an `.ioctl` event (KVM_RUN, KVM_CREATE_VM, ...); nil for other kinds.
-    @inline(__always) public var ioctlRequest: UInt32? { kind == .ioctl ? u32(2) : nil }
+    @inlinable public var ioctlRequest: UInt32? { kind == .ioctl ? u32(2) : nil }
 
     /// The payload of an `.eventfd` event; nil for other kinds.
-    @inline(__always) public var eventfd: EventfdOp? {
+    @inlinable public var eventfd: EventfdOp? {
         guard kind == .eventfd else { return nil }
         return EventfdOp(operation: enumValue(0, .read), fd: i32(1), value: u64(2), flags: u32(3))
     }
 
     /// The region index of a `.regionAccess` event without its strings; nil for other kinds.
-    @inline(__always) public var accessedRegion: Int32? { kind == .regionAccess ? i32(3) : nil }
+    @inlinable public var accessedRegion: Int32? { kind == .regionAccess ? i32(3) : nil }
 
     /// The device of a `.regionAccess` event (the chunk's own string, not a copy); nil for other kinds.
     @inline(__always) public var accessedDevice: String? { kind == .regionAccess ? str(2) : nil }
