@@ -37,6 +37,8 @@ public final class TraceAnalyzer {
         set { accounting.collectSpans = newValue }
     }
     public var spans: [DeviceSpan] { accounting.spans }
+    /// The work of timing pending triggers' phases (tests bound it by the number of triggers).
+    var triggerMarkVisits: Int { accounting.markVisits }
 
     public init(policy: AnalysisPolicy = .default) throws(AnalysisPolicy.Invalid) {
         self.policy = policy

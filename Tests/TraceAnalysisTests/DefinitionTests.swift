@@ -549,4 +549,36 @@ import TraceFormat
                 $0.kind == .vmmKilled
             }))
     }
+
+    // MARK: - Cost: work bounded by the trace, not by its history
+
+    @Test("triggers pending through many wake-ups and re-reads are timed with work linear in their number")
+    func pendingTriggerMarksAreLinear() throws {
+        // PRE_COPY at 100 keeps the BAR exposed to the end; then `n` rounds of signal, eventfd read (wake-up) and
+        // layout re-read, none of which ends the exposure, so every trigger stays pending to the end.
+        func rounds(_ n: Int) throws -> (result: AnalysisResult, visits: Int) {
+            var events =
+                setup() + [ev(10, .memslot(Memslot(vmFd: 4, slot: 1, guestPhys: 0xFE00_0000, size: 0x10_0000, userAddress: base))), state(100, 6)]
+            for k in 0..<UInt64(n) {
+                let t = 200 + k * 100
+                events.append(eventfd(.write, t, t, tid: 2))
+                events.append(eventfd(.read, t + 10, t + 10, tid: 1))
+                events.append(
+                    ev(t + 20, .regionInfo(RegionInfo(fd: 7, device: dev, index: 0, flags: 0xF, size: 0x10_0000, offset: 0, sparseAreas: []))))
+            }
+            let a = try TraceAnalyzer(policy: .default)
+            for e in events { a.consume(e) }
+            return (a.finish(), a.triggerMarkVisits)
+        }
+        for n in [200, 400] {
+            let (r, visits) = try rounds(n)
+            // One trigger for the state change and one per signal (each arrives while the BAR is exposed), none
+            // resolved; each is marked once at its first wake-up and once at its first re-read. Visiting every
+            // pending trigger on every mark would be 2·Σ(k+1) for k in 1...n = n² + 3n: 40,600 for n = 200.
+            #expect(r.triggers.count == n + 1)
+            #expect(r.remapLatency.unresolved == UInt64(n + 1))
+            #expect(r.gaps.count == 1 && r.gaps.first?.startNs == 100 && r.gaps.first?.endNs == nil)
+            #expect(visits == 2 * (n + 1))
+        }
+    }
 }

@@ -97,6 +97,13 @@ final class DeviceTimeline {
     var lastReachableEnd: UInt64?
     /// Indices into the analyzer's trigger list still waiting for the exposure to end.
     var pendingTriggers: [Int] = []
+    /// How many of `pendingTriggers`, from the first, have their wake-up / re-read time: a mark goes to every
+    /// trigger pending at the time and the list only grows until it is emptied, so the marked ones are a prefix,
+    /// and a mark need only visit the triggers added since the last: with a frequent index such as MSI
+    /// re-evaluating, thousands stay pending while a gap is open, and visiting them all on every read would make
+    /// the analysis quadratic in the trace.
+    var wakeMarkedTriggers = 0
+    var rereadMarkedTriggers = 0
     /// Time the state stopped requiring traps, waiting for the device to be reachable again.
     var restorePendingSince: UInt64?
     /// Recent transitions out of a running state (for the KVM_RUN check).

@@ -79,14 +79,26 @@ final class GapAccounting {
         }
     }
 
+    /// Pending triggers visited by `markWake` and `markReread`: each trigger once per phase, however many
+    /// wake-ups and re-reads it waits through (tests check the bound).
+    private(set) var markVisits = 0
+
     /// The VMM woke up to the pending signals (the wake-up phase of its pending triggers ends here).
     func markWake(_ d: DeviceTimeline, at t: UInt64) {
-        for i in d.pendingTriggers where triggers[i].wakeupNs == nil && wakeMarks[i] == nil { wakeMarks[i] = t }
+        let pending = d.pendingTriggers
+        guard d.wakeMarkedTriggers < pending.count else { return }
+        markVisits += pending.count - d.wakeMarkedTriggers
+        for i in pending[d.wakeMarkedTriggers...] where triggers[i].wakeupNs == nil && wakeMarks[i] == nil { wakeMarks[i] = t }
+        d.wakeMarkedTriggers = pending.count
     }
 
     /// The VMM re-read the layout (the re-evaluation phase ends here).
     func markReread(_ d: DeviceTimeline, at t: UInt64) {
-        for i in d.pendingTriggers where rereadMarks[i] == nil { rereadMarks[i] = t }
+        let pending = d.pendingTriggers
+        guard d.rereadMarkedTriggers < pending.count else { return }
+        markVisits += pending.count - d.rereadMarkedTriggers
+        for i in pending[d.rereadMarkedTriggers...] where rereadMarks[i] == nil { rereadMarks[i] = t }
+        d.rereadMarkedTriggers = pending.count
     }
 
     // MARK: - Exposure
@@ -250,6 +262,8 @@ final class GapAccounting {
             rereadMarks[i] = nil
         }
         d.pendingTriggers.removeAll()
+        d.wakeMarkedTriggers = 0
+        d.rereadMarkedTriggers = 0
     }
 
     private func perDevice(_ name: String) -> DeviceLatency {
@@ -280,6 +294,8 @@ final class GapAccounting {
                 wakeMarks[i] = nil
                 rereadMarks[i] = nil
             }
+            d.wakeMarkedTriggers = 0
+            d.rereadMarkedTriggers = 0
         }
         openGapCount = 0
         openRegions = 0
