@@ -98,44 +98,41 @@ public enum AnalysisJSON {
         out.byte(0x7D)
     }
 
+    /// `key` and the value, or nothing where it is nil (as JSONEncoder leaves out a nil optional).
+    private static func optional(_ key: String, _ v: UInt64?, into out: inout TextBuffer) {
+        guard let v else { return }
+        out.append(key)
+        out.decimal(v)
+    }
+
+    private static func optional(_ key: String, _ v: Int64?, into out: inout TextBuffer) {
+        guard let v else { return }
+        out.append(key)
+        out.decimal(v)
+    }
+
     static func trigger(_ t: RemapTrigger, into out: inout TextBuffer) {
-        // Keys absent when nil, as JSONEncoder writes optionals.
         out.append("{\"device\":")
         quote(t.device, into: &out)
         if let v = t.effectiveEvidence {
             out.append(",\"effectiveEvidence\":")
             quote(v, into: &out)
         }
-        if let v = t.effectiveNs {
-            out.append(",\"effectiveNs\":")
-            out.decimal(v)
-        }
+        optional(",\"effectiveNs\":", t.effectiveNs, into: &out)
         out.append(",\"kind\":")
         quote(t.kind, into: &out)
-        if let v = t.latencyNs {
-            out.append(",\"latencyNs\":")
-            out.decimal(v)
-        }
-        if let v = t.reevaluationNs {
-            out.append(",\"reevaluationNs\":")
-            out.decimal(v)
-        }
+        optional(",\"latencyNs\":", t.latencyNs, into: &out)
+        optional(",\"reevaluationNs\":", t.reevaluationNs, into: &out)
         out.append(",\"timeNs\":")
         out.decimal(t.timeNs)
-        if let v = t.wakeupNs {
-            out.append(",\"wakeupNs\":")
-            out.decimal(v)
-        }
+        optional(",\"wakeupNs\":", t.wakeupNs, into: &out)
         out.byte(0x7D)
     }
 
     static func restore(_ r: RestoreEvent, into out: inout TextBuffer) {
         out.append("{\"device\":")
         quote(r.device, into: &out)
-        if let v = r.latencyNs {
-            out.append(",\"latencyNs\":")
-            out.decimal(v)
-        }
+        optional(",\"latencyNs\":", r.latencyNs, into: &out)
         out.append(",\"timeNs\":")
         out.decimal(r.timeNs)
         out.byte(0x7D)
