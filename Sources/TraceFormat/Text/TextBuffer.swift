@@ -84,15 +84,20 @@ public struct TextBuffer {
         }
     }
 
-    /// `v` in exactly `width` decimal digits, zero-padded (fractions of seconds).
+    /// The low `width` decimal digits of `v`, zero-padded (fractions of seconds). Written right to left, dividing by
+    /// the constant 10 (a multiply), where dividing by a running power of ten was a hardware division per digit.
     mutating func padded(_ v: UInt64, width: Int) {
-        var divisor: UInt64 = 1
-        for _ in 1..<width { divisor *= 10 }
-        var x = v % (divisor * 10)
-        while divisor > 0 {
-            bytes.append(0x30 &+ UInt8(x / divisor))
-            x %= divisor
-            divisor /= 10
+        guard width > 0 else { return }
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0x30, count: width))
+        var x = v
+        bytes.withUnsafeMutableBufferPointer { b in
+            var i = start + width - 1
+            while i >= start {
+                b[i] = 0x30 &+ UInt8(x % 10)
+                x /= 10
+                i -= 1
+            }
         }
     }
 
