@@ -46,6 +46,11 @@ wall() { # wall seconds of a command, output discarded
     cat "$out/time"
 }
 
+traces() { # scenario, path: this build's trace there, and with REF the reference's own at path.ref
+    "$bin/vfiotrace" simulate --scenario "$1" --seed 1 --events "$events" -o "$2" >/dev/null
+    if [ -n "${REF:-}" ]; then "$REF" simulate --scenario "$1" --seed 1 --events "$events" -o "$2.ref" >/dev/null; fi
+}
+
 if [ -n "${WALL:-}" ]; then
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); $(date -u +%Y-%m-%d)"
     echo "events per scenario: $events; runs: $runs (medians of wall time); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -54,8 +59,7 @@ if [ -n "${WALL:-}" ]; then
     echo "|---|---|---|---|---|"
     for sc in "${scenarios[@]}"; do
         f=$out/$sc.vftrace
-        "$bin/vfiotrace" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f" >/dev/null
-        if [ -n "${REF:-}" ]; then "$REF" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f.ref" >/dev/null; fi
+        traces "$sc" "$f"
         for cmd in "analyze --format json" "stats" "dump"; do
             r=(); w=(); p=()
             for _ in $(seq "$runs"); do
@@ -86,13 +90,10 @@ else
 fi
 for sc in "${scenarios[@]}"; do
     f=$out/$sc.vftrace
-    "$bin/vfiotrace" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f" >/dev/null
+    traces "$sc" "$f"
     # The chunks' zstd frames, concatenated, for the zstd -d reference.
     python3 Benchmarks/zstd-frames.py "$f"
-    if [ -n "$ref" ]; then
-        "$ref" simulate --scenario "$sc" --seed 1 --events "$events" -o "$f.ref" >/dev/null
-        python3 Benchmarks/zstd-frames.py "$f.ref"
-    fi
+    if [ -n "$ref" ]; then python3 Benchmarks/zstd-frames.py "$f.ref"; fi
     z=(); rz=(); v=(); o=(); st=(); rs=(); a=(); ra=(); rss=(); d=()
     for _ in $(seq "$runs"); do
         z+=($(cpu zstd -q -d -c "$f.zst"))

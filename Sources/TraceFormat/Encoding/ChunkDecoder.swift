@@ -9,22 +9,13 @@ struct ChunkDecoder {
         return v
     }
 
-    /// Decodes all events of a chunk body as views over `raw`, handing each to `visit` (valid during the call).
-    /// `chunk` is reused from chunk to chunk: it holds the chunk's string table and columns while its views are
-    /// visited. `raw` must be followed by `TraceFormat.rawPadding` readable bytes (columns are read 8 bytes at a time).
-    static func decode(
-        _ raw: UnsafeRawBufferPointer, version: UInt16, expected: Int, chunk: DecodedChunk, visit: (EventView) -> Void
-    ) throws(ByteReader.Malformed) {
-        try decode(raw, version: version, expected: expected, chunk: chunk) { (batch: UnsafeBufferPointer<EventView>) in
-            for v in batch { visit(v) }
-        }
-    }
-
     /// Events decoded per batch: the views of one batch stay in the CPU's cache while they are visited.
     static let batchSize = 512
 
     /// Decodes all events of a chunk body as views over `raw`, handing them over in batches (valid during the
-    /// call): no call per event, so the decoding loop keeps its state in registers.
+    /// call): no call per event, so the decoding loop keeps its state in registers. `chunk` is reused from chunk to
+    /// chunk: it holds the chunk's string table and columns while its views are visited. `raw` must be followed by
+    /// `TraceFormat.rawPadding` readable bytes (columns are read 8 bytes at a time).
     ///
     /// A version 2 body is checked whole before its first event is handed over: a malformed one hands over nothing.
     /// A version 1 body is checked event by event: the events before a malformed one are handed over first.

@@ -8,20 +8,17 @@ extension ChunkDecoder {
         let chunk: DecodedChunk
         let count: Int
         let kinds: UnsafePointer<UInt8>
-        let flags: Column
-        let delta: Column
-        let duration: Column
-        let pid: Column
-        let tid: Column
-        let result: Column
+        // The header's columns, each read in order, and where each has got to.
+        var flags: Stepper
+        var delta: Stepper
+        var duration: Stepper
+        var pid: Stepper
+        var tid: Stepper
+        var result: Stepper
         var index = 0
         var time: UInt64 = 0
         var lastPid: Int32 = 0
         var lastTid: Int32 = 0
-        var durationRow = 0
-        var pidRow = 0
-        var tidRow = 0
-        var resultRow = 0
         /// The next row of each kind in its columns, and of its list items.
         var rows = InlineArray<16, Int32>(repeating: 0)
         var items = InlineArray<16, Int32>(repeating: 0)
@@ -112,9 +109,10 @@ extension ChunkDecoder {
 
             // Flags: which events carry a duration, pid, tid and result; the counts size those columns.
             let flagsAt = r.position
-            flags = try column(expected, ColumnSchema.u8)
+            let flagColumn = try column(expected, ColumnSchema.u8)
+            flags = Stepper(flagColumn)
             var present = InlineArray<4, Int>(repeating: 0)
-            if flags.width != 0 {
+            if flagColumn.width != 0 {
                 let bytes = (start + flagsAt + 1).assumingMemoryBound(to: UInt8.self)
                 var any: UInt8 = 0
                 for i in 0..<expected {
@@ -130,11 +128,11 @@ extension ChunkDecoder {
                 }
             }
             let h = ColumnSchema.header
-            delta = try column(expected, h[0])
-            duration = try column(present[0], h[1])
-            pid = try column(present[1], h[2])
-            tid = try column(present[2], h[3])
-            result = try column(present[3], h[4])
+            delta = Stepper(try column(expected, h[0]))
+            duration = Stepper(try column(present[0], h[1]))
+            pid = Stepper(try column(present[1], h[2]))
+            tid = Stepper(try column(present[2], h[3]))
+            result = Stepper(try column(present[3], h[4]))
 
             var listKinds: UInt32 = 0
             var countSlots = InlineArray<16, Int>(repeating: 0)
@@ -189,12 +187,12 @@ extension ChunkDecoder {
             var lastPid = self.lastPid
             var lastTid = self.lastTid
             // Each column walked by a pointer stepped by its width (by 0 where an optional value is absent).
-            var flagsAt = Stepper(flags, index)
-            var deltaAt = Stepper(delta, index)
-            var durationAt = Stepper(duration, durationRow)
-            var pidAt = Stepper(pid, pidRow)
-            var tidAt = Stepper(tid, tidRow)
-            var resultAt = Stepper(result, resultRow)
+            var flagsAt = flags
+            var deltaAt = delta
+            var durationAt = duration
+            var pidAt = pid
+            var tidAt = tid
+            var resultAt = result
             var rows = self.rows
             var items = self.items
             var filled = 0
@@ -231,10 +229,12 @@ extension ChunkDecoder {
                         kind: kindOf[k], row: row, listAt: listAt, chunk: chunk))
                 filled &+= 1
             }
-            durationRow = durationAt.row(of: duration)
-            pidRow = pidAt.row(of: pid)
-            tidRow = tidAt.row(of: tid)
-            resultRow = resultAt.row(of: result)
+            flags = flagsAt
+            delta = deltaAt
+            duration = durationAt
+            pid = pidAt
+            tid = tidAt
+            result = resultAt
             index = end
             self.time = time
             self.lastPid = lastPid
@@ -251,8 +251,9 @@ extension ChunkDecoder {
         let width: Int
         let mask: UInt64
 
-        @inline(__always) init(_ c: Column, _ row: Int) {
-            at = c.base + row &* c.width
+        /// At the column's first value.
+        @inline(__always) init(_ c: Column) {
+            at = c.base
             width = c.width
             mask = c.mask
         }
@@ -264,6 +265,5 @@ extension ChunkDecoder {
             return v
         }
 
-        func row(of c: Column) -> Int { c.width == 0 ? 0 : (at - c.base) / c.width }
     }
 }
