@@ -55,7 +55,7 @@ public final class TraceAnalyzer {
     /// Adds one event; effects take place at the event's completion time (`endTime`), on the analyzer's clock.
     public func consume(_ e: TraceEvent) {
         let h = e.header
-        advance(h)
+        advance(time: h.time, endTime: h.endTime)
         dispatch(e.payload, h)
     }
 
@@ -67,11 +67,11 @@ public final class TraceAnalyzer {
 
     /// Adds one event read in place (`TraceReader.nextChunk(views:)`), with the same effects as `consume(_:)`:
     /// the kinds that make up most of a VMM's trace (KVM_RUN ioctls, eventfd traffic, trapped region accesses)
-    /// are handled from the view's numbers, without building the event.
+    /// are handled from the view's numbers, without building the event, and only the numbers they need are read
+    /// (a KVM_RUN's pid, tid and result only where it may span a device's transition).
     @inline(__always)
     public func consume(_ v: EventView) {
-        let h = v.header
-        advance(h)
+        advance(time: v.time, endTime: v.endTime)
         switch v.kind {
         case .regionAccess:
             // Only counted inside a gap on its region: elsewhere the access changes nothing, and its device
@@ -81,25 +81,26 @@ public final class TraceAnalyzer {
             }
         case .ioctl:
             let request = v.ioctlRequest ?? 0
-            if request == 0xAE80 { deviceState.kvmRun(h) }
-            if request == 0xAE01 && !h.failed { reachability.vmCreated(pid: h.pid) }
+            if request == 0xAE80 && deviceState.kvmRunMayMatter(startingAt: v.time) { deviceState.kvmRun(v.header) }
+            if request == 0xAE01 && !v.failed { reachability.vmCreated(pid: v.pid) }
         case .eventfd:
-            guard let p = v.eventfd else { break }
+            guard let target = v.eventfdTarget else { break }
             // Most eventfd traffic is a VMM's own (MSI-X, ioeventfds) on eventfds bound to indices that
             // re-evaluate nothing: skipped before any lookup.
-            if p.operation != .create && context.quietEventfd(pid: h.pid, fd: p.fd) { break }
-            signalling.eventfd(p, h, at: context.now)
+            if !target.creates && context.quietEventfd(pid: v.pid, fd: target.fd) { break }
+            guard let p = v.eventfd else { break }
+            signalling.eventfd(p, v.header, at: context.now)
         default:
-            dispatch(v.payload, h)
+            dispatch(v.payload, v.header)
         }
     }
 
-    @inline(__always) private func advance(_ e: EventHeader) {
+    @inline(__always) private func advance(time: UInt64, endTime: UInt64) {
         eventCount &+= 1
         // A crafted event may complete before it starts: the trace's span covers both ends.
-        earliestNs = min(earliestNs, e.time, e.endTime)
-        lastNs = max(lastNs, e.time, e.endTime)
-        context.now = max(context.now, e.endTime)
+        earliestNs = min(earliestNs, time, endTime)
+        lastNs = max(lastNs, time, endTime)
+        context.now = max(context.now, endTime)
     }
 
     private func dispatch(_ payload: EventPayload, _ e: EventHeader) {

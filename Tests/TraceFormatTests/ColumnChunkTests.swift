@@ -124,6 +124,65 @@ import TraceFormat
         }
     }
 
+    @Test("a reserved flag anywhere is damage naming its byte, the last of a chunk's flags included", arguments: [0, 63, 64, 100, 130])
+    func reservedFlagAnywhere(at: Int) throws {
+        var b = Body()
+        for _ in 0..<131 { b.event(kind: 15, [1, 0, 0]) }
+        b.flags[at] = 0x20
+        let r = try Self.read([(b.bytes, 131), Self.lost(1)])
+        #expect(r.events.count == 1)
+        // The string table's count, the base time, the kind column (width byte and 131 kinds), the flags' width byte.
+        let position = 1 + 8 + 1 + 131 + 1 + at
+        #expect(r.damage.first?.message.contains("reserved event flags 32") == true, "\(r.damage)")
+        #expect(r.damage.first?.message.contains("raw byte \(position)") == true, "\(r.damage)")
+    }
+
+    @Test("each event's pid, tid and result: carried from the last event that has one, across blocks of 64, as FORMAT.md says")
+    func headerValuesAcrossBlocks() throws {
+        // 300 events; pids on every 7th from event 3 and on event 64, tids (negative too) on every 5th from event 5,
+        // results on every 3rd from event 1. What each event reads is worked out here from the format's words:
+        // "otherwise the previous event's pid (0 for the first)", the same for the tid, "otherwise 0" for the result.
+        var b = Body()
+        var want: [(pid: Int32, tid: Int32, result: Int64)] = []
+        var pid: Int32 = 0
+        var tid: Int32 = 0
+        for i in 0..<300 {
+            b.event(kind: 15, [1, 0, 0])
+            var f: UInt8 = 0
+            if i % 7 == 3 || i == 64 {
+                f |= 2
+                pid = Int32(1000 + i)
+                b.header[2].append(Body.zigzag(Int64(pid)))
+            }
+            if i % 5 == 0 && i > 0 {
+                f |= 4
+                tid = i % 2 == 0 ? Int32(-i) : Int32(70_000 + i)
+                b.header[3].append(Body.zigzag(Int64(tid)))
+            }
+            var result: Int64 = 0
+            if i % 3 == 1 {
+                f |= 8
+                result = Int64(i) - 150
+                b.header[4].append(Body.zigzag(result))
+            }
+            b.flags[i] = f
+            want.append((pid, tid, result))
+        }
+        let r = try Self.read([(b.bytes, 300)])
+        #expect(r.damage.isEmpty)
+        #expect(r.events.count == 300)
+        for (i, e) in r.events.enumerated() where i < want.count {
+            #expect(e.pid == want[i].pid && e.tid == want[i].tid && e.result == want[i].result, "event \(i): \(e.pid) \(e.tid) \(e.result)")
+        }
+        // Spot values worked by hand: event 2 precedes every pid and tid; event 64 carries pid 1064 (it is also
+        // 64 % 7 = 1, no 7th), event 66 has a pid of its own (66 % 7 = 3) and the tid of event 65 (70 065), event
+        // 299 the pid of event 297.
+        #expect(r.events[2].pid == 0 && r.events[2].tid == 0 && r.events[2].result == 0)
+        #expect(r.events[64].pid == 1064 && r.events[64].tid == -60 && r.events[64].result == -86)
+        #expect(r.events[66].pid == 1066 && r.events[66].tid == 70_065 && r.events[66].result == 0)
+        #expect(r.events[299].pid == 1297 && r.events[299].tid == 70_295 && r.events[299].result == 0)
+    }
+
     @Test("list items take at least a byte each: items of width 0, or more than the chunk's bytes, are damage")
     func itemBombs() throws {
         // 1,000 markers of 4,096 fields: four million items, which at width 0 would take no bytes at all.

@@ -10,6 +10,12 @@ import Testing
 /// Events read in place (`nextChunk(views:)`) are the events that were written, field for field, and a
 /// malformed event stops a chunk at the same place on both reading paths.
 @Suite struct EventViewTests {
+    @Test("a checked kind byte is its kind without a table: EventKind's cases are declared in raw-value order from 1")
+    func kindTags() {
+        for k in EventKind.allCases { #expect(ChunkDecoder.ColumnCursor.kind(checked: k.rawValue) == k) }
+        #expect(EventKind.allCases.map(\.rawValue) == Array(1...15))
+    }
+
     @Test("a view's payload is the written event's, and its fast accessors agree", arguments: [5, 77, 2026] as [UInt64])
     func viewsMatchWrittenEvents(seed: UInt64) throws {
         var gen = RandomEvents(seed: seed)

@@ -82,6 +82,12 @@ final class DeviceStateTracker {
         }
     }
 
+    /// Whether a KVM_RUN starting at `time` can span a transition (`kvmRun` would look at it), without its header.
+    @inline(__always) func kvmRunMayMatter(startingAt time: UInt64) -> Bool {
+        guard let latest = latestLeftRunning else { return false }
+        return time < latest
+    }
+
     /// A KVM_RUN that spans a device leaving its running state: the vCPU ran on a device that had stopped.
     @inline(__always)
     func kvmRun(_ e: EventHeader) {

@@ -173,6 +173,10 @@ struct ChunkDecoder {
                 prevTime = time
                 prevPid = pid
                 prevTid = tid
+                // Every event of the batch carries its pid, tid and result in the header's scratch columns.
+                scratch[ColumnSchema.pidSlot * stride + filled] = ColumnSchema.zigzag(Int64(pid))
+                scratch[ColumnSchema.tidSlot * stride + filled] = ColumnSchema.zigzag(Int64(tid))
+                scratch[ColumnSchema.resultSlot * stride + filled] = ColumnSchema.zigzag(result)
 
                 // The payload's fields in order, each checked as `EventView.payload` will read it.
                 let row = rows[Int(kind.rawValue)]
@@ -309,8 +313,8 @@ struct ChunkDecoder {
                 }
                 (out + filled).initialize(
                     to: EventView(
-                        header: EventHeader(time: time, endTime: endTime, pid: pid, tid: tid, result: result), kind: kind,
-                        row: row, listAt: Int32(truncatingIfNeeded: listAt), chunk: chunk))
+                        time: time, endTime: endTime, kind: kind, row: row, listAt: Int32(truncatingIfNeeded: listAt),
+                        index: Int32(truncatingIfNeeded: filled), chunk: chunk))
                 filled += 1
                 decoded += 1
             }

@@ -8,25 +8,18 @@ extension ChunkDecoder {
         let chunk: DecodedChunk
         let count: Int
         let kinds: UnsafePointer<UInt8>
-        // The header's columns, each read in order, and where each has got to.
+        // The header's columns read in order, and where each has got to (pid, tid and result are read by the views).
         var flags: Stepper
         var delta: Stepper
         var duration: Stepper
-        var pid: Stepper
-        var tid: Stepper
-        var result: Stepper
         var index = 0
         var time: UInt64 = 0
-        var lastPid: Int32 = 0
-        var lastTid: Int32 = 0
         /// The next row of each kind in its columns, and of its list items.
         var rows = InlineArray<16, Int32>(repeating: 0)
         var items = InlineArray<16, Int32>(repeating: 0)
         /// The kinds with a list (bit per kind), and the slot of each one's length.
         let listKinds: UInt32
         let countSlots: InlineArray<16, Int>
-        /// Each checked kind byte's `EventKind`: a load where a switch would be a jump per event.
-        let kindOf: InlineArray<16, EventKind>
 
         init(_ raw: UnsafeRawBufferPointer, expected: Int, chunk: DecodedChunk) throws(ByteReader.Malformed) {
             var r = ByteReader(raw)
@@ -107,32 +100,16 @@ extension ChunkDecoder {
                 throw ByteReader.Malformed("unknown event kind \u{1}", UInt64(kindBytes[i]), position: kindsAt + 1 + i)
             }
 
-            // Flags: which events carry a duration, pid, tid and result; the counts size those columns.
+            // Flags: which events carry a duration, pid, tid and result; the counts size those columns, the masks
+            // (`DecodedChunk.headerMasks`) let a view find its pid, tid and result without those before it decoded.
             let flagsAt = r.position
             let flagColumn = try column(expected, ColumnSchema.u8)
             flags = Stepper(flagColumn)
-            var present = InlineArray<4, Int>(repeating: 0)
-            if flagColumn.width != 0 {
-                let bytes = (start + flagsAt + 1).assumingMemoryBound(to: UInt8.self)
-                var any: UInt8 = 0
-                for i in 0..<expected {
-                    let f = bytes[i]
-                    any |= f
-                    present[0] &+= Int(f & 1)
-                    present[1] &+= Int(f >> 1 & 1)
-                    present[2] &+= Int(f >> 2 & 1)
-                    present[3] &+= Int(f >> 3 & 1)
-                }
-                if any & ~0xF != 0, let i = (0..<expected).first(where: { bytes[$0] & ~0xF != 0 }) {
-                    throw ByteReader.Malformed("reserved event flags \u{1} set", UInt64(bytes[i]), position: flagsAt + 1 + i)
-                }
-            }
+            let present = try ColumnCursor.flagMasks(flagColumn, count: expected, into: chunk, at: flagsAt)
             let h = ColumnSchema.header
             delta = Stepper(try column(expected, h[0]))
             duration = Stepper(try column(present[0], h[1]))
-            pid = Stepper(try column(present[1], h[2]))
-            tid = Stepper(try column(present[2], h[3]))
-            result = Stepper(try column(present[3], h[4]))
+            for j in 1...3 { chunk.columns[ColumnSchema.deltaSlot + j + 1] = try column(present[j], h[j + 1]) }
 
             var listKinds: UInt32 = 0
             var countSlots = InlineArray<16, Int>(repeating: 0)
@@ -167,9 +144,6 @@ extension ChunkDecoder {
                     slots[ColumnSchema.itemSlot + j] = try column(itemCount, spec, minWidth: 1)
                 }
             }
-            var kindOf = InlineArray<16, EventKind>(repeating: .lost)
-            for k in EventKind.allCases { kindOf[Int(k.rawValue)] = k }
-            self.kindOf = kindOf
             self.listKinds = listKinds
             self.countSlots = countSlots
             guard r.atEnd else {
@@ -177,71 +151,112 @@ extension ChunkDecoder {
             }
         }
 
+        /// The kind of a kind byte already checked to be 1...15, without a call or a table: `EventKind`'s cases are
+        /// declared in raw-value order from 1, so each case's tag is its raw value − 1 (`ColumnChunkTests` pins this).
+        @inline(__always) static func kind(checked k: UInt8) -> EventKind { unsafeBitCast(k &- 1, to: EventKind.self) }
+
         /// Fills `out` with up to `capacity` views; 0 at the end of the chunk.
         mutating func fill(_ out: UnsafeMutablePointer<EventView>, capacity: Int) -> Int {
+            let start = index
             let end = min(count, index + capacity)
+            guard end > start else { return 0 }
             let chunk = self.chunk
             let listKinds = self.listKinds
-            let kindOf = self.kindOf
+            let kinds = self.kinds
             var time = self.time
-            var lastPid = self.lastPid
-            var lastTid = self.lastTid
-            // Each column walked by a pointer stepped by its width (by 0 where an optional value is absent).
             var flagsAt = flags
+            // Each column walked by a pointer stepped by its width (by 0 where an optional value is absent).
             var deltaAt = delta
             var durationAt = duration
-            var pidAt = pid
-            var tidAt = tid
-            var resultAt = result
             var rows = self.rows
             var items = self.items
-            var filled = 0
-            for i in index..<end {
-                let k = Int(kinds[i])
+            var view = out
+            for i in start..<end {
+                let k = kinds[i]
                 let f = flagsAt.next(1)
                 time = time &+ UInt64(bitPattern: ColumnSchema.unzigzag(deltaAt.next(1)))
-                // Each optional value is read whether present or not (its column's next row, or the padding after it)
-                // and kept only where present: no branch per event on its flags.
+                // The duration is read whether present or not (its column's next row, or the padding after it) and
+                // kept only where present: no branch per event on its flag.
                 let hasDuration = f & 1
                 let d = durationAt.next(hasDuration)
                 let endTime = time &+ (hasDuration != 0 ? UInt64(bitPattern: ColumnSchema.unzigzag(d)) : 0)
-                let hasPid = f >> 1 & 1
-                let p = pidAt.next(hasPid)
-                lastPid = hasPid != 0 ? Int32(truncatingIfNeeded: ColumnSchema.unzigzag(p)) : lastPid
-                let hasTid = f >> 2 & 1
-                let t = tidAt.next(hasTid)
-                lastTid = hasTid != 0 ? Int32(truncatingIfNeeded: ColumnSchema.unzigzag(t)) : lastTid
-                let hasResult = f >> 3 & 1
-                let res = resultAt.next(hasResult)
-                let row = rows[k]
-                rows[k] = row &+ 1
+                let row = rows[Int(k & 15)]
+                rows[Int(k & 15)] = row &+ 1
                 var listAt: Int32 = 0
-                if listKinds >> UInt32(k) & 1 != 0 {
-                    listAt = items[k]
-                    let n = chunk.columns[countSlots[k]].load(Int(row))
-                    items[k] = listAt &+ Int32(truncatingIfNeeded: k == Int(EventKind.regionInfo.rawValue) && n > 0 ? n &- 1 : n)
+                if listKinds >> UInt32(k & 15) & 1 != 0 {
+                    listAt = items[Int(k & 15)]
+                    let n = chunk.columns[countSlots[Int(k & 15)]].load(Int(row))
+                    items[Int(k & 15)] = listAt &+ Int32(truncatingIfNeeded: k == EventKind.regionInfo.rawValue && n > 0 ? n &- 1 : n)
                 }
-                (out + filled).initialize(
+                view.initialize(
                     to: EventView(
-                        header: EventHeader(
-                            time: time, endTime: endTime, pid: lastPid, tid: lastTid,
-                            result: hasResult != 0 ? ColumnSchema.unzigzag(res) : 0),
-                        kind: kindOf[k], row: row, listAt: listAt, chunk: chunk))
-                filled &+= 1
+                        time: time, endTime: endTime, kind: ColumnCursor.kind(checked: k), row: row, listAt: listAt,
+                        index: Int32(truncatingIfNeeded: i), chunk: chunk))
+                view += 1
             }
             flags = flagsAt
             delta = deltaAt
             duration = durationAt
-            pid = pidAt
-            tid = tidAt
-            result = resultAt
-            index = end
             self.time = time
-            self.lastPid = lastPid
-            self.lastTid = lastTid
             self.rows = rows
             self.items = items
-            return filled
+            index = end
+            return end - start
+        }
+
+        /// Reads the flag column of `count` events: how many events carry a duration, pid, tid and result, and, per
+        /// block of 64 events, which carry a pid, a tid and a result (`DecodedChunk.headerMasks`), eight flags a load.
+        static func flagMasks(_ c: Column, count: Int, into chunk: DecodedChunk, at flagsAt: Int) throws(ByteReader.Malformed)
+            -> InlineArray<4, Int>
+        {
+            let blocks = (count + 63) >> 6
+            chunk.reserveHeaderBlocks(blocks)
+            let masks = chunk.headerMasks
+            let starts = chunk.headerStarts
+            var present = InlineArray<4, Int>(repeating: 0)
+            guard c.width != 0 else {
+                // Every flag 0: no event carries any.
+                masks.update(repeating: 0, count: blocks * 4)
+                starts.update(repeating: 0, count: blocks * 4)
+                return present
+            }
+            /// Bit 0 of each of a word's 8 bytes, gathered into the word's low 8 bits (byte k to bit k).
+            @inline(__always) func gather(_ x: UInt64) -> UInt64 { ((x & 0x0101_0101_0101_0101) &* 0x0102_0408_1020_4080) &>> 56 }
+            var any: UInt64 = 0
+            var m0: UInt64 = 0, m1: UInt64 = 0, m2: UInt64 = 0, m3: UInt64 = 0
+            let words = (count + 7) >> 3
+            for w in 0..<words {
+                var x = UInt64(littleEndian: (c.base + w &* 8).loadUnaligned(as: UInt64.self))
+                let left = count &- w &* 8
+                if left < 8 { x &= (1 &<< UInt64(left &* 8)) &- 1 }
+                any |= x
+                let shift = UInt64(w & 7) &* 8
+                m0 |= gather(x) &<< shift
+                m1 |= gather(x &>> 1) &<< shift
+                m2 |= gather(x &>> 2) &<< shift
+                m3 |= gather(x &>> 3) &<< shift
+                if w & 7 == 7 || w == words &- 1 {
+                    let b = (w &>> 3) &* 4
+                    masks[b] = m1
+                    masks[b &+ 1] = m2
+                    masks[b &+ 2] = m3
+                    starts[b] = Int32(truncatingIfNeeded: present[1])
+                    starts[b &+ 1] = Int32(truncatingIfNeeded: present[2])
+                    starts[b &+ 2] = Int32(truncatingIfNeeded: present[3])
+                    present[0] &+= m0.nonzeroBitCount
+                    present[1] &+= m1.nonzeroBitCount
+                    present[2] &+= m2.nonzeroBitCount
+                    present[3] &+= m3.nonzeroBitCount
+                    m0 = 0
+                    m1 = 0
+                    m2 = 0
+                    m3 = 0
+                }
+            }
+            if any & 0xF0F0_F0F0_F0F0_F0F0 != 0, let i = (0..<count).first(where: { c.load($0) & ~0xF != 0 }) {
+                throw ByteReader.Malformed("reserved event flags \u{1} set", c.load(i), position: flagsAt + 1 + i)
+            }
+            return present
         }
     }
 

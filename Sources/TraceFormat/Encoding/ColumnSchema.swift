@@ -30,7 +30,7 @@ enum ColumnSchema {
     // The header's slots (kind 0).
     static let deltaSlot = 0
     static let durationSlot = 1
-    static let pidSlot = 2
+    @usableFromInline static let pidSlot = 2
     static let tidSlot = 3
     static let resultSlot = 4
 

@@ -36,6 +36,14 @@ final class DecodedChunk {
     var version: UInt16 = TraceFormat.version
     /// `ColumnSchema.slotCount` columns, by slot.
     @usableFromInline let columns: UnsafeMutablePointer<Column>
+    /// Which events carry a pid, a tid and a result (flags bits 1–3), 64 events a block: at `block × 4 + j` (j: 0 pid,
+    /// 1 tid, 2 result), the block's mask (bit i: its event i carries the value) and how many events before the block
+    /// carry it, so that a view finds its values in the header's columns without the values before it being decoded.
+    // Read by every view's pid, tid and result: single-threaded, never written while views are read, so without the
+    // dynamic exclusivity check (which costs more than the read).
+    @exclusivity(unchecked) @usableFromInline private(set) var headerMasks: UnsafeMutablePointer<UInt64>
+    @exclusivity(unchecked) @usableFromInline private(set) var headerStarts: UnsafeMutablePointer<Int32>
+    private var headerBlocks = 0
     /// Version 1 chunks: each event's payload numbers, written where the columns point (allocated on first use).
     private(set) var scratch: UnsafeMutablePointer<UInt64>?
     /// What the columns point at before a chunk is decoded: 8 readable bytes.
@@ -45,15 +53,32 @@ final class DecodedChunk {
         zeros.initialize(to: 0)
         columns = .allocate(capacity: ColumnSchema.slotCount)
         columns.initialize(repeating: Column(base: UnsafeRawPointer(zeros), width: 0), count: ColumnSchema.slotCount)
+        headerMasks = .allocate(capacity: 0)
+        headerStarts = .allocate(capacity: 0)
     }
 
     deinit {
         columns.deallocate()
         zeros.deallocate()
         scratch?.deallocate()
+        headerMasks.deallocate()
+        headerStarts.deallocate()
     }
 
-    /// Points every column at the scratch area: `rows` values of 8 bytes per slot.
+    /// Room for the header masks of `blocks` blocks of 64 events (a chunk holds at most 2^18 events: 4,096 blocks).
+    func reserveHeaderBlocks(_ blocks: Int) {
+        guard blocks > headerBlocks else { return }
+        headerMasks.deallocate()
+        headerStarts.deallocate()
+        headerMasks = .allocate(capacity: blocks * 4)
+        headerStarts = .allocate(capacity: blocks * 4)
+        headerMasks.initialize(repeating: 0, count: blocks * 4)
+        headerStarts.initialize(repeating: 0, count: blocks * 4)
+        headerBlocks = blocks
+    }
+
+    /// Points every column at the scratch area: `rows` values of 8 bytes per slot. Every event of a batch carries its
+    /// pid, tid and result in the header's scratch columns, at its index in the batch.
     func useScratch(rows: Int) -> UnsafeMutablePointer<UInt64> {
         let s: UnsafeMutablePointer<UInt64>
         if let scratch {
@@ -64,6 +89,14 @@ final class DecodedChunk {
             scratch = s
         }
         for slot in 0..<ColumnSchema.slotCount { columns[slot] = Column(base: UnsafeRawPointer(s + slot * rows), width: 8) }
+        let blocks = (rows + 63) / 64
+        reserveHeaderBlocks(blocks)
+        for b in 0..<blocks {
+            for j in 0..<3 {
+                headerMasks[b * 4 + j] = .max
+                headerStarts[b * 4 + j] = Int32(b * 64)
+            }
+        }
         return s
     }
 }
@@ -78,28 +111,51 @@ final class DecodedChunk {
 /// Consumers that need only some kinds, or only some fields (the analyzer's KVM_RUN ioctls, eventfd traffic
 /// and region accesses), read them here without building a `TraceEvent`: no allocation, no reference counting.
 public struct EventView {
-    public let header: EventHeader
+    /// CLOCK_MONOTONIC nanoseconds at syscall entry, and at its exit (`EventHeader`).
+    public let time: UInt64
+    public let endTime: UInt64
     public let kind: EventKind
     /// The event's row in its kind's columns.
     @usableFromInline let row: Int32
     /// Where its list starts: the first item's row in the kind's item columns (a version 1 chunk: a byte offset).
     let listAt: Int32
+    /// The event's index in its chunk (version 1: in its batch): where its pid, tid and result are found, on asking.
+    @usableFromInline let index: Int32
     @usableFromInline unowned(unsafe) let chunk: DecodedChunk
 
-    init(header: EventHeader, kind: EventKind, row: Int32, listAt: Int32, chunk: DecodedChunk) {
-        self.header = header
+    init(time: UInt64, endTime: UInt64, kind: EventKind, row: Int32, listAt: Int32, index: Int32, chunk: DecodedChunk) {
+        self.time = time
+        self.endTime = endTime
         self.kind = kind
         self.row = row
         self.listAt = listAt
+        self.index = index
         self.chunk = chunk
     }
 
-    @inline(__always) public var time: UInt64 { header.time }
-    @inline(__always) public var endTime: UInt64 { header.endTime }
-    @inline(__always) public var pid: Int32 { header.pid }
-    @inline(__always) public var tid: Int32 { header.tid }
-    @inline(__always) public var result: Int64 { header.result }
-    @inline(__always) public var failed: Bool { header.failed }
+    /// Header value `j` (0 pid, 1 tid, 2 result) as stored (zigzag): that of the last event up to this one carrying it
+    /// where `carried` (pid and tid), of this one only otherwise (result); 0 where there is none.
+    @inlinable @inline(__always) func headerValue(_ j: Int, carried: Bool) -> UInt64 {
+        let b = Int(index &>> 6) &* 4 &+ j
+        let bit = UInt64(truncatingIfNeeded: index & 63)
+        let m = chunk.headerMasks[b]
+        let n = Int(chunk.headerStarts[b]) &+ (m & (UInt64.max &>> (63 &- bit))).nonzeroBitCount
+        let has = carried ? n > 0 : m &>> bit & 1 != 0
+        // Row 0 of a column is always readable (padding follows the chunk), so the load needs no branch.
+        let v = chunk.columns[ColumnSchema.pidSlot &+ j].load(max(n &- 1, 0))
+        return has ? v : 0
+    }
+
+    @inlinable public var pid: Int32 { Int32(truncatingIfNeeded: ColumnSchema.unzigzag(headerValue(0, carried: true))) }
+    @inlinable public var tid: Int32 { Int32(truncatingIfNeeded: ColumnSchema.unzigzag(headerValue(1, carried: true))) }
+    /// The syscall's return value, or `-errno`; 0 where no syscall is involved.
+    @inlinable public var result: Int64 { ColumnSchema.unzigzag(headerValue(2, carried: false)) }
+    @inlinable public var failed: Bool {
+        let r = result
+        return r < 0 && r >= -4095
+    }
+    /// The when and who, whole (each part read on asking: consumers that need only times read only those).
+    @inlinable public var header: EventHeader { EventHeader(time: time, endTime: endTime, pid: pid, tid: tid, result: result) }
 
     /// Field `i` of the payload as stored: signed values zigzag-encoded, strings as table indices, enums as raw values.
     @inlinable @inline(__always) func field(_ i: Int) -> UInt64 {
@@ -116,7 +172,7 @@ public struct EventView {
 
     /// The owned event (copies what it needs out of the chunk).
     public var event: TraceEvent {
-        TraceEvent(time: header.time, endTime: header.endTime, pid: header.pid, tid: header.tid, result: header.result, payload: payload)
+        TraceEvent(time: time, endTime: endTime, pid: pid, tid: tid, result: result, payload: payload)
     }
 
     // MARK: - Fast accessors (no allocation)
@@ -128,6 +184,13 @@ public struct EventView {
     @inlinable public var eventfd: EventfdOp? {
         guard kind == .eventfd else { return nil }
         return EventfdOp(operation: enumValue(0, .read), fd: i32(1), value: u64(2), flags: u32(3))
+    }
+
+    /// The fd of an `.eventfd` event and whether the event creates it, without the rest of its payload; nil for other
+    /// kinds.
+    @inlinable @inline(__always) public var eventfdTarget: (fd: Int32, creates: Bool)? {
+        guard kind == .eventfd else { return nil }
+        return (i32(1), field(0) == UInt64(EventfdOp.Operation.create.rawValue))
     }
 
     /// The region index of a `.regionAccess` event without its strings; nil for other kinds.
