@@ -60,18 +60,32 @@ public final class TraceAnalyzer {
     }
 
     /// Adds a batch of events read in place (`TraceReader.nextChunk(batches:)`): `consume(_:)` of each view, in a loop
-    /// of the analyzer's own (no call per event).
+    /// of the analyzer's own (no call per event; the trace's span and count kept in registers until the batch ends).
     public func consume(_ batch: UnsafeBufferPointer<EventView>) {
-        for v in batch { consume(v) }
+        var earliest = earliestNs
+        var last = lastNs
+        for v in batch {
+            earliest = min(earliest, v.time, v.endTime)
+            last = max(last, v.time, v.endTime)
+            context.now = max(context.now, v.endTime)
+            handle(v)
+        }
+        earliestNs = earliest
+        lastNs = last
+        eventCount &+= UInt64(batch.count)
     }
 
-    /// Adds one event read in place (`TraceReader.nextChunk(views:)`), with the same effects as `consume(_:)`:
-    /// the kinds that make up most of a VMM's trace (KVM_RUN ioctls, eventfd traffic, trapped region accesses)
-    /// are handled from the view's numbers, without building the event, and only the numbers they need are read
-    /// (a KVM_RUN's pid, tid and result only where it may span a device's transition).
-    @inline(__always)
+    /// Adds one event read in place (`TraceReader.nextChunk(views:)`), with the same effects as `consume(_:)`.
     public func consume(_ v: EventView) {
         advance(time: v.time, endTime: v.endTime)
+        handle(v)
+    }
+
+    /// The kinds that make up most of a VMM's trace (KVM_RUN ioctls, eventfd traffic, trapped region accesses) are
+    /// handled from the view's numbers, without building the event, and only the numbers they need are read (a
+    /// KVM_RUN's pid, tid and result only where it may span a transition).
+    @inline(__always)
+    private func handle(_ v: EventView) {
         switch v.kind {
         case .regionAccess:
             // Only counted inside a gap on its region: elsewhere the access changes nothing, and its device

@@ -47,18 +47,34 @@ extension ChunkDecoder {
                 case .none, .count:
                     break
                 case .oneOf(let valid):
-                    // Checked without a branch per value; the first bad one is looked for only once one is found.
+                    // Checked without a branch per value (enums are 1 byte wide, or 0: all 0); the first bad one is
+                    // looked for only once one is found.
                     var bad: UInt64 = 0
-                    for i in 0..<n {
-                        let v = c.load(i)
-                        bad |= v >> 6 | ~(valid &>> v) & 1
+                    if w == 1 {
+                        for i in 0..<n {
+                            let v = UInt64(c.base.load(fromByteOffset: i, as: UInt8.self))
+                            bad |= v &>> 6 | ~(valid &>> (v & 63)) & 1
+                        }
+                    } else if n > 0 {
+                        bad = ~valid & 1
                     }
                     if bad != 0, let i = (0..<n).first(where: { c.load($0) >= 64 || valid >> c.load($0) & 1 == 0 }) {
                         throw ByteReader.Malformed("unknown enum value \u{1}", c.load(i), position: at + 1 + i * w)
                     }
                 case .string:
+                    // The largest index, by the column's width: the narrow ones in loops the compiler can vectorize.
+                    @inline(__always) func largestOf<T: FixedWidthInteger & UnsignedInteger>(_: T.Type) -> UInt64 {
+                        var m: T = 0
+                        for i in 0..<n { m = max(m, T(littleEndian: c.base.loadUnaligned(fromByteOffset: i &* w, as: T.self))) }
+                        return UInt64(m)
+                    }
                     var largest: UInt64 = 0
-                    for i in 0..<n { largest = max(largest, c.load(i)) }
+                    switch w {
+                    case 0: break
+                    case 1: largest = largestOf(UInt8.self)
+                    case 2: largest = largestOf(UInt16.self)
+                    default: for i in 0..<n { largest = max(largest, c.load(i)) }
+                    }
                     if largest >= tableCount, let i = (0..<n).first(where: { c.load($0) >= tableCount }) {
                         throw ByteReader.Malformed("string index \u{1} outside table of \u{2}", c.load(i), tableCount, position: at + 1 + i * w)
                     }
