@@ -85,10 +85,15 @@ final class ProcessTables {
     /// Devices whose mappings a change touched (to recompute only those).
     func devices(touching user: Range<UInt64>) -> Set<String> { table.devices(touching: user) }
 
+    private static func memslotKey(vmFd: Int32, slot: UInt32) -> UInt64 { UInt64(UInt32(bitPattern: vmFd)) << 32 | UInt64(slot) }
+
+    /// The userspace range of a slot, if it is set.
+    func memslot(vmFd: Int32, slot: UInt32) -> Range<UInt64>? { memslots[Self.memslotKey(vmFd: vmFd, slot: slot)] }
+
     /// Records a memslot set (`user`) or delete (nil; `address` is the delete's userspace address).
     func setMemslot(vmFd: Int32, slot: UInt32, user: Range<UInt64>?, address: UInt64 = 0) {
         memslotsSeen = true
-        let key = UInt64(UInt32(bitPattern: vmFd)) << 32 | UInt64(slot)
+        let key = Self.memslotKey(vmFd: vmFd, slot: slot)
         if let old = memslots[key] { memslotTouched.insert(old) }
         if let user { memslotTouched.insert(user) }
         if user == nil, memslots[key] == nil, !adoptedMappings.isEmpty, let m = mappings.first(where: { $0.user.contains(address) }) {

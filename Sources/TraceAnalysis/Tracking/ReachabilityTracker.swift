@@ -62,9 +62,10 @@ final class ReachabilityTracker {
 
     func memslot(_ p: Memslot, pid: Int32, at t: UInt64) {
         let proc = context.process(pid)
-        // The devices under the slots as they were, found before the change (no copy of the slots kept).
+        // The devices under the slot as it was and as it is: what the guest reaches is a mapping's overlap with the
+        // union of the slots, which changes only within this slot's old and new ranges, so no other device's does.
         var touched = Set<String>()
-        for r in proc.memslots.values { proc.addDevices(touching: r, to: &touched) }
+        if let old = proc.memslot(vmFd: p.vmFd, slot: p.slot) { proc.addDevices(touching: old, to: &touched) }
         let user: Range<UInt64>? = p.size == 0 ? nil : Range(start: p.userAddress, length: p.size)
         proc.setMemslot(vmFd: p.vmFd, slot: p.slot, user: user, address: p.userAddress)
         if let user { proc.noteGuestRanges(guestPhys: p.guestPhys, user: user) }
