@@ -120,7 +120,34 @@ struct RenderCache {
     /// That request's name, as this style writes it.
     private var ioctlName = TextBuffer(capacity: 0)
 
-    init(_ style: EscapedStrings.Style) { strings = EscapedStrings(style) }
+    /// Event kinds' and fd roles' names as this style writes them (quoted in JSON), one after the other.
+    private var names = TextBuffer(capacity: 512)
+    /// Where each name lies in `names`, by raw value.
+    private var kindNames = InlineArray<16, Range<Int>>(repeating: 0..<0)
+    private var roleNames = InlineArray<16, Range<Int>>(repeating: 0..<0)
+
+    init(_ style: EscapedStrings.Style) {
+        strings = EscapedStrings(style)
+        for k in EventKind.allCases { kindNames[Int(k.rawValue) & 15] = name(k.name) }
+        for r in FdKind.allCases { roleNames[Int(r.rawValue) & 15] = name(r.name) }
+    }
+
+    /// Adds our own `s` (a name from a table) to `names` as this style writes it: as it is, or quoted.
+    private mutating func name(_ s: String) -> Range<Int> {
+        let start = names.count
+        if strings.style == .json { JSONText.quote(s, into: &names) } else { names.append(s) }
+        return start..<names.count
+    }
+
+    @inline(__always)
+    private func write(_ r: Range<Int>, into c: inout ByteCursor) {
+        names.bytes.withUnsafeBufferPointer { c.append(UnsafeBufferPointer(rebasing: $0[r])) }
+    }
+
+    /// Appends `k.name`, quoted in JSON.
+    @inline(__always) func write(_ k: EventKind, into c: inout ByteCursor) { write(kindNames[Int(k.rawValue) & 15], into: &c) }
+    /// Appends `r.name`, quoted in JSON.
+    @inline(__always) func write(_ r: FdKind, into c: inout ByteCursor) { write(roleNames[Int(r.rawValue) & 15], into: &c) }
 
     /// Appends the name of `request` on an fd of role `target` (`IoctlNames.name`), quoted in JSON.
     @inline(__always)

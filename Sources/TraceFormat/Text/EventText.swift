@@ -56,7 +56,7 @@ public enum EventText {
         let named = device.map { !f.stringIsEmpty($0, &cache.strings) } ?? false
         if kind == .unknown && !named { return }
         b.byte(0x3C)
-        if let device, named { f.writeString(device, &cache.strings, into: &b) } else { b.append(kind.name) }
+        if let device, named { f.writeString(device, &cache.strings, into: &b) } else { cache.write(kind, into: &b) }
         b.byte(0x3E)
     }
 
@@ -342,7 +342,7 @@ public enum EventText {
                 b.append("\")")
                 result(h, into: &b)
                 b.append(" <")
-                b.append(kind.name)
+                cache.write(kind, into: &b)
                 b.byte(0x3E)
             case .close:
                 b.append("close(")
@@ -355,7 +355,7 @@ public enum EventText {
                 b.byte(0x29)
                 result(h, into: &b)
                 b.append(" <")
-                b.append(kind.name)
+                cache.write(kind, into: &b)
                 b.byte(0x3E)
             }
         case .process:

@@ -125,7 +125,7 @@ public enum EventJSON {
     static func write<F: EventFieldSource>(_ f: F, _ cache: inout RenderCache, into b: inout ByteCursor) {
         let h = f.header
         b.append("{\"kind\":")
-        cache.strings.escape(f.kind.name, into: &b)
+        cache.write(f.kind, into: &b)
         add("timeNs", h.time, into: &b)
         add("endTimeNs", h.endTime, into: &b)
         add("pid", h.pid, into: &b)
@@ -134,13 +134,13 @@ public enum EventJSON {
         switch f.kind {
         case .vfioIoctl:
             let target = f.choice(1, FdKind.unknown)
-            add("fd", f.int32(0), into: &b); add("target", target.name, &cache, into: &b); add("device", string: 2, of: f, &cache, into: &b)
+            add("fd", f.int32(0), into: &b); key("target", into: &b); cache.write(target, into: &b); add("device", string: 2, of: f, &cache, into: &b)
             add("request", f.uint32(3), into: &b)
             key("name", into: &b); cache.writeIoctlName(request: f.uint32(3), target: target, into: &b)
             add("argument", f.argumentBytes().map { x in x < 16 ? "0" + String(x, radix: 16) : String(x, radix: 16) }.joined(), &cache, into: &b)
         case .ioctl:
             let target = f.choice(1, FdKind.unknown)
-            add("fd", f.int32(0), into: &b); add("target", target.name, &cache, into: &b); add("request", f.uint32(2), into: &b)
+            add("fd", f.int32(0), into: &b); key("target", into: &b); cache.write(target, into: &b); add("request", f.uint32(2), into: &b)
             key("name", into: &b); cache.writeIoctlName(request: f.uint32(2), target: target, into: &b)
             add("argument", f.field(3), into: &b)
         case .deviceOpen:
@@ -206,7 +206,7 @@ public enum EventJSON {
         case .fd:
             let names: [String] = ["open", "close", "dup"]
             add("operation", names[Int(f.choice(0, FdChange.Operation.open).rawValue)], &cache, into: &b); add("fd", f.int32(1), into: &b)
-            add("sourceFd", f.int32(2), into: &b); add("fdKind", f.choice(3, FdKind.unknown).name, &cache, into: &b)
+            add("sourceFd", f.int32(2), into: &b); key("fdKind", into: &b); cache.write(f.choice(3, FdKind.unknown), into: &b)
             add("path", string: 4, of: f, &cache, into: &b)
         case .process:
             let names: [String] = ["attach", "spawn", "thread", "fork", "exec", "exit", "detach", "signal"]
