@@ -250,7 +250,7 @@ public struct EventView {
     }
 
     /// The list's length as stored (for sparse areas: count + 1, 0 = no sparse capability).
-    private var listCount: Int {
+    var listCount: Int {
         guard let c = ColumnSchema.kinds[Int(kind.rawValue)].countField else { return 0 }
         return Int(truncatingIfNeeded: field(c))
     }
@@ -267,7 +267,7 @@ public struct EventView {
         return ByteReader(raw, position: min(max(Int(listAt), 0), raw.count))
     }
 
-    private func bytes() -> [UInt8] {
+    func bytes() -> [UInt8] {
         let n = listCount
         guard chunk.version >= 2 else {
             var r = list
@@ -276,7 +276,7 @@ public struct EventView {
         return (0..<n).map { UInt8(truncatingIfNeeded: item(0, $0)) }
     }
 
-    private func areas() -> [RegionInfo.Area] {
+    func areas() -> [RegionInfo.Area] {
         let n = listCount - 1
         guard chunk.version >= 2 else {
             var r = list
@@ -290,7 +290,7 @@ public struct EventView {
         return (0..<n).map { RegionInfo.Area(offset: item(0, $0), size: item(1, $0)) }
     }
 
-    private func eventfds() -> [Int32] {
+    func eventfds() -> [Int32] {
         let n = listCount
         guard chunk.version >= 2 else {
             var r = list
@@ -304,7 +304,7 @@ public struct EventView {
         return (0..<n).map { Int32(truncatingIfNeeded: ColumnSchema.unzigzag(item(0, $0))) }
     }
 
-    private func markerFields() -> [Marker.Field] {
+    func markerFields() -> [Marker.Field] {
         let n = listCount
         let table = chunk.table
         guard chunk.version >= 2 else {

@@ -18,46 +18,60 @@ public enum EventText {
 
     /// Appends the line for `e` (without a newline) to `b`.
     public static func write(_ e: TraceEvent, into b: inout TextBuffer) {
-        b.seconds(e.time)
+        var cache = RenderCache(.terminal)
+        LineScratch().write(into: &b) { write(OwnedEventFields(e), &cache, into: &$0) }
+    }
+
+    /// Appends the line for the event `f` reads (without a newline) to `b`: owned events and views alike.
+    @inline(__always)
+    static func write<F: EventFieldSource>(_ f: F, _ cache: inout RenderCache, into b: inout ByteCursor) {
+        let h = f.header
+        b.seconds(h.time)
         b.byte(0x20)
-        b.decimal(e.pid)
-        if e.pid != e.tid {
+        b.decimal(h.pid)
+        if h.pid != h.tid {
             b.byte(0x2F)
-            b.decimal(e.tid)
+            b.decimal(h.tid)
         }
         b.byte(0x20)
-        body(e, into: &b)
+        body(f, h, &cache, into: &b)
         // A crafted event may complete before it starts: its duration is shown negative, as it is.
-        if e.endTime > e.time {
+        if h.endTime > h.time {
             b.append(" <")
-            b.duration(e.endTime - e.time)
+            b.duration(h.endTime - h.time)
             b.byte(0x3E)
-        } else if e.endTime < e.time {
+        } else if h.endTime < h.time {
             b.append(" <-")
-            b.duration(e.time - e.endTime)
+            b.duration(h.time - h.endTime)
             b.byte(0x3E)
         }
     }
 
-    private static func fd(_ fd: Int32, _ kind: FdKind, _ device: String = "", into b: inout TextBuffer) {
+    /// `fd<what>`: the device (string field `device`) if the event names one, else the fd's role if known.
+    @inline(__always)
+    private static func fd<F: EventFieldSource>(
+        _ fd: Int32, _ kind: FdKind, device: Int? = nil, of f: F, _ cache: inout RenderCache, into b: inout ByteCursor
+    ) {
         b.decimal(fd)
-        if kind == .unknown && device.isEmpty { return }
+        let named = device.map { !f.stringIsEmpty($0, &cache.strings) } ?? false
+        if kind == .unknown && !named { return }
         b.byte(0x3C)
-        if device.isEmpty { b.append(kind.name) } else { b.escaped(device) }
+        if let device, named { f.writeString(device, &cache.strings, into: &b) } else { cache.write(kind, into: &b) }
         b.byte(0x3E)
     }
 
-    private static func result(_ e: TraceEvent, hex: Bool = false, into b: inout TextBuffer) {
-        if let err = e.errno {
+    @inline(__always)
+    private static func result(_ h: EventHeader, hex: Bool = false, into b: inout ByteCursor) {
+        if let err = h.errno {
             b.append(" = -1 ")
             b.append(ErrnoNames.name(err))
             return
         }
         b.append(" = ")
-        if hex { b.hex(UInt64(bitPattern: e.result)) } else { b.decimal(e.result) }
+        if hex { b.hex(UInt64(bitPattern: h.result)) } else { b.decimal(h.result) }
     }
 
-    private static func region(_ index: Int32, into b: inout TextBuffer) {
+    private static func region(_ index: Int32, into b: inout ByteCursor) {
         switch index {
         case 0...5:
             b.append("BAR")
@@ -72,68 +86,80 @@ public enum EventText {
         }
     }
 
-    /// The call-and-result part of the line.
-    static func body(_ e: TraceEvent, into b: inout TextBuffer) {
-        switch e.payload {
-        case .vfioIoctl(let p):
+    /// The call-and-result part of the line. Fields are numbered as `ColumnSchema` (and `EventView.payload`) number
+    /// them: each case lists its kind's.
+    @inline(__always)
+    static func body<F: EventFieldSource>(_ f: F, _ h: EventHeader, _ cache: inout RenderCache, into b: inout ByteCursor) {
+        switch f.kind {
+        case .vfioIoctl:
+            // fd, target, device, request, argument length
+            let target = f.choice(1, FdKind.unknown)
+            let request = f.uint32(3)
             b.append("ioctl(")
-            fd(p.fd, p.target, p.device, into: &b)
+            fd(f.int32(0), target, device: 2, of: f, &cache, into: &b)
             b.append(", ")
-            b.append(IoctlNames.name(request: p.request, target: p.target))
-            if !p.argument.isEmpty {
+            cache.writeIoctlName(request: request, target: target, into: &b)
+            let argument = f.argumentBytes()
+            if !argument.isEmpty {
                 b.append(", ")
-                b.append(VFIOArgumentText.describe(p))
+                b.append(VFIOArgumentText.describe(VFIOIoctl(fd: f.int32(0), target: target, device: "", request: request, argument: argument)))
             }
             b.byte(0x29)
-            result(e, into: &b)
-        case .ioctl(let p):
+            result(h, into: &b)
+        case .ioctl:
+            // fd, target, request, argument
+            let target = f.choice(1, FdKind.unknown)
             b.append("ioctl(")
-            fd(p.fd, p.target, into: &b)
+            fd(f.int32(0), target, of: f, &cache, into: &b)
             b.append(", ")
-            b.append(IoctlNames.name(request: p.request, target: p.target))
+            cache.writeIoctlName(request: f.uint32(2), target: target, into: &b)
             b.append(", ")
-            b.hex(p.argument)
+            b.hex(f.field(3))
             b.byte(0x29)
-            result(e, into: &b)
-        case .deviceOpen(let p):
-            if p.groupFd >= 0 {
+            result(h, into: &b)
+        case .deviceOpen:
+            // fd, groupFd, device
+            let groupFd = f.int32(1)
+            if groupFd >= 0 {
                 b.append("ioctl(")
-                b.decimal(p.groupFd)
+                b.decimal(groupFd)
                 b.append("<vfio-group>, VFIO_GROUP_GET_DEVICE_FD, \"")
-                b.escaped(p.device)
+                f.writeString(2, &cache.strings, into: &b)
                 b.append("\")")
-                result(e, into: &b)
+                result(h, into: &b)
                 b.append(" <device ")
-                b.escaped(p.device)
+                f.writeString(2, &cache.strings, into: &b)
                 b.byte(0x3E)
             } else {
                 b.append("open(\"")
-                b.escaped(p.device)
+                f.writeString(2, &cache.strings, into: &b)
                 b.append("\")")
-                result(e, into: &b)
+                result(h, into: &b)
                 b.append(" <device cdev>")
             }
-        case .regionInfo(let p):
+        case .regionInfo:
+            // fd, device, index, flags, size, offset, has type, type, subtype, areas + 1
+            let index = f.uint32(2)
             b.append("ioctl(")
-            fd(p.fd, .vfioDevice, p.device, into: &b)
+            fd(f.int32(0), .vfioDevice, device: 1, of: f, &cache, into: &b)
             b.append(", VFIO_DEVICE_GET_REGION_INFO, {index=")
-            b.decimal(p.index)
+            b.decimal(index)
             b.append(" (")
-            region(Int32(truncatingIfNeeded: p.index), into: &b)
+            region(Int32(truncatingIfNeeded: index), into: &b)
             b.append("), flags=")
-            b.append(Hex.flags(p.flags, regionFlagNames))
+            b.append(Hex.flags(f.uint32(3), regionFlagNames))
             b.append(", size=")
-            b.hex(p.size)
+            b.hex(f.field(4))
             b.append(", offset=")
-            b.hex(p.offset)
-            if let t = p.regionType {
+            b.hex(f.field(5))
+            if f.field(6) != 0 {
                 b.append(", type=")
-                b.decimal(t.type)
+                b.decimal(f.uint32(7))
                 b.byte(0x2F)
-                b.decimal(t.subtype)
-                if t.isMigrationV1 { b.append(" (migration v1)") }
+                b.decimal(f.uint32(8))
+                if RegionInfo.RegionType(type: f.uint32(7), subtype: f.uint32(8)).isMigrationV1 { b.append(" (migration v1)") }
             }
-            if let areas = p.sparseAreas {
+            if let areas = f.sparseAreaList() {
                 b.append(", sparse_mmap=[")
                 for (i, a) in areas.enumerated() {
                     if i > 0 { b.append(", ") }
@@ -144,176 +170,199 @@ public enum EventText {
                 b.byte(0x5D)
             }
             b.append("})")
-            result(e, into: &b)
-        case .irqBinding(let p):
+            result(h, into: &b)
+        case .irqBinding:
+            // fd, device, index, start, count, flags, eventfd count
             b.append("ioctl(")
-            fd(p.fd, .vfioDevice, p.device, into: &b)
+            fd(f.int32(0), .vfioDevice, device: 1, of: f, &cache, into: &b)
             b.append(", VFIO_DEVICE_SET_IRQS, {index=")
-            b.decimal(p.index)
+            b.decimal(f.uint32(2))
             b.append(", start=")
-            b.decimal(p.start)
+            b.decimal(f.uint32(3))
             b.append(", count=")
-            b.decimal(p.count)
+            b.decimal(f.uint32(4))
             b.append(", flags=")
-            b.append(Hex.flags(p.flags, irqFlagNames))
-            if !p.eventfds.isEmpty {
+            b.append(Hex.flags(f.uint32(5), irqFlagNames))
+            let eventfds = f.eventfdList()
+            if !eventfds.isEmpty {
                 b.append(", eventfds=[")
-                for (i, f) in p.eventfds.enumerated() {
+                for (i, x) in eventfds.enumerated() {
                     if i > 0 { b.append(", ") }
-                    b.decimal(f)
+                    b.decimal(x)
                 }
                 b.byte(0x5D)
             }
             b.append("})")
-            result(e, into: &b)
-        case .deviceState(let p):
+            result(h, into: &b)
+        case .deviceState:
+            // fd, device, protocol, operation, requested, resulting, dataFd
+            let proto = f.choice(2, DeviceStateChange.MigrationProtocol.v2)
             b.append("device_state(")
-            fd(p.fd, .vfioDevice, p.device, into: &b)
-            b.append(p.migrationProtocol == .v1 ? ", v1 region" : ", v2 feature")
-            if p.operation == .get {
+            fd(f.int32(0), .vfioDevice, device: 1, of: f, &cache, into: &b)
+            b.append(proto == .v1 ? ", v1 region" : ", v2 feature")
+            if f.choice(3, DeviceStateChange.Operation.get) == .get {
                 b.append(" get) = ")
-                b.append(MigrationStateNames.name(p.resulting, protocol: p.migrationProtocol))
-                if e.failed { result(e, into: &b) }
+                b.append(MigrationStateNames.name(f.uint32(5), protocol: proto))
+                if h.failed { result(h, into: &b) }
             } else {
                 b.append(" set ")
-                b.append(MigrationStateNames.name(p.requested, protocol: p.migrationProtocol))
-                if p.dataFd >= 0 {
+                b.append(MigrationStateNames.name(f.uint32(4), protocol: proto))
+                let dataFd = f.int32(6)
+                if dataFd >= 0 {
                     b.append(", data_fd=")
-                    b.decimal(p.dataFd)
+                    b.decimal(dataFd)
                 }
                 b.byte(0x29)
-                result(e, into: &b)
+                result(h, into: &b)
             }
-        case .mapping(let p):
-            switch p.operation {
+        case .mapping:
+            // operation, fd, device, region, regionOffset, address, length, newAddress, newLength, prot, flags, fileOffset
+            let operation = f.choice(0, MappingChange.Operation.mmap)
+            let flags = f.uint32(10)
+            let named = !f.stringIsEmpty(2, &cache.strings)
+            switch operation {
             case .mmap:
                 b.append("mmap(NULL, ")
-                b.hex(p.length)
+                b.hex(f.field(6))
                 b.append(", ")
-                b.append(Hex.flags(p.prot, protNames))
+                b.append(Hex.flags(f.uint32(9), protNames))
                 b.append(", ")
-                b.append(Hex.flags(p.flags & ~MappingChange.adoptedAtAttach, mapNames))
+                b.append(Hex.flags(flags & ~MappingChange.adoptedAtAttach, mapNames))
                 b.append(", ")
-                fd(p.fd, p.device.isEmpty ? .unknown : .vfioDevice, p.device, into: &b)
+                fd(f.int32(1), named ? .vfioDevice : .unknown, device: 2, of: f, &cache, into: &b)
                 b.append(", ")
-                b.hex(p.fileOffset)
+                b.hex(f.field(11))
                 b.byte(0x29)
-                result(e, hex: true, into: &b)
+                result(h, hex: true, into: &b)
             case .munmap:
                 b.append("munmap(")
-                b.hex(p.address)
+                b.hex(f.field(5))
                 b.append(", ")
-                b.hex(p.length)
+                b.hex(f.field(6))
                 b.byte(0x29)
-                result(e, into: &b)
+                result(h, into: &b)
             case .mremap:
                 b.append("mremap(")
-                b.hex(p.address)
+                b.hex(f.field(5))
                 b.append(", ")
-                b.hex(p.length)
+                b.hex(f.field(6))
                 b.append(", ")
-                b.hex(p.newLength)
+                b.hex(f.field(8))
                 b.byte(0x29)
-                result(e, hex: true, into: &b)
+                result(h, hex: true, into: &b)
             }
-            if !p.device.isEmpty {
+            if named {
                 b.append("  [")
-                b.escaped(p.device)
+                f.writeString(2, &cache.strings, into: &b)
                 b.byte(0x20)
-                region(p.region, into: &b)
+                region(f.int32(3), into: &b)
                 b.append(" +")
-                b.hex(p.regionOffset)
+                b.hex(f.field(4))
                 b.append(" len ")
-                b.hex(p.operation == .mremap ? p.newLength : p.length)
+                b.hex(operation == .mremap ? f.field(8) : f.field(6))
                 b.byte(0x5D)
             }
-            if p.operation == .mmap && p.flags & MappingChange.adoptedAtAttach != 0 { b.append(" <existing at attach>") }
-        case .memslot(let p):
+            if operation == .mmap && flags & MappingChange.adoptedAtAttach != 0 { b.append(" <existing at attach>") }
+        case .memslot:
+            // vmFd, slot, flags, guestPhys, size, userAddress
+            let flags = f.uint32(2)
             b.append("ioctl(")
-            b.decimal(p.vmFd)
-            b.append(p.isDelete ? "<kvm-vm>, KVM_SET_USER_MEMORY_REGION (delete), {slot=" : "<kvm-vm>, KVM_SET_USER_MEMORY_REGION, {slot=")
-            b.decimal(p.slot)
+            b.decimal(f.int32(0))
+            b.append(
+                f.field(4) == 0  // Memslot.isDelete: size 0
+                    ? "<kvm-vm>, KVM_SET_USER_MEMORY_REGION (delete), {slot=" : "<kvm-vm>, KVM_SET_USER_MEMORY_REGION, {slot=")
+            b.decimal(f.uint32(1))
             b.append(", flags=")
-            b.decimal(p.flags & ~Memslot.existingAtAttach)
+            b.decimal(flags & ~Memslot.existingAtAttach)
             b.append(", guest_phys_addr=")
-            b.hex(p.guestPhys)
+            b.hex(f.field(3))
             b.append(", memory_size=")
-            b.hex(p.size)
+            b.hex(f.field(4))
             b.append(", userspace_addr=")
-            b.hex(p.userAddress)
+            b.hex(f.field(5))
             b.append("})")
-            result(e, into: &b)
-            if p.flags & Memslot.existingAtAttach != 0 { b.append(" <existing at attach>") }
-        case .eventfd(let p):
-            switch p.operation {
+            result(h, into: &b)
+            if flags & Memslot.existingAtAttach != 0 { b.append(" <existing at attach>") }
+        case .eventfd:
+            // operation, fd, value, flags
+            let operation = f.choice(0, EventfdOp.Operation.read)
+            switch operation {
             case .create:
                 b.append("eventfd2(")
-                b.decimal(p.value)
+                b.decimal(f.field(2))
                 b.append(", ")
-                b.append(Hex.flags(p.flags, efdNames))
+                b.append(Hex.flags(f.uint32(3), efdNames))
                 b.byte(0x29)
             case .read, .write:
-                b.append(p.operation == .read ? "read(" : "write(")
-                b.decimal(p.fd)
+                b.append(operation == .read ? "read(" : "write(")
+                b.decimal(f.int32(1))
                 b.append("<eventfd>, [")
-                b.decimal(p.value)
+                b.decimal(f.field(2))
                 b.append("], 8)")
             }
-            result(e, into: &b)
-        case .irqfd(let p):
+            result(h, into: &b)
+        case .irqfd:
+            // vmFd, fd, gsi, flags, resampleFd
             b.append("ioctl(")
-            b.decimal(p.vmFd)
+            b.decimal(f.int32(0))
             b.append("<kvm-vm>, KVM_IRQFD, {fd=")
-            b.decimal(p.fd)
+            b.decimal(f.int32(1))
             b.append(", gsi=")
-            b.decimal(p.gsi)
+            b.decimal(f.uint32(2))
             b.append(", flags=")
-            b.decimal(p.flags)
-            if p.resampleFd >= 0 {
+            b.decimal(f.uint32(3))
+            let resampleFd = f.int32(4)
+            if resampleFd >= 0 {
                 b.append(", resamplefd=")
-                b.decimal(p.resampleFd)
+                b.decimal(resampleFd)
             }
             b.append("})")
-            result(e, into: &b)
-        case .regionAccess(let p):
-            b.append(p.operation == .read ? "pread64(" : "pwrite64(")
-            fd(p.fd, .vfioDevice, p.device, into: &b)
+            result(h, into: &b)
+        case .regionAccess:
+            // operation, fd, device, region, offset, length, value
+            b.append(f.choice(0, RegionAccess.Operation.read) == .read ? "pread64(" : "pwrite64(")
+            fd(f.int32(1), .vfioDevice, device: 2, of: f, &cache, into: &b)
             b.append(", ")
-            region(p.region, into: &b)
+            region(f.int32(3), into: &b)
             b.byte(0x2B)
-            b.hex(p.offset)
+            b.hex(f.field(4))
             b.append(", ")
-            b.decimal(p.length)
+            b.decimal(f.field(5))
             b.append(", value=")
-            b.hex(p.value)
+            b.hex(f.field(6))
             b.byte(0x29)
-            result(e, into: &b)
-        case .fd(let p):
-            switch p.operation {
+            result(h, into: &b)
+        case .fd:
+            // operation, fd, sourceFd, kind, path
+            let kind = f.choice(3, FdKind.unknown)
+            switch f.choice(0, FdChange.Operation.open) {
             case .open:
                 b.append("open(\"")
-                b.escaped(p.path)
+                f.writeString(4, &cache.strings, into: &b)
                 b.append("\")")
-                result(e, into: &b)
+                result(h, into: &b)
                 b.append(" <")
-                b.append(p.kind.name)
+                cache.write(kind, into: &b)
                 b.byte(0x3E)
             case .close:
                 b.append("close(")
-                fd(p.fd, p.kind, into: &b)
+                fd(f.int32(1), kind, of: f, &cache, into: &b)
                 b.byte(0x29)
-                result(e, into: &b)
+                result(h, into: &b)
             case .dup:
                 b.append("dup(")
-                b.decimal(p.sourceFd)
+                b.decimal(f.int32(2))
                 b.byte(0x29)
-                result(e, into: &b)
+                result(h, into: &b)
                 b.append(" <")
-                b.append(p.kind.name)
+                cache.write(kind, into: &b)
                 b.byte(0x3E)
             }
-        case .process(let p):
-            switch p.operation {
+        case .process:
+            // operation, target, status, command
+            let operation = f.choice(0, ProcessChange.Operation.exit)
+            let target = f.int32(1)
+            switch operation {
             case .attach: b.append("+++ attached to ")
             case .spawn: b.append("+++ spawned ")
             case .threadStart: b.append("+++ new thread ")
@@ -321,58 +370,60 @@ public enum EventText {
             case .exec: b.append("execve(\"")
             case .exit, .detach, .signal: break
             }
-            switch p.operation {
+            switch operation {
             case .attach, .threadStart, .fork:
-                b.decimal(p.target)
+                b.decimal(target)
                 b.append(" +++")
             case .spawn:
-                b.decimal(p.target)
+                b.decimal(target)
                 b.append(": ")
-                b.escaped(p.command)
+                f.writeString(3, &cache.strings, into: &b)
                 b.append(" +++")
             case .exec:
-                b.escaped(p.command)
+                f.writeString(3, &cache.strings, into: &b)
                 b.append("\")")
-                result(e, into: &b)
+                result(h, into: &b)
             case .exit:
                 b.append("+++ ")
-                b.decimal(p.target)
+                b.decimal(target)
                 b.append(" exited with status ")
-                b.decimal(p.status)
+                b.decimal(f.int32(2))
                 b.append(" +++")
             case .detach:
                 b.append("+++ detached from ")
-                b.decimal(p.target)
+                b.decimal(target)
                 b.append(" +++")
             case .signal:
                 b.append("--- signal ")
-                b.decimal(p.status)
+                b.decimal(f.int32(2))
                 b.append(" to ")
-                b.decimal(p.target)
+                b.decimal(target)
                 b.append(" ---")
             }
-        case .marker(let p):
+        case .marker:
+            // source, name, device, field count
             b.append("marker ")
-            b.escaped(p.source)
+            f.writeString(0, &cache.strings, into: &b)
             b.byte(0x3A)
-            b.escaped(p.name)
-            if !p.device.isEmpty {
+            f.writeString(1, &cache.strings, into: &b)
+            if !f.stringIsEmpty(2, &cache.strings) {
                 b.append(" device=")
-                b.escaped(p.device)
+                f.writeString(2, &cache.strings, into: &b)
             }
-            for f in p.fields {
+            for x in f.markerFieldList() {
                 b.byte(0x20)
-                b.escaped(f.key)
+                cache.strings.escape(x.key, into: &b)
                 b.byte(0x3D)
-                b.escaped(f.value)
+                cache.strings.escape(x.value, into: &b)
             }
-        case .lost(let p):
+        case .lost:
+            // count, fromNs, toNs
             b.append("<lost ")
-            b.decimal(p.count)
+            b.decimal(f.field(0))
             b.append(" events between ")
-            b.seconds(p.fromNs)
+            b.seconds(f.field(1))
             b.append(" and ")
-            b.seconds(p.toNs)
+            b.seconds(f.field(2))
             b.byte(0x3E)
         }
     }

@@ -32,7 +32,7 @@ public struct JSONText {
     /// backslashes copied as it is).
     static func quote(_ s: String, into b: inout TextBuffer) {
         var s = s
-        let plain = s.withUTF8 { u in !u.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C } }
+        let plain = s.withUTF8 { isPlain($0) }
         guard !plain else {
             b.byte(0x22)
             b.append(s)
@@ -41,6 +41,10 @@ public struct JSONText {
         }
         b.append(quote(s))
     }
+
+    /// True when UTF-8 text `u` goes into a JSON string literal as it is: no controls, quotes or backslashes.
+    @inline(__always)
+    static func isPlain(_ u: UnsafeBufferPointer<UInt8>) -> Bool { !u.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C } }
 
     private mutating func key(_ k: StaticString) {
         if !first { out.byte(0x2C) }
@@ -85,66 +89,144 @@ public enum EventJSON {
 
     /// The object's bytes (what `dump --format jsonl` writes).
     public static func bytes(_ e: TraceEvent) -> [UInt8] {
-        var j = JSONText()
-        j.add("kind", e.kind.name)
-        j.add("timeNs", e.time)
-        j.add("endTimeNs", e.endTime)
-        j.add("pid", e.pid)
-        j.add("tid", e.tid)
-        j.add("result", e.result)
-        switch e.payload {
-        case .vfioIoctl(let p):
-            j.add("fd", p.fd); j.add("target", p.target.name); j.add("device", p.device); j.add("request", p.request)
-            j.add("name", IoctlNames.name(request: p.request, target: p.target))
-            j.add("argument", p.argument.map { b in b < 16 ? "0" + String(b, radix: 16) : String(b, radix: 16) }.joined())
-        case .ioctl(let p):
-            j.add("fd", p.fd); j.add("target", p.target.name); j.add("request", p.request)
-            j.add("name", IoctlNames.name(request: p.request, target: p.target)); j.add("argument", p.argument)
-        case .deviceOpen(let p):
-            j.add("fd", p.fd); j.add("groupFd", p.groupFd); j.add("device", p.device)
-        case .regionInfo(let p):
-            j.add("fd", p.fd); j.add("device", p.device); j.add("index", p.index); j.add("flags", p.flags)
-            j.add("size", p.size); j.add("offset", p.offset)
-            if let t = p.regionType { j.addRaw("regionType", "{\"type\":\(t.type),\"subtype\":\(t.subtype)}") }
-            if let a = p.sparseAreas {
-                j.addRaw("sparseAreas", "[" + a.map { "{\"offset\":\($0.offset),\"size\":\($0.size)}" }.joined(separator: ",") + "]")
+        var b = TextBuffer(capacity: 256)
+        var cache = RenderCache(.json)
+        LineScratch().write(into: &b) { write(OwnedEventFields(e), &cache, into: &$0) }
+        return b.bytes
+    }
+
+    /// `,"key":`: every key but the first ("kind") follows another.
+    @inline(__always)
+    private static func key(_ k: StaticString, into b: inout ByteCursor) {
+        b.append(",\"")
+        b.append(k)
+        b.append("\":")
+    }
+
+    @inline(__always) private static func add(_ k: StaticString, _ v: UInt64, into b: inout ByteCursor) { key(k, into: &b); b.decimal(v) }
+    @inline(__always) private static func add(_ k: StaticString, _ v: Int64, into b: inout ByteCursor) { key(k, into: &b); b.decimal(v) }
+    @inline(__always) private static func add(_ k: StaticString, _ v: UInt32, into b: inout ByteCursor) { key(k, into: &b); b.decimal(v) }
+    @inline(__always) private static func add(_ k: StaticString, _ v: Int32, into b: inout ByteCursor) { key(k, into: &b); b.decimal(v) }
+    /// Our own text (a name from a table), quoted.
+    @inline(__always) private static func add(_ k: StaticString, _ v: String, _ cache: inout RenderCache, into b: inout ByteCursor) {
+        key(k, into: &b)
+        cache.strings.escape(v, into: &b)
+    }
+    /// String field `i` of the event.
+    @inline(__always)
+    private static func add<F: EventFieldSource>(_ k: StaticString, string i: Int, of f: F, _ cache: inout RenderCache, into b: inout ByteCursor) {
+        key(k, into: &b)
+        f.writeString(i, &cache.strings, into: &b)
+    }
+
+    /// Appends the object for the event `f` reads to `b`: owned events and views alike. Fields are numbered as
+    /// `ColumnSchema` numbers them (see `EventText.body`).
+    @inline(__always)
+    static func write<F: EventFieldSource>(_ f: F, _ cache: inout RenderCache, into b: inout ByteCursor) {
+        let h = f.header
+        b.append("{\"kind\":")
+        cache.write(f.kind, into: &b)
+        add("timeNs", h.time, into: &b)
+        add("endTimeNs", h.endTime, into: &b)
+        add("pid", h.pid, into: &b)
+        add("tid", h.tid, into: &b)
+        add("result", h.result, into: &b)
+        switch f.kind {
+        case .vfioIoctl:
+            let target = f.choice(1, FdKind.unknown)
+            add("fd", f.int32(0), into: &b); key("target", into: &b); cache.write(target, into: &b); add("device", string: 2, of: f, &cache, into: &b)
+            add("request", f.uint32(3), into: &b)
+            key("name", into: &b); cache.writeIoctlName(request: f.uint32(3), target: target, into: &b)
+            add("argument", f.argumentBytes().map { x in x < 16 ? "0" + String(x, radix: 16) : String(x, radix: 16) }.joined(), &cache, into: &b)
+        case .ioctl:
+            let target = f.choice(1, FdKind.unknown)
+            add("fd", f.int32(0), into: &b); key("target", into: &b); cache.write(target, into: &b); add("request", f.uint32(2), into: &b)
+            key("name", into: &b); cache.writeIoctlName(request: f.uint32(2), target: target, into: &b)
+            add("argument", f.field(3), into: &b)
+        case .deviceOpen:
+            add("fd", f.int32(0), into: &b); add("groupFd", f.int32(1), into: &b); add("device", string: 2, of: f, &cache, into: &b)
+        case .regionInfo:
+            add("fd", f.int32(0), into: &b); add("device", string: 1, of: f, &cache, into: &b); add("index", f.uint32(2), into: &b)
+            add("flags", f.uint32(3), into: &b); add("size", f.field(4), into: &b); add("offset", f.field(5), into: &b)
+            if f.field(6) != 0 {
+                key("regionType", into: &b)
+                b.append("{\"type\":"); b.decimal(f.uint32(7)); b.append(",\"subtype\":"); b.decimal(f.uint32(8)); b.byte(0x7D)
             }
-        case .irqBinding(let p):
-            j.add("fd", p.fd); j.add("device", p.device); j.add("index", p.index); j.add("start", p.start)
-            j.add("count", p.count); j.add("flags", p.flags); j.add("eventfds", p.eventfds)
-        case .deviceState(let p):
-            j.add("fd", p.fd); j.add("device", p.device); j.add("protocol", p.migrationProtocol.rawValue)
-            j.add("operation", p.operation == .set ? "set" : "get"); j.add("requested", p.requested); j.add("resulting", p.resulting)
-            j.add("state", MigrationStateNames.name(p.operation == .set ? p.requested : p.resulting, protocol: p.migrationProtocol))
-            j.add("dataFd", p.dataFd)
-        case .mapping(let p):
-            j.add("operation", ["mmap", "munmap", "mremap"][Int(p.operation.rawValue)]); j.add("fd", p.fd); j.add("device", p.device)
-            j.add("region", p.region); j.add("regionOffset", p.regionOffset); j.add("address", p.address); j.add("length", p.length)
-            j.add("newAddress", p.newAddress); j.add("newLength", p.newLength); j.add("prot", p.prot); j.add("flags", p.flags)
-            j.add("fileOffset", p.fileOffset)
-        case .memslot(let p):
-            j.add("vmFd", p.vmFd); j.add("slot", p.slot); j.add("flags", p.flags); j.add("guestPhys", p.guestPhys)
-            j.add("size", p.size); j.add("userAddress", p.userAddress)
-        case .eventfd(let p):
-            j.add("operation", ["create", "read", "write"][Int(p.operation.rawValue)]); j.add("fd", p.fd)
-            j.add("value", p.value); j.add("flags", p.flags)
-        case .irqfd(let p):
-            j.add("vmFd", p.vmFd); j.add("fd", p.fd); j.add("gsi", p.gsi); j.add("flags", p.flags); j.add("resampleFd", p.resampleFd)
-        case .regionAccess(let p):
-            j.add("operation", p.operation == .read ? "read" : "write"); j.add("fd", p.fd); j.add("device", p.device)
-            j.add("region", p.region); j.add("offset", p.offset); j.add("length", p.length); j.add("value", p.value)
-        case .fd(let p):
-            j.add("operation", ["open", "close", "dup"][Int(p.operation.rawValue)]); j.add("fd", p.fd); j.add("sourceFd", p.sourceFd)
-            j.add("fdKind", p.kind.name); j.add("path", p.path)
-        case .process(let p):
-            j.add("operation", ["attach", "spawn", "thread", "fork", "exec", "exit", "detach", "signal"][Int(p.operation.rawValue)])
-            j.add("target", p.target); j.add("status", p.status); j.add("command", p.command)
-        case .marker(let p):
-            j.add("source", p.source); j.add("name", p.name); j.add("device", p.device)
-            j.addRaw("fields", "{" + p.fields.map { JSONText.quote($0.key) + ":" + JSONText.quote($0.value) }.joined(separator: ",") + "}")
-        case .lost(let p):
-            j.add("count", p.count); j.add("fromNs", p.fromNs); j.add("toNs", p.toNs)
+            if let areas = f.sparseAreaList() {
+                key("sparseAreas", into: &b)
+                b.byte(0x5B)
+                for (i, a) in areas.enumerated() {
+                    if i > 0 { b.byte(0x2C) }
+                    b.append("{\"offset\":"); b.decimal(a.offset); b.append(",\"size\":"); b.decimal(a.size); b.byte(0x7D)
+                }
+                b.byte(0x5D)
+            }
+        case .irqBinding:
+            add("fd", f.int32(0), into: &b); add("device", string: 1, of: f, &cache, into: &b); add("index", f.uint32(2), into: &b)
+            add("start", f.uint32(3), into: &b); add("count", f.uint32(4), into: &b); add("flags", f.uint32(5), into: &b)
+            key("eventfds", into: &b)
+            b.byte(0x5B)
+            for (i, x) in f.eventfdList().enumerated() {
+                if i > 0 { b.byte(0x2C) }
+                b.decimal(x)
+            }
+            b.byte(0x5D)
+        case .deviceState:
+            let proto = f.choice(2, DeviceStateChange.MigrationProtocol.v2)
+            let set = f.choice(3, DeviceStateChange.Operation.get) == .set
+            add("fd", f.int32(0), into: &b); add("device", string: 1, of: f, &cache, into: &b)
+            add("protocol", UInt32(proto.rawValue), into: &b); add("operation", set ? "set" : "get", &cache, into: &b)
+            add("requested", f.uint32(4), into: &b); add("resulting", f.uint32(5), into: &b)
+            add("state", MigrationStateNames.name(set ? f.uint32(4) : f.uint32(5), protocol: proto), &cache, into: &b)
+            add("dataFd", f.int32(6), into: &b)
+        case .mapping:
+            let names: [String] = ["mmap", "munmap", "mremap"]
+            add("operation", names[Int(f.choice(0, MappingChange.Operation.mmap).rawValue)], &cache, into: &b); add("fd", f.int32(1), into: &b)
+            add("device", string: 2, of: f, &cache, into: &b); add("region", f.int32(3), into: &b)
+            add("regionOffset", f.field(4), into: &b); add("address", f.field(5), into: &b); add("length", f.field(6), into: &b)
+            add("newAddress", f.field(7), into: &b); add("newLength", f.field(8), into: &b); add("prot", f.uint32(9), into: &b)
+            add("flags", f.uint32(10), into: &b); add("fileOffset", f.field(11), into: &b)
+        case .memslot:
+            add("vmFd", f.int32(0), into: &b); add("slot", f.uint32(1), into: &b); add("flags", f.uint32(2), into: &b)
+            add("guestPhys", f.field(3), into: &b); add("size", f.field(4), into: &b); add("userAddress", f.field(5), into: &b)
+        case .eventfd:
+            switch f.choice(0, EventfdOp.Operation.read) {
+            case .create: b.append(",\"operation\":\"create\"")
+            case .read: b.append(",\"operation\":\"read\"")
+            case .write: b.append(",\"operation\":\"write\"")
+            }
+            add("fd", f.int32(1), into: &b); add("value", f.field(2), into: &b); add("flags", f.uint32(3), into: &b)
+        case .irqfd:
+            add("vmFd", f.int32(0), into: &b); add("fd", f.int32(1), into: &b); add("gsi", f.uint32(2), into: &b)
+            add("flags", f.uint32(3), into: &b); add("resampleFd", f.int32(4), into: &b)
+        case .regionAccess:
+            b.append(f.choice(0, RegionAccess.Operation.read) == .read ? ",\"operation\":\"read\"" : ",\"operation\":\"write\"")
+            add("fd", f.int32(1), into: &b); add("device", string: 2, of: f, &cache, into: &b); add("region", f.int32(3), into: &b)
+            add("offset", f.field(4), into: &b); add("length", f.field(5), into: &b); add("value", f.field(6), into: &b)
+        case .fd:
+            let names: [String] = ["open", "close", "dup"]
+            add("operation", names[Int(f.choice(0, FdChange.Operation.open).rawValue)], &cache, into: &b); add("fd", f.int32(1), into: &b)
+            add("sourceFd", f.int32(2), into: &b); key("fdKind", into: &b); cache.write(f.choice(3, FdKind.unknown), into: &b)
+            add("path", string: 4, of: f, &cache, into: &b)
+        case .process:
+            let names: [String] = ["attach", "spawn", "thread", "fork", "exec", "exit", "detach", "signal"]
+            add("operation", names[Int(f.choice(0, ProcessChange.Operation.exit).rawValue)], &cache, into: &b)
+            add("target", f.int32(1), into: &b); add("status", f.int32(2), into: &b); add("command", string: 3, of: f, &cache, into: &b)
+        case .marker:
+            add("source", string: 0, of: f, &cache, into: &b); add("name", string: 1, of: f, &cache, into: &b)
+            add("device", string: 2, of: f, &cache, into: &b)
+            key("fields", into: &b)
+            b.byte(0x7B)
+            for (i, x) in f.markerFieldList().enumerated() {
+                if i > 0 { b.byte(0x2C) }
+                cache.strings.escape(x.key, into: &b)
+                b.byte(0x3A)
+                cache.strings.escape(x.value, into: &b)
+            }
+            b.byte(0x7D)
+        case .lost:
+            add("count", f.field(0), into: &b); add("fromNs", f.field(1), into: &b); add("toNs", f.field(2), into: &b)
         }
-        return j.bytes
+        b.byte(0x7D)
     }
 }

@@ -33,6 +33,14 @@ public enum TerminalText {
         return out
     }
 
+    /// True when UTF-8 text `u` needs no escaping for the fast reason: ASCII without controls or backslashes (the
+    /// common case: names, paths). Other text may still need none; `escaped` decides.
+    @inline(__always)
+    static func isPlain(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
+        for b in u where b < 0x20 || b >= 0x7F || b == 0x5C { return false }
+        return true
+    }
+
     /// Whether `u` is acted on by a terminal or reorders text, rather than shown as itself.
     @inline(__always)
     static func needsEscape(_ u: Unicode.Scalar) -> Bool {

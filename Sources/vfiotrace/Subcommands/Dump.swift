@@ -31,18 +31,19 @@ struct Dump: ParsableCommand {
             })
         let reader = try TraceReader(path: file, prefetch: true)
         let out = try output.stream()
-        // Streamed: one event at a time, formatted as bytes into one reused buffer, whatever a chunk holds.
-        let text = format == .text  // json and jsonl: one object a line
-        var lines = TextBuffer(capacity: 1 << 16)
+        // Streamed: each event formatted where it lies in the decompressed chunk (no TraceEvent built), as bytes into
+        // one reused buffer, whatever a chunk holds; a chunk's strings are escaped once, not once per event.
+        var formatter = EventViewFormatter(format == .text ? .text : .json)  // json and jsonl: one object a line
+        var lines = TextBuffer(capacity: 1 << 16 + 4096)
         let progress = ProgressLine(streamsToStdout: output.output == nil)
+        // Kinds wanted, by raw value (all when none were named).
+        var keep = InlineArray<16, Bool>(repeating: wanted.isEmpty)
+        for k in wanted { keep[Int(k.rawValue)] = true }
         var chunks = 0
-        while try reader.nextChunk(visit: { e in
-            guard wanted.isEmpty || wanted.contains(e.kind) else { return }
-            if text { EventText.write(e, into: &lines) } else { lines.bytes.append(contentsOf: EventJSON.bytes(e)) }
-            lines.byte(0x0A)
-            if lines.count >= 1 << 16 {
-                out.write(bytes: lines.bytes)
-                lines.removeAll()
+        while try reader.nextChunk(batches: { batch in
+            formatter.writeLines(batch, keeping: { keep[Int($0.rawValue)] }, into: &lines, flushAt: 1 << 16) { full in
+                out.write(bytes: full.bytes)
+                full.removeAll()
             }
         }) != nil {
             chunks += 1

@@ -47,16 +47,26 @@ final class FileHandleStream: TextOutputStream {
         if buffer.count > bufferLimit { flush() }
     }
 
-    /// Bytes formatted elsewhere (dump's `TextBuffer`).
+    /// Bytes formatted elsewhere (dump's `TextBuffer`). A buffer's worth or more with nothing buffered before them
+    /// (dump hands over 64 KiB at a time) are written from where they are, not copied into the buffer first.
     func write(bytes: [UInt8]) {
+        if buffer.isEmpty && bytes.count >= bufferLimit {
+            bytes.withUnsafeBytes { writeAll($0) }
+            return
+        }
         buffer.append(contentsOf: bytes)
         if buffer.count > bufferLimit { flush() }
     }
 
     func flush() {
+        buffer.withUnsafeBytes { writeAll($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) {
         var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, buffer.count - done) }
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n <= 0 {
                 if n < 0 && errno == EINTR { continue }
                 if path != nil && writeError == nil { writeError = n < 0 ? errno : ENOSPC }
@@ -64,7 +74,6 @@ final class FileHandleStream: TextOutputStream {
             }
             done += n
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// True when the fd is a terminal (progress / live status are shown only then).
