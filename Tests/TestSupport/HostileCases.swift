@@ -60,9 +60,29 @@ public enum HostileCases {
     static func readAndAnalyze(_ path: String) -> String {
         var rendered = 0
         do {
+            // Every event rendered twice, as `dump` writes it from its view and from the owned event, compared batch
+            // by batch (memory bounded by a batch's lines): the same bytes.
+            var owned = TextBuffer(capacity: 1 << 16)
+            var fromViews = TextBuffer(capacity: 1 << 16)
+            var text = EventViewFormatter(.text)
+            var json = EventViewFormatter(.json)
             let reader = try TraceReader(path: path)
-            while try reader.nextChunk(visit: { e in
-                rendered &+= EventText.line(e).utf8.count &+ EventJSON.line(e).utf8.count
+            while try reader.nextChunk(batches: { batch in
+                for v in batch {
+                    text.write(v, into: &fromViews)
+                    fromViews.byte(0x0A)
+                    json.write(v, into: &fromViews)
+                    fromViews.byte(0x0A)
+                    let e = v.event
+                    EventText.write(e, into: &owned)
+                    owned.byte(0x0A)
+                    owned.bytes.append(contentsOf: EventJSON.bytes(e))
+                    owned.byte(0x0A)
+                }
+                if fromViews.bytes != owned.bytes { fatalError("dump from views differs from dump of the events: \(path)") }
+                rendered &+= owned.count
+                owned.removeAll()
+                fromViews.removeAll()
             }) != nil {}
             _ = TraceSummary.self
             let bands = TimelineBands()
