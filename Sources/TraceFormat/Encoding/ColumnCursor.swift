@@ -125,7 +125,10 @@ extension ChunkDecoder {
             let h = ColumnSchema.header
             delta = Stepper(try column(expected, h[0]))
             duration = Stepper(try column(present[0], h[1]))
-            for j in 1...3 { chunk.columns[ColumnSchema.deltaSlot + j + 1] = try column(present[j], h[j + 1]) }
+            // Read by the views, by the header masks.
+            chunk.columns[ColumnSchema.pidSlot] = try column(present[1], h[2])
+            chunk.columns[ColumnSchema.tidSlot] = try column(present[2], h[3])
+            chunk.columns[ColumnSchema.resultSlot] = try column(present[3], h[4])
 
             var listKinds: UInt32 = 0
             var countSlots = InlineArray<16, Int>(repeating: 0)
@@ -168,7 +171,7 @@ extension ChunkDecoder {
         }
 
         /// The kind of a kind byte already checked to be 1...15, without a call or a table: `EventKind`'s cases are
-        /// declared in raw-value order from 1, so each case's tag is its raw value − 1 (`ColumnChunkTests` pins this).
+        /// declared in raw-value order from 1, so each case's tag is its raw value − 1 (`EventViewTests.kindTags` pins this).
         @inline(__always) static func kind(checked k: UInt8) -> EventKind { unsafeBitCast(k &- 1, to: EventKind.self) }
 
         /// Fills `out` with up to `capacity` views; 0 at the end of the chunk.

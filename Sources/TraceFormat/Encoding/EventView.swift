@@ -101,8 +101,8 @@ final class DecodedChunk {
     }
 }
 
-/// One event read in place from a decompressed chunk: its header decoded, its payload checked and left where it
-/// lies (the chunk's columns) until asked for.
+/// One event read in place from a decompressed chunk: its kind and times decoded; its pid, tid, result and payload
+/// checked and left where they lie (the chunk's columns) until asked for.
 ///
 /// A view borrows the chunk it was read from: it is valid only during the `visit` call that hands it over
 /// (`TraceReader.nextChunk(views:)`); keep `event` or `payload`, never the view. Every field was checked
@@ -133,8 +133,8 @@ public struct EventView {
         self.chunk = chunk
     }
 
-    /// Header value `j` (0 pid, 1 tid, 2 result) as stored (zigzag): that of the last event up to this one carrying it
-    /// where `carried` (pid and tid), of this one only otherwise (result); 0 where there is none.
+    /// Header value `j` (0 pid, 1 tid, 2 result: the header's slots 2–4) as stored (zigzag): that of the last event up
+    /// to this one carrying it where `carried` (pid and tid), of this one only otherwise (result); 0 where there is none.
     @inlinable @inline(__always) func headerValue(_ j: Int, carried: Bool) -> UInt64 {
         let b = Int(index &>> 6) &* 4 &+ j
         let bit = UInt64(truncatingIfNeeded: index & 63)
