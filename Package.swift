@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TraceAnalysisTests",
-            dependencies: ["TraceAnalysis", "TraceFormat", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["TraceAnalysis", "TraceFormat", "TestSupport", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: upcoming
         ),
         // Real vfio-pci and Debian's QEMU in a throwaway guest (Scripts/vfio-guest.sh); skipped, saying why,

@@ -84,6 +84,9 @@ public enum HostileCases {
                 owned.removeAll()
                 fromViews.removeAll()
             }) != nil {}
+            // The analyzer fed batches of views (its windows of quiet events passed over) and fed the owned events one
+            // by one: the same result.
+            guard try sameAnalysisBothWays(path) else { fatalError("analysis of views differs from analysis of the events: \(path)") }
             _ = TraceSummary.self
             let bands = TimelineBands()
             let result = try TraceAnalyzer.analyze(paths: [path], bands: bands)
@@ -100,6 +103,19 @@ public enum HostileCases {
         } catch {
             return "refused: \(error)"
         }
+    }
+
+    /// Analyzes `path` from batches of views and from owned events, one by one; true when both give the same result.
+    public static func sameAnalysisBothWays(_ path: String) throws -> Bool {
+        let viaViews = try TraceAnalyzer()
+        let r1 = try TraceReader(path: path)
+        while try r1.nextChunk(batches: { viaViews.consume($0) }) != nil {}
+        viaViews.endFile(cut: !r1.isIntact)
+        let viaEvents = try TraceAnalyzer()
+        let r2 = try TraceReader(path: path)
+        while try r2.nextChunk(visit: { viaEvents.consume($0) }) != nil {}
+        viaEvents.endFile(cut: !r2.isIntact)
+        return viaViews.finish(files: [path]) == viaEvents.finish(files: [path])
     }
 
     // MARK: - Generators
