@@ -26,10 +26,11 @@ struct LatencyRecorder {
     var count: UInt64 { histogram?.totalCount ?? 0 }
 
     mutating func record(_ ns: UInt64) {
-        if histogram == nil {
-            histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
-        }
-        _ = histogram!.record(min(ns, 3_600_000_000_000))
+        // Moved out and back: its counts stay uniquely referenced, so recording neither copies nor retains them.
+        var h = histogram.take()
+            ?? Histogram<UInt64>(highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+        h.record(min(ns, 3_600_000_000_000))
+        histogram = consume h
         minValue = min(minValue, ns)
         maxValue = max(maxValue, ns)
         sum += Double(ns)
