@@ -122,36 +122,21 @@ public final class TraceAnalyzer {
             // (each kind's events looked at only before the first found so far).
             var first = end &- w
             if others != 0 { first = others.trailingZeroBitCount }
-            @inline(__always) func before(_ n: Int) -> UInt64 { n >= 64 ? .max : (1 &<< UInt64(n)) &- 1 }
-            var m = eventfds & before(first)
-            while m != 0 {
-                let j = m.trailingZeroBitCount
-                if !eventfdQuiet(views[w &+ j]) {
-                    first = j
-                    break
-                }
-                m &= m &- 1
-            }
-            m = ioctls & before(first)
-            while m != 0 {
-                let j = m.trailingZeroBitCount
-                if !ioctlQuiet(views[w &+ j]) {
-                    first = j
-                    break
-                }
-                m &= m &- 1
-            }
-            if accounting.openGapCount > 0 {
-                m = accesses & before(first)
+            /// Moves `first` to the first event of `kind` (a mask of where they are) before it that is not quiet.
+            @inline(__always) func notQuiet(_ kind: UInt64, _ quiet: (EventView) -> Bool) {
+                var m = kind & (first >= 64 ? .max : (1 &<< UInt64(first)) &- 1)
                 while m != 0 {
                     let j = m.trailingZeroBitCount
-                    if !regionAccessQuiet(views[w &+ j]) {
+                    if !quiet(views[w &+ j]) {
                         first = j
-                        break
+                        return
                     }
                     m &= m &- 1
                 }
             }
+            notQuiet(eventfds, eventfdQuiet)
+            notQuiet(ioctls, ioctlQuiet)
+            if accounting.openGapCount > 0 { notQuiet(accesses, regionAccessQuiet) }
             // The events passed over move the clock only; from the first that is not quiet, each in turn.
             var now = context.now
             for j in w..<(w &+ first) { now = max(now, views[j].endTime) }
