@@ -116,15 +116,14 @@ public final class TraceAnalyzer {
                     accesses |= Self.bytesEqual(x, EventKind.regionAccess.rawValue) &<< at
                 }
             }
-            let inWindow: UInt64 = end &- w >= 64 ? .max : (1 &<< UInt64(end &- w)) &- 1
-            let others = ~(eventfds | ioctls | accesses) & inWindow
+            let others = ~(eventfds | ioctls | accesses) & Self.below(end &- w)
             // The first event of the window that is not quiet: any of another kind, else the first found by kind
             // (each kind's events looked at only before the first found so far).
             var first = end &- w
             if others != 0 { first = others.trailingZeroBitCount }
             /// Moves `first` to the first event of `kind` (a mask of where they are) before it that is not quiet.
             @inline(__always) func notQuiet(_ kind: UInt64, _ quiet: (EventView) -> Bool) {
-                var m = kind & (first >= 64 ? .max : (1 &<< UInt64(first)) &- 1)
+                var m = kind & Self.below(first)
                 while m != 0 {
                     let j = m.trailingZeroBitCount
                     if !quiet(views[w &+ j]) {
@@ -152,6 +151,10 @@ public final class TraceAnalyzer {
         eventCount &+= UInt64(count)
     }
 
+    /// The bits below bit `n` (0...64) of a window's masks.
+    @inline(__always)
+    private static func below(_ n: Int) -> UInt64 { n >= 64 ? .max : (1 &<< UInt64(n)) &- 1 }
+
     /// Bit i set where byte i of `x` is `k` (of its 8 bytes, byte 0 the lowest).
     @inline(__always)
     private static func bytesEqual(_ x: UInt64, _ k: UInt8) -> UInt64 {
@@ -161,9 +164,9 @@ public final class TraceAnalyzer {
         return ((zero &>> 7) &* 0x0102_0408_1020_4080) &>> 56
     }
 
-    /// What `handle` does nothing for (conservative: false says only "let `handle` see it"). Each reads the state
-    /// `handle` reads, so an event quiet under the state before it is quiet in its turn while nothing before it in
-    /// the window changed that state.
+    /// What `handle` does nothing for (conservative: false says only "let `handle` see it"); `handle` asks these
+    /// first. Each reads only state that events which are not quiet change, so an event quiet under the state before
+    /// it is quiet in its turn while nothing before it in the window changed that state.
     @inline(__always)
     private func eventfdQuiet(_ v: EventView) -> Bool {
         guard let target = v.eventfdTarget else { return false }
@@ -193,23 +196,24 @@ public final class TraceAnalyzer {
     /// KVM_RUN's pid, tid and result only where it may span a transition).
     @inline(__always)
     private func handle(_ v: EventView) {
+        // Each common kind first asks whether the event is quiet, the very test `consume(_ batch:)` passes events over
+        // by: what it passes over is what this does nothing for.
         switch v.kind {
         case .regionAccess:
             // Only counted inside a gap on its region: elsewhere the access changes nothing, and its device
             // (a string) is not even read.
-            if accounting.openGapCount > 0, let region = v.accessedRegion, accounting.mayCount(region: region), let device = v.accessedDevice {
+            if !regionAccessQuiet(v), let region = v.accessedRegion, let device = v.accessedDevice {
                 accounting.trappedAccess(device: device, region: region)
             }
         case .ioctl:
+            guard !ioctlQuiet(v) else { break }
             let request = v.ioctlRequest ?? 0
             if request == 0xAE80 && deviceState.kvmRunMayMatter(startingAt: v.time) { deviceState.kvmRun(v.header) }
             if request == 0xAE01 && !v.failed { reachability.vmCreated(pid: v.pid) }
         case .eventfd:
-            guard let target = v.eventfdTarget else { break }
             // Most eventfd traffic is a VMM's own (MSI-X, ioeventfds) on eventfds bound to indices that
             // re-evaluate nothing: skipped before any lookup.
-            if !target.creates && context.quietEventfd(pid: v.pid, fd: target.fd) { break }
-            guard let p = v.eventfd else { break }
+            guard !eventfdQuiet(v), let p = v.eventfd else { break }
             signalling.eventfd(p, v.header, at: context.now)
         default:
             dispatch(v.payload, v.header)

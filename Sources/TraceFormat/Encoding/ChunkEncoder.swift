@@ -34,6 +34,8 @@ struct ChunkEncoder {
     private var prevTime: UInt64 = 0
     private var prevPid: Int32 = 0
     private var prevTid: Int32 = 0
+    /// The first column slot of the kind whose payload is being encoded.
+    private var payloadSlot = 0
     private(set) var firstTime: UInt64 = .max
     private(set) var lastTime: UInt64 = 0
     var eventCount: Int { kinds.count }
@@ -241,60 +243,15 @@ struct ChunkEncoder {
     }
 
     private mutating func encodePayload(_ payload: EventPayload, at b: Int) {
-        func i32(_ i: Int, _ v: Int32) { push(b + i, ColumnSchema.zigzag(Int64(v))) }
-        func u64(_ i: Int, _ v: UInt64) { push(b + i, v) }
-        func u32(_ i: Int, _ v: UInt32) { push(b + i, UInt64(v)) }
-        func u8(_ i: Int, _ v: UInt8) { push(b + i, UInt64(v)) }
-        func s(_ i: Int, _ v: String) { str(b + i, v) }
-        let item = b + ColumnSchema.itemSlot
-        switch payload {
-        case .vfioIoctl(let p):
-            i32(0, p.fd); u8(1, p.target.rawValue); s(2, p.device); u32(3, p.request); u64(4, UInt64(p.argument.count))
-            for x in p.argument { push(item, UInt64(x)) }
-        case .ioctl(let p):
-            i32(0, p.fd); u8(1, p.target.rawValue); u32(2, p.request); u64(3, p.argument)
-        case .deviceOpen(let p):
-            i32(0, p.fd); i32(1, p.groupFd); s(2, p.device)
-        case .regionInfo(let p):
-            i32(0, p.fd); s(1, p.device); u32(2, p.index); u32(3, p.flags); u64(4, p.size); u64(5, p.offset)
-            u8(6, p.regionType == nil ? 0 : 1); u32(7, p.regionType?.type ?? 0); u32(8, p.regionType?.subtype ?? 0)
-            u64(9, p.sparseAreas.map { UInt64($0.count) + 1 } ?? 0)
-            for a in p.sparseAreas ?? [] {
-                push(item, a.offset)
-                push(item + 1, a.size)
-            }
-        case .irqBinding(let p):
-            i32(0, p.fd); s(1, p.device); u32(2, p.index); u32(3, p.start); u32(4, p.count); u32(5, p.flags)
-            u64(6, UInt64(p.eventfds.count))
-            for fd in p.eventfds { push(item, ColumnSchema.zigzag(Int64(fd))) }
-        case .deviceState(let p):
-            i32(0, p.fd); s(1, p.device); u8(2, p.migrationProtocol.rawValue); u8(3, p.operation.rawValue)
-            u32(4, p.requested); u32(5, p.resulting); i32(6, p.dataFd)
-        case .mapping(let p):
-            u8(0, p.operation.rawValue); i32(1, p.fd); s(2, p.device); i32(3, p.region)
-            u64(4, p.regionOffset); u64(5, p.address); u64(6, p.length); u64(7, p.newAddress); u64(8, p.newLength)
-            u32(9, p.prot); u32(10, p.flags); u64(11, p.fileOffset)
-        case .memslot(let p):
-            i32(0, p.vmFd); u32(1, p.slot); u32(2, p.flags); u64(3, p.guestPhys); u64(4, p.size); u64(5, p.userAddress)
-        case .eventfd(let p):
-            u8(0, p.operation.rawValue); i32(1, p.fd); u64(2, p.value); u32(3, p.flags)
-        case .irqfd(let p):
-            i32(0, p.vmFd); i32(1, p.fd); u32(2, p.gsi); u32(3, p.flags); i32(4, p.resampleFd)
-        case .regionAccess(let p):
-            u8(0, p.operation.rawValue); i32(1, p.fd); s(2, p.device); i32(3, p.region)
-            u64(4, p.offset); u64(5, p.length); u64(6, p.value)
-        case .fd(let p):
-            u8(0, p.operation.rawValue); i32(1, p.fd); i32(2, p.sourceFd); u8(3, p.kind.rawValue); s(4, p.path)
-        case .process(let p):
-            u8(0, p.operation.rawValue); i32(1, p.target); i32(2, p.status); s(3, p.command)
-        case .marker(let p):
-            s(0, p.source); s(1, p.name); s(2, p.device); u64(3, UInt64(p.fields.count))
-            for f in p.fields {
-                str(item, f.key)
-                str(item + 1, f.value)
-            }
-        case .lost(let p):
-            u64(0, p.count); u64(1, p.fromNs); u64(2, p.toNs)
-        }
+        payloadSlot = b
+        payload.layOut(into: &self)
     }
+}
+
+extension ChunkEncoder: PayloadLayoutVisitor {
+    // Each value of the payload being encoded into its column (`payloadSlot`: the kind's first).
+    mutating func number(_ i: Int, _ v: UInt64) { push(payloadSlot + i, v) }
+    mutating func string(_ i: Int, _ s: String) { str(payloadSlot + i, s) }
+    mutating func item(_ j: Int, _ v: UInt64) { push(payloadSlot + ColumnSchema.itemSlot + j, v) }
+    mutating func itemString(_ j: Int, _ s: String) { str(payloadSlot + ColumnSchema.itemSlot + j, s) }
 }

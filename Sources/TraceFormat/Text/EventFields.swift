@@ -30,54 +30,28 @@ extension EventFieldSource {
     }
 }
 
-/// An owned event read as the formatters read a view: its payload's numbers laid out as a chunk's columns would
-/// hold them (see `ChunkEncoder`), its strings and lists taken from the payload.
+/// An owned event read as the formatters read a view: its payload's numbers and strings by field, as a chunk's
+/// columns would hold them (`EventPayload.layOut`, which the encoder writes from too), its lists taken from the payload.
 struct OwnedEventFields: EventFieldSource {
     let event: TraceEvent
     private var values = InlineArray<12, UInt64>(repeating: 0)
+    private var strings = InlineArray<12, String>(repeating: "")
 
     init(_ e: TraceEvent) {
         event = e
-        func i32(_ v: Int32) -> UInt64 { ColumnSchema.zigzag(Int64(v)) }
-        var v = InlineArray<12, UInt64>(repeating: 0)
-        // Strings are read from the payload: their fields stay 0.
-        switch e.payload {
-        case .vfioIoctl(let p):
-            v[0] = i32(p.fd); v[1] = UInt64(p.target.rawValue); v[3] = UInt64(p.request); v[4] = UInt64(p.argument.count)
-        case .ioctl(let p):
-            v[0] = i32(p.fd); v[1] = UInt64(p.target.rawValue); v[2] = UInt64(p.request); v[3] = p.argument
-        case .deviceOpen(let p):
-            v[0] = i32(p.fd); v[1] = i32(p.groupFd)
-        case .regionInfo(let p):
-            v[0] = i32(p.fd); v[2] = UInt64(p.index); v[3] = UInt64(p.flags); v[4] = p.size; v[5] = p.offset
-            v[6] = p.regionType == nil ? 0 : 1; v[7] = UInt64(p.regionType?.type ?? 0); v[8] = UInt64(p.regionType?.subtype ?? 0)
-        case .irqBinding(let p):
-            v[0] = i32(p.fd); v[2] = UInt64(p.index); v[3] = UInt64(p.start); v[4] = UInt64(p.count); v[5] = UInt64(p.flags)
-        case .deviceState(let p):
-            v[0] = i32(p.fd); v[2] = UInt64(p.migrationProtocol.rawValue); v[3] = UInt64(p.operation.rawValue)
-            v[4] = UInt64(p.requested); v[5] = UInt64(p.resulting); v[6] = i32(p.dataFd)
-        case .mapping(let p):
-            v[0] = UInt64(p.operation.rawValue); v[1] = i32(p.fd); v[3] = i32(p.region); v[4] = p.regionOffset
-            v[5] = p.address; v[6] = p.length; v[7] = p.newAddress; v[8] = p.newLength; v[9] = UInt64(p.prot)
-            v[10] = UInt64(p.flags); v[11] = p.fileOffset
-        case .memslot(let p):
-            v[0] = i32(p.vmFd); v[1] = UInt64(p.slot); v[2] = UInt64(p.flags); v[3] = p.guestPhys; v[4] = p.size; v[5] = p.userAddress
-        case .eventfd(let p):
-            v[0] = UInt64(p.operation.rawValue); v[1] = i32(p.fd); v[2] = p.value; v[3] = UInt64(p.flags)
-        case .irqfd(let p):
-            v[0] = i32(p.vmFd); v[1] = i32(p.fd); v[2] = UInt64(p.gsi); v[3] = UInt64(p.flags); v[4] = i32(p.resampleFd)
-        case .regionAccess(let p):
-            v[0] = UInt64(p.operation.rawValue); v[1] = i32(p.fd); v[3] = i32(p.region); v[4] = p.offset; v[5] = p.length; v[6] = p.value
-        case .fd(let p):
-            v[0] = UInt64(p.operation.rawValue); v[1] = i32(p.fd); v[2] = i32(p.sourceFd); v[3] = UInt64(p.kind.rawValue)
-        case .process(let p):
-            v[0] = UInt64(p.operation.rawValue); v[1] = i32(p.target); v[2] = i32(p.status)
-        case .marker(let p):
-            v[3] = UInt64(p.fields.count)
-        case .lost(let p):
-            v[0] = p.count; v[1] = p.fromNs; v[2] = p.toNs
+        /// The numbers and strings by field; the lists are read from the payload.
+        struct Fields: PayloadLayoutVisitor {
+            var values = InlineArray<12, UInt64>(repeating: 0)
+            var strings = InlineArray<12, String>(repeating: "")
+            mutating func number(_ i: Int, _ v: UInt64) { values[i] = v }
+            mutating func string(_ i: Int, _ s: String) { strings[i] = s }
+            mutating func item(_ j: Int, _ v: UInt64) {}
+            mutating func itemString(_ j: Int, _ s: String) {}
         }
-        values = v
+        var f = Fields()
+        e.payload.layOut(into: &f)
+        values = f.values
+        strings = f.strings
     }
 
     var header: EventHeader { event.header }
@@ -85,21 +59,7 @@ struct OwnedEventFields: EventFieldSource {
     func field(_ i: Int) -> UInt64 { i >= 0 && i < 12 ? values[i] : 0 }
 
     /// String field `i` of the payload ("" for a field that is not one).
-    private func string(_ i: Int) -> String {
-        switch event.payload {
-        case .vfioIoctl(let p): i == 2 ? p.device : ""
-        case .deviceOpen(let p): i == 2 ? p.device : ""
-        case .regionInfo(let p): i == 1 ? p.device : ""
-        case .irqBinding(let p): i == 1 ? p.device : ""
-        case .deviceState(let p): i == 1 ? p.device : ""
-        case .mapping(let p): i == 2 ? p.device : ""
-        case .regionAccess(let p): i == 2 ? p.device : ""
-        case .fd(let p): i == 4 ? p.path : ""
-        case .process(let p): i == 3 ? p.command : ""
-        case .marker(let p): i == 0 ? p.source : i == 1 ? p.name : i == 2 ? p.device : ""
-        case .ioctl, .memslot, .eventfd, .irqfd, .lost: ""
-        }
-    }
+    private func string(_ i: Int) -> String { i >= 0 && i < 12 ? strings[i] : "" }
 
     func writeString(_ i: Int, _ strings: inout EscapedStrings, into b: inout ByteCursor) { strings.escape(string(i), into: &b) }
     func stringIsEmpty(_ i: Int, _ strings: inout EscapedStrings) -> Bool { string(i).isEmpty }
