@@ -62,7 +62,7 @@ let package = Package(
                 "TraceFormat",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
-            swiftSettings: upcoming
+            swiftSettings: upcoming + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         // Reports (HTML, Markdown, JUnit, Perfetto, OpenMetrics) and importers (strace, QEMU trace, JSONL).
         .target(

@@ -338,28 +338,54 @@ import TraceFormat
     @Test("interval sets: union, subtraction and intersection agree with a byte-level model", arguments: [1, 2, 3, 4, 5] as [UInt64])
     func intervalSets(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
+        func randomRange() -> Range<UInt64> {
+            let a = rng.next() % 256, b = rng.next() % 256
+            return min(a, b)..<max(a, b)
+        }
+        func bytes(_ s: IntervalSet) -> [Bool] {
+            var m = [Bool](repeating: false, count: 256)
+            for r in s {
+                #expect(!r.isEmpty)
+                for i in r { m[Int(i)] = true }
+            }
+            return m
+        }
         var set = IntervalSet()
         var model = [Bool](repeating: false, count: 256)
-        for _ in 0..<60 {
-            let a = rng.next() % 256, b = rng.next() % 256
-            let r = min(a, b)..<max(a, b)
-            if rng.next() % 3 == 0 {
+        // Removals as often as insertions: the set goes back and forth between none, one and several ranges (one
+        // range is held apart from several).
+        for _ in 0..<200 {
+            let r = randomRange()
+            if rng.next() % 2 == 0 {
                 set.remove(r)
                 for i in r { model[Int(i)] = false }
             } else {
                 set.insert(r)
                 for i in r { model[Int(i)] = true }
             }
-            let covered = (0..<256).filter { i in set.ranges.contains { $0.contains(UInt64(i)) } }
-            #expect(covered == (0..<256).filter { model[$0] })
+            #expect(bytes(set) == model)
             // Disjoint, sorted, non-adjacent.
             #expect(zip(set.ranges, set.ranges.dropFirst()).allSatisfy { $0.upperBound < $1.lowerBound })
+            #expect(set.isEmpty == !model.contains(true))
+            let covered = (0..<256).filter { model[$0] }
+            #expect(set.bounds == covered.first.map { UInt64($0)..<UInt64(covered.last! + 1) })
+            #expect(set.totalLength == UInt64(covered.count))
+            #expect(set == IntervalSet(set.ranges) && set.count == set.ranges.count)
+
+            // Another set of none to three ranges: each operation as the model has it.
+            var other = IntervalSet()
+            var otherModel = [Bool](repeating: false, count: 256)
+            for _ in 0..<(rng.next() % 4) {
+                let o = randomRange()
+                other.insert(o)
+                for i in o { otherModel[Int(i)] = true }
+            }
+            #expect(bytes(set.union(other)) == zip(model, otherModel).map { $0 || $1 })
+            #expect(bytes(set.intersection(other)) == zip(model, otherModel).map { $0 && $1 })
+            #expect(bytes(set.subtracting(other)) == zip(model, otherModel).map { $0 && !$1 })
+            let c = randomRange()
+            #expect(bytes(set.clamped(to: c)) == model.indices.map { model[$0] && c.contains(UInt64($0)) })
         }
-        let other = IntervalSet([10..<50, 100..<200])
-        let inter = set.intersection(other)
-        #expect(
-            (0..<256).filter { i in inter.ranges.contains { $0.contains(UInt64(i)) } }
-                == (0..<256).filter { model[$0] && ((10..<50).contains($0) || (100..<200).contains($0)) })
     }
 
     // MARK: - Trust: orderings and inputs a recorder, a merge or an attacker can produce

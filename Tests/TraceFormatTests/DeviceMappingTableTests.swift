@@ -27,4 +27,28 @@ import TraceFormat
         #expect(t.mappings.contains(.init(user: 0x90_0000..<0x90_4000, device: "e", region: 1, regionOffset: 0)))
         #expect(t.remap(old: 0..<0x1000, newStart: 0x1000, newLength: 0x1000) == nil)
     }
+
+    @Test("remove leaves what unmap leaves, whole mappings or parts, on random maps and unmaps", arguments: [1, 2, 3] as [UInt64])
+    func removeAsUnmap(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var a = DeviceMappingTable()
+        var b = DeviceMappingTable()
+        for i in 0..<300 {
+            let start = base + (rng.next() % 16) * 0x1000
+            let range = start..<(start + (1 + rng.next() % 4) * 0x1000)
+            if rng.next() % 2 == 0 {
+                let m = DeviceMappingTable.Mapping(user: range, device: "d\(i % 3)", region: Int32(i % 2), regionOffset: rng.next() % 8 * 0x1000)
+                a.map(m)
+                b.map(m)
+            } else if rng.next() % 2 == 0, let whole = a.mappings.randomElement(using: &rng) {
+                // A munmap of exactly what was mapped.
+                a.unmap(whole.user)
+                b.remove(whole.user)
+            } else {
+                a.unmap(range)
+                b.remove(range)
+            }
+            #expect(a.mappings == b.mappings)
+        }
+    }
 }

@@ -17,10 +17,12 @@ final class DeviceTimeline {
     var state: UInt32?
     /// Migration state requires traps (per policy).
     var stateRequires = false
-    var stateCause = ""
+    /// The state requested last, named in the cause of a gap it opens (`currentCause`: text only for a gap).
+    var causeState: (migrationProtocol: DeviceStateChange.MigrationProtocol, state: UInt32) = (.v2, 0)
     /// A re-evaluate signal arrived; until region info is read back after it, the whole region is required.
     var signalActive = false
-    var signalCause = ""
+    /// The irq index of that signal, and whether nobody could hear it (the cause of a gap it opens).
+    var causeSignal: (index: UInt32, lost: Bool) = (0, false)
     /// Region info read back after the latest signal.
     var layoutAfterSignal: [UInt32: RegionInfo] = [:]
     /// Signal times not yet consumed by an eventfd read.
@@ -106,6 +108,8 @@ final class DeviceTimeline {
     var rereadMarkedTriggers = 0
     /// Time the state stopped requiring traps, waiting for the device to be reachable again.
     var restorePendingSince: UInt64?
+    /// The device's latency figures (`GapAccounting`'s, by name across files), once looked up.
+    var latency: DeviceLatency?
     /// Recent transitions out of a running state (for the KVM_RUN check).
     var leftRunningAt: [UInt64] = []
 
@@ -121,7 +125,7 @@ final class DeviceTimeline {
         if signalActive && !hasAccount {
             let whole = IntervalSet(covering: 0..<regionSize(r))
             if let layout = layoutAfterSignal[r] {
-                let allowed = IntervalSet(layout.mmappableAreas.map { $0.offset..<$0.end })
+                let allowed = IntervalSet(mmappableAreasOf: layout)
                 out = out.union(whole.subtracting(allowed))
             } else {
                 out = out.union(whole)
@@ -132,8 +136,8 @@ final class DeviceTimeline {
 
     /// The cause to blame for a gap opening now.
     var currentCause: String {
-        if stateRequires { return stateCause }
-        if signalActive && !hasAccount { return signalCause }
+        if stateRequires { return "state:" + MigrationStateNames.name(causeState.state, protocol: causeState.migrationProtocol) }
+        if signalActive && !hasAccount { return "signal:irq\(causeSignal.index)" + (causeSignal.lost ? "(lost)" : "") }
         return markerCause
     }
 }

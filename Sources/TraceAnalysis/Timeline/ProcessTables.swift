@@ -108,12 +108,12 @@ final class ProcessTables {
 
     func map(_ m: DeviceMappingTable.Mapping) { table.map(m) }
 
-    func unmap(_ range: Range<UInt64>) { table.unmap(range) }
+    func unmap(_ range: Range<UInt64>) { table.remove(range) }
 
     func remap(old: Range<UInt64>, newStart: UInt64, newLength: UInt64) { table.remap(old: old, newStart: newStart, newLength: newLength) }
 
-    /// Adds the devices whose mappings `user` touches (`devices(touching:)` without a set per call).
-    func addDevices(touching user: Range<UInt64>, to out: inout Set<String>) {
+    /// Adds the devices whose mappings `user` touches.
+    func addDevices(touching user: Range<UInt64>, to out: inout DeviceNameSet) {
         for m in mappings where m.user.overlaps(user) { out.insert(m.device) }
     }
 
@@ -124,16 +124,16 @@ final class ProcessTables {
             if memslotsSeen && adoptedMappings.isEmpty {
                 // No mapping found at an attach (the usual case): what memslots cover, without the sets the
                 // general case builds (the same ranges, inserted in the same order).
-                for r in memslotUnion.ranges {
+                for r in memslotUnion {
                     let lo = max(r.lowerBound, m.user.lowerBound)
                     let hi = min(r.upperBound, m.user.upperBound)
                     guard lo < hi else { continue }
                     out.insert(m.regionOffset.saturatingAdd(lo - m.user.lowerBound)..<m.regionOffset.saturatingAdd(hi - m.user.lowerBound))
                 }
             } else if memslotsSeen {
-                var covered = memslotUnion.intersection(IntervalSet([m.user]))
-                covered = covered.union(IntervalSet([m.user]).intersection(adoptedMappings).subtracting(memslotTouched))
-                for r in covered.ranges {
+                var covered = memslotUnion.clamped(to: m.user)
+                covered = covered.union(adoptedMappings.clamped(to: m.user).subtracting(memslotTouched))
+                for r in covered {
                     out.insert(
                         m.regionOffset.saturatingAdd(
                             r.lowerBound - m.user.lowerBound)..<m.regionOffset.saturatingAdd(r.upperBound - m.user.lowerBound))
@@ -145,12 +145,8 @@ final class ProcessTables {
         return out
     }
 
-    func mappedRegions(device: String) -> Set<UInt32> {
-        Set(mappings.filter { $0.device == device && $0.region >= 0 }.map { UInt32($0.region) })
-    }
-
-    /// Adds the regions of `device` this process maps to `out` (kept free of repeats; a device has a few).
-    func addMappedRegions(device: String, to out: inout [UInt32]) {
-        for m in mappings where m.region >= 0 && m.device == device && !out.contains(UInt32(m.region)) { out.append(UInt32(m.region)) }
+    /// Adds the regions of `device` this process maps to `out`.
+    func addMappedRegions(device: String, to out: inout RegionIndexSet) {
+        for m in table.mappings where m.region >= 0 && m.device == device { out.insert(UInt32(m.region)) }
     }
 }

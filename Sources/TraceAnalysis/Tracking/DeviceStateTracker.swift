@@ -19,7 +19,8 @@ final class DeviceStateTracker {
             if !e.failed { d.state = p.resulting; d.migrationProtocol = p.migrationProtocol }
             return
         }
-        let name = MigrationStateNames.name(p.requested, protocol: p.migrationProtocol)
+        // The state's name is text for findings only: made when one is reported.
+        var name: String { MigrationStateNames.name(p.requested, protocol: p.migrationProtocol) }
         if let problem = Self.transitionProblem(p.migrationProtocol, from: d.state, to: p.requested) {
             context.findings.report(Finding(kind: .invalidStateTransition, severity: .error, message: problem, timeNs: t, device: p.device))
         }
@@ -50,7 +51,7 @@ final class DeviceStateTracker {
         }
         let before = d.stateRequires
         d.stateRequires = requires(p.migrationProtocol, p.requested)
-        d.stateCause = "state:\(name)"
+        d.causeState = (p.migrationProtocol, p.requested)
         if !before && d.stateRequires {
             context.gaps.recompute(d, at: t, trigger: "state")
         } else {

@@ -105,10 +105,10 @@ final class GapAccounting {
 
     /// Re-derives which ranges of `d` are exposed, opening and closing gaps and resolving triggers at time `t`.
     func recompute(_ d: DeviceTimeline, at t: UInt64, trigger: String? = nil) {
-        // The regions with a gap open or a mapping, in order (an array: a device has a few).
-        var regions = Array(d.openGaps.keys)
+        // The regions with a gap open or a mapping, in order.
+        var regions = RegionIndexSet()
+        for r in d.openGaps.keys { regions.insert(r) }
         reachability.addMappedRegions(d, to: &regions)
-        regions.sort()
         var anyExposed = false
         var anyReachable = false
         var anyRequired = false
@@ -145,7 +145,7 @@ final class GapAccounting {
             if let since = d.restorePendingSince {
                 restores.append(RestoreEvent(device: d.name, timeNs: since, latencyNs: t - since))
                 restore.record(t - since)
-                perDevice(d.name).restore.record(t - since)
+                perDevice(d).restore.record(t - since)
                 d.restorePendingSince = nil
             }
         }
@@ -172,7 +172,7 @@ final class GapAccounting {
                 // The VMM made the device unreachable before it was asked to: lead time, not a gap.
                 triggers.append(RemapTrigger(kind: kind, device: d.name, timeNs: t, latencyNs: -Int64(clamping: t - end)))
                 lead.record(t - end)
-                perDevice(d.name).lead.record(t - end)
+                perDevice(d).lead.record(t - end)
             }
         }
         if !d.exposed && anyExposed {
@@ -196,9 +196,10 @@ final class GapAccounting {
 
     /// Whether any checked region of `d` requires traps now (mapped or not).
     private func requiredNow(_ d: DeviceTimeline) -> Bool {
-        var regions = Array(d.regions.keys)
-        for r in d.markerRequired.keys where !regions.contains(r) { regions.append(r) }
-        for r in d.openGaps.keys where !regions.contains(r) { regions.append(r) }
+        var regions = RegionIndexSet()
+        for r in d.regions.keys { regions.insert(r) }
+        for r in d.markerRequired.keys { regions.insert(r) }
+        for r in d.openGaps.keys { regions.insert(r) }
         reachability.addMappedRegions(d, to: &regions)
         return regions.contains { context.checks(region: $0) && !d.required(region: $0).isEmpty }
     }
@@ -226,7 +227,7 @@ final class GapAccounting {
     private func resolveTriggers(_ d: DeviceTimeline, at vmmTime: UInt64, remapped: Bool) {
         guard !d.pendingTriggers.isEmpty else { return }
         // One lookup by name for all of them (every device gets its figures at the end anyway).
-        let mine = perDevice(d.name)
+        let mine = perDevice(d)
         for i in d.pendingTriggers {
             let start = triggers[i].timeNs
             // The exposure ended at the kernel's evidence when there is some, else at the VMM's call.
@@ -264,6 +265,14 @@ final class GapAccounting {
         d.pendingTriggers.removeAll()
         d.wakeMarkedTriggers = 0
         d.rereadMarkedTriggers = 0
+    }
+
+    /// `d`'s figures (kept on the device: no lookup by name per latency).
+    private func perDevice(_ d: DeviceTimeline) -> DeviceLatency {
+        if let l = d.latency { return l }
+        let l = perDevice(d.name)
+        d.latency = l
+        return l
     }
 
     private func perDevice(_ name: String) -> DeviceLatency {

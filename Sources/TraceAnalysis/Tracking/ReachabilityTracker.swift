@@ -20,7 +20,8 @@ final class ReachabilityTracker {
         case .mmap:
             let address = UInt64(bitPattern: result)
             let user = Range(start: address, length: p.length)
-            var touched = proc.devices(touching: user)
+            var touched = DeviceNameSet()
+            proc.addDevices(touching: user, to: &touched)
             proc.unmap(user)
             if p.flags & MappingChange.adoptedAtAttach != 0 {
                 proc.adoptedMappings.insert(user)
@@ -35,12 +36,14 @@ final class ReachabilityTracker {
             changed(touched, at: t)
         case .munmap:
             let user = Range(start: p.address, length: p.length)
-            let touched = proc.devices(touching: user)
+            var touched = DeviceNameSet()
+            proc.addDevices(touching: user, to: &touched)
             proc.unmap(user)
             changed(touched, at: t)
         case .mremap:
             let old = Range(start: p.address, length: p.length)
-            let touched = proc.devices(touching: old)
+            var touched = DeviceNameSet()
+            proc.addDevices(touching: old, to: &touched)
             proc.remap(old: old, newStart: UInt64(bitPattern: result), newLength: p.newLength)
             changed(touched, at: t)
         }
@@ -49,8 +52,8 @@ final class ReachabilityTracker {
     /// A mapping of a range the latest sparse-mmap layout excludes is a protocol error.
     private func checkAgainstLayout(_ p: MappingChange, region r: UInt32, at t: UInt64) {
         guard let info = context.device(p.device).regions[r], info.sparseAreas != nil else { return }
-        let allowed = IntervalSet(info.mmappableAreas.map { $0.offset..<$0.end })
-        let mapped = IntervalSet([Range(start: p.regionOffset, length: p.length)])
+        let allowed = IntervalSet(mmappableAreasOf: info)
+        let mapped = IntervalSet(covering: Range(start: p.regionOffset, length: p.length))
         guard !mapped.subtracting(allowed).isEmpty else { return }
         context.findings.report(
             Finding(
@@ -64,14 +67,14 @@ final class ReachabilityTracker {
         let proc = context.process(pid)
         // The devices under the slot as it was and as it is: what the guest reaches is a mapping's overlap with the
         // union of the slots, which changes only within this slot's old and new ranges, so no other device's does.
-        var touched = Set<String>()
+        var touched = DeviceNameSet()
         if let old = proc.memslot(vmFd: p.vmFd, slot: p.slot) { proc.addDevices(touching: old, to: &touched) }
         let user: Range<UInt64>? = p.size == 0 ? nil : Range(start: p.userAddress, length: p.size)
         proc.setMemslot(vmFd: p.vmFd, slot: p.slot, user: user, address: p.userAddress)
         if let user { proc.noteGuestRanges(guestPhys: p.guestPhys, user: user) }
         if let user { proc.addDevices(touching: user, to: &touched) }
         // A delete of a slot made before an attach names only its address.
-        if p.size == 0 && !proc.adoptedMappings.isEmpty { touched.formUnion(proc.devices(touching: Range(start: p.userAddress, length: 1))) }
+        if p.size == 0 && !proc.adoptedMappings.isEmpty { proc.addDevices(touching: Range(start: p.userAddress, length: 1), to: &touched) }
         changed(touched, at: t)
     }
 
@@ -81,7 +84,8 @@ final class ReachabilityTracker {
     func memslotSnapshot(pid: Int32, at t: UInt64) {
         let proc = context.process(pid)
         guard !proc.adoptedMappings.isEmpty else { return }
-        let touched = proc.devices(touching: 0..<UInt64.max)
+        var touched = DeviceNameSet()
+        proc.addDevices(touching: 0..<UInt64.max, to: &touched)
         proc.adoptedMappings = IntervalSet()
         changed(touched, at: t)
     }
@@ -89,7 +93,8 @@ final class ReachabilityTracker {
     /// An exec or the exit of a process: its address space, mappings and memslots are gone.
     func addressSpaceGone(pid: Int32, at t: UInt64) {
         guard let proc = context.processes[pid] else { return }
-        let names = Set(proc.mappings.map(\.device))
+        var names = DeviceNameSet()
+        for m in proc.mappings { names.insert(m.device) }
         context.removeProcess(pid)
         changed(names, at: t)
     }
@@ -128,8 +133,8 @@ final class ReachabilityTracker {
         if d.exposed && d.kernelTrapAt == nil { d.kernelTrapAt = t }
     }
 
-    private func changed(_ names: Set<String>, at t: UInt64) {
-        for n in names.sorted() { context.gaps.recompute(context.device(n), at: t) }
+    private func changed(_ names: DeviceNameSet, at t: UInt64) {
+        names.forEachSorted { context.gaps.recompute(context.device($0), at: t) }
     }
 
     // MARK: - Queries
@@ -143,15 +148,8 @@ final class ReachabilityTracker {
         return out
     }
 
-    /// Regions of `d` some process maps.
-    func mappedRegions(_ d: DeviceTimeline) -> Set<UInt32> {
-        var out = Set<UInt32>()
-        for p in context.processes.values { out.formUnion(p.mappedRegions(device: d.name)) }
-        return out
-    }
-
-    /// Adds the regions of `d` some process maps to `out`, free of repeats (no set per process and call).
-    func addMappedRegions(_ d: DeviceTimeline, to out: inout [UInt32]) {
+    /// Adds the regions of `d` some process maps to `out`.
+    func addMappedRegions(_ d: DeviceTimeline, to out: inout RegionIndexSet) {
         for p in context.processes.values { p.addMappedRegions(device: d.name, to: &out) }
     }
 }

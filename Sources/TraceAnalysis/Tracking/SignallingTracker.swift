@@ -110,7 +110,7 @@ final class SignallingTracker {
         d.unheardSignals[index] = (u?.first ?? t, (u?.count ?? 0) + 1)
         // The device still needs its mappings re-evaluated; nobody will be told.
         d.signalActive = true
-        d.signalCause = "signal:irq\(index)(lost)"
+        d.causeSignal = (index, true)
         d.layoutAfterSignal = [:]
         context.gaps.recompute(d, at: t, trigger: "signal")
     }
@@ -143,7 +143,7 @@ final class SignallingTracker {
     private func signal(_ d: DeviceTimeline, index: UInt32, at t: UInt64) {
         if let previous = d.signalAwaitingReread { noReread(d, since: previous) }
         d.signalActive = true
-        d.signalCause = "signal:irq\(index)"
+        d.causeSignal = (index, false)
         d.layoutAfterSignal = [:]
         d.pendingSignals.append(t)
         d.signalAwaitingReread = t

@@ -62,6 +62,20 @@ public struct DeviceMappingTable: Sendable {
         return removed
     }
 
+    /// Removes [range) as `unmap` does, without listing the pieces (no arrays built where it removes whole mappings,
+    /// as a munmap of what was mapped does).
+    public mutating func remove(_ range: Range<UInt64>) {
+        guard mappings.contains(where: { $0.user.overlaps(range) }) else { return }
+        let wholesOnly = mappings.allSatisfy { m in
+            !m.user.overlaps(range) || (range.lowerBound <= m.user.lowerBound && m.user.upperBound <= range.upperBound)
+        }
+        if wholesOnly {
+            mappings.removeAll { $0.user.overlaps(range) }
+        } else {
+            unmap(range)
+        }
+    }
+
     /// mremap: the device range mapped at [old) continues at newStart for newLength bytes. Returns the
     /// first piece that was mapped at [old) (nil when [old) mapped no device).
     @discardableResult
