@@ -67,8 +67,8 @@ public final class TraceAnalyzer {
     /// 64 events at a time: the events of each common kind in the window are checked in a loop of that kind's own,
     /// over a bit mask of where they are (no branch on the kind per event, which a mixed stream mispredicts), and the
     /// events before the first one that is not quiet are passed over — none of them changes what the next one sees,
-    /// so none needs its turn. From that event on, the window is handled in order, each event as `consume(_:)`
-    /// handles it.
+    /// so none needs its turn. That event is handled as `consume(_:)` handles it, and the search goes on after it,
+    /// under the state it left (a state change every hundred events or so still leaves most events passed over).
     public func consume(_ batch: UnsafeBufferPointer<EventView>) {
         guard let views = batch.baseAddress else { return }
         let count = batch.count
@@ -116,34 +116,41 @@ public final class TraceAnalyzer {
                     accesses |= Self.bytesEqual(x, EventKind.regionAccess.rawValue) &<< at
                 }
             }
-            let others = ~(eventfds | ioctls | accesses) & Self.below(end &- w)
-            // The first event of the window that is not quiet: any of another kind, else the first found by kind
-            // (each kind's events looked at only before the first found so far).
-            var first = end &- w
-            if others != 0 { first = others.trailingZeroBitCount }
-            /// Moves `first` to the first event of `kind` (a mask of where they are) before it that is not quiet.
-            @inline(__always) func notQuiet(_ kind: UInt64, _ quiet: (EventView) -> Bool) {
-                var m = kind & Self.below(first)
-                while m != 0 {
-                    let j = m.trailingZeroBitCount
-                    if !quiet(views[w &+ j]) {
-                        first = j
-                        return
-                    }
-                    m &= m &- 1
-                }
-            }
-            notQuiet(eventfds, eventfdQuiet)
-            notQuiet(ioctls, ioctlQuiet)
-            if accounting.openGapCount > 0 { notQuiet(accesses, regionAccessQuiet) }
-            // The events passed over move the clock only; from the first that is not quiet, each in turn.
+            let n = end &- w
+            let others = ~(eventfds | ioctls | accesses) & Self.below(n)
+            // From `at` on: the first event that is not quiet — any of another kind, else the first found by kind (each
+            // kind's events looked at only before the first found so far); the events before it move the clock only;
+            // it is handled; and the search goes on after it, under the state it left.
             var now = context.now
-            for j in w..<(w &+ first) { now = max(now, views[j].endTime) }
-            context.now = now
-            for j in (w &+ first)..<end {
-                context.now = max(context.now, views[j].endTime)
-                handle(views[j])
+            var at = 0
+            while at < n {
+                let after = ~Self.below(at)
+                var first = n
+                if others & after != 0 { first = (others & after).trailingZeroBitCount }
+                /// Moves `first` to the first event of `kind` (a mask of where they are) before it that is not quiet.
+                @inline(__always) func notQuiet(_ kind: UInt64, _ quiet: (EventView) -> Bool) {
+                    var m = kind & after & Self.below(first)
+                    while m != 0 {
+                        let j = m.trailingZeroBitCount
+                        if !quiet(views[w &+ j]) {
+                            first = j
+                            return
+                        }
+                        m &= m &- 1
+                    }
+                }
+                notQuiet(eventfds, eventfdQuiet)
+                notQuiet(ioctls, ioctlQuiet)
+                if accounting.openGapCount > 0 { notQuiet(accesses, regionAccessQuiet) }
+                for j in at..<first { now = max(now, views[w &+ j].endTime) }
+                guard first < n else { break }
+                now = max(now, views[w &+ first].endTime)
+                context.now = now
+                handle(views[w &+ first])
+                now = context.now
+                at = first &+ 1
             }
+            context.now = now
             w = end
         }
         earliestNs = earliest

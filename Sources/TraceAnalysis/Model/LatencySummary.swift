@@ -28,6 +28,9 @@ struct LatencyRecorder {
     private var held: [UInt64] = []
     private static let exactLimit = 16_384
     private static let pendingLimit = 1_024
+    /// `exactLimit` until the histogram is made, then `pendingLimit` (kept apart: asking whether the histogram is
+    /// there copies it out).
+    private var heldLimit = exactLimit
     /// The histogram every recorder's starts as (a copy is one memcpy; making one fills its counts one generic call
     /// each), and whose bucket rule the exact percentiles follow.
     private static let empty = Histogram<UInt64>(highestTrackableValue: highestTrackable, numberOfSignificantValueDigits: .three)
@@ -39,7 +42,7 @@ struct LatencyRecorder {
 
     mutating func record(_ ns: UInt64) {
         held.append(Swift.min(ns, Self.highestTrackable))
-        if held.count >= (histogram == nil ? Self.exactLimit : Self.pendingLimit) { flush() }
+        if held.count >= heldLimit { flush() }
         count += 1
         minValue = Swift.min(minValue, ns)
         maxValue = Swift.max(maxValue, ns)
@@ -48,12 +51,13 @@ struct LatencyRecorder {
 
     /// Moves the held latencies into the histogram, making it if there is none.
     private mutating func flush() {
+        let spilling = heldLimit == Self.exactLimit
         // Moved out and back: its counts stay uniquely referenced, so recording neither copies nor retains them.
-        let spilling = histogram == nil
         var h = histogram.take() ?? Self.empty
         for v in held { h.record(v) }
         histogram = consume h
         if spilling {
+            heldLimit = Self.pendingLimit
             held = []
             held.reserveCapacity(Self.pendingLimit)
         } else {
@@ -65,9 +69,10 @@ struct LatencyRecorder {
     var summary: LatencySummary {
         mutating get {
             guard count > 0 else { return .empty }
-            if histogram != nil && !held.isEmpty { flush() }
+            let exact = heldLimit == Self.exactLimit
+            if !exact && !held.isEmpty { flush() }
             // Percentiles by the histogram's rule (within 0.1 %), clamped to the exact extremes.
-            let q = histogram == nil ? exactPercentiles(50, 90, 99, 99.9) : percentiles(50, 90, 99, 99.9)
+            let q = exact ? exactPercentiles(50, 90, 99, 99.9) : percentiles(50, 90, 99, 99.9)
             func p(_ i: Int) -> UInt64 { Swift.min(maxValue, Swift.max(minValue, q[i])) }
             return LatencySummary(
                 count: count, minNs: minValue, p50Ns: p(0), p90Ns: p(1), p99Ns: p(2), p999Ns: p(3),
