@@ -385,7 +385,7 @@ public final class TraceAnalyzer {
     /// Closes what is still open at the end of the trace and builds the result.
     public func finish(files: [String] = []) -> AnalysisResult {
         if !context.devices.isEmpty || !context.processes.isEmpty { endFile() }
-        for f in accounting.gapFindings() { context.findings.report(f) }
+        accounting.reportGaps(to: &context.findings)
         let total = accounting.remapSummary
         if let limit = policy.maxRemapP99Ns, total.count > 0, total.p99Ns > limit {
             context.findings.report(

@@ -11,17 +11,24 @@ struct FindingLog {
     private(set) var warnings = 0
 
     mutating func report(_ f: Finding) {
-        switch f.severity {
+        report(f.kind, f.severity, timeNs: f.timeNs, device: f.device, message: f.message)
+    }
+
+    /// The same, with the message made only if the finding is listed (thousands of gaps need no text each).
+    mutating func report(
+        _ kind: Finding.Kind, _ severity: Finding.Severity, timeNs: UInt64?, device: String?, message: @autoclosure () -> String
+    ) {
+        switch severity {
         case .error: errors += 1
         case .warning: warnings += 1
         case .info: break
         }
-        let n = counts[f.kind, default: 0] + 1
-        counts[f.kind] = n
+        let n = counts[kind, default: 0] + 1
+        counts[kind] = n
         if n <= Self.listedPerKind {
-            listed.append(f)
+            listed.append(Finding(kind: kind, severity: severity, message: message(), timeNs: timeNs, device: device))
         } else {
-            unlistedSeverity[f.kind] = max(unlistedSeverity[f.kind] ?? .info, f.severity)
+            unlistedSeverity[kind] = max(unlistedSeverity[kind] ?? .info, severity)
         }
     }
 

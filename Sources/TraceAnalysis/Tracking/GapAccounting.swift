@@ -312,19 +312,21 @@ final class GapAccounting {
         wideOpenGaps = 0
     }
 
-    /// Gaps in time order, each as a finding (an error unless within the policy's `maxGapNs`).
-    func gapFindings() -> [Finding] {
+    /// Reports the gaps in time order, each as a finding (an error unless within the policy's `maxGapNs`).
+    func reportGaps(to log: inout FindingLog) {
         gaps.sort { ($0.startNs, $0.device, $0.region) < ($1.startNs, $1.device, $1.region) }
-        return gaps.map { g in
-            let range = "region \(g.region) +0x\(String(g.offset, radix: 16)) len 0x\(String(g.length, radix: 16))"
-            let how =
-                g.endNs == nil
-                ? "still open at the end of the trace (\(DurationText.human(g.durationNs)))" : "for \(DurationText.human(g.durationNs))"
+        for g in gaps {
             let over = context.policy.maxGapNs.map { g.durationNs > $0 } ?? true
-            return Finding(
-                kind: .trapGap, severity: over ? .error : .info,
-                message: "\(range) trap-required (\(g.cause)) but guest-reachable \(how)", timeNs: g.startNs, device: g.device)
+            log.report(.trapGap, over ? .error : .info, timeNs: g.startNs, device: g.device, message: Self.message(g))
         }
+    }
+
+    private static func message(_ g: TrapGap) -> String {
+        let range = "region \(g.region) +0x\(String(g.offset, radix: 16)) len 0x\(String(g.length, radix: 16))"
+        let how =
+            g.endNs == nil
+            ? "still open at the end of the trace (\(DurationText.human(g.durationNs)))" : "for \(DurationText.human(g.durationNs))"
+        return "\(range) trap-required (\(g.cause)) but guest-reachable \(how)"
     }
 
     var remapSummary: LatencySummary { remap.summary }
