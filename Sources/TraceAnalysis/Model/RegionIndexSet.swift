@@ -17,6 +17,11 @@ struct RegionIndexSet: Sequence {
         if i == high.count || high[i] != r { high.insert(r, at: i) }
     }
 
+    mutating func formUnion(_ other: RegionIndexSet) {
+        low |= other.low
+        for r in other.high { insert(r) }
+    }
+
     func contains(_ r: UInt32) -> Bool { r < 64 ? low & (1 << UInt64(r)) != 0 : high.contains(r) }
 
     struct Iterator: IteratorProtocol {

@@ -47,7 +47,7 @@ final class DeviceTimeline {
     var markerCause = ""
     /// Per region: ranges whose user mappings the driver revoked in the kernel (`mmap.revoke`, until
     /// `mmap.restore`): unreachable whatever the VMM still maps.
-    var revoked: [UInt32: IntervalSet] = [:]
+    var revoked: [UInt32: IntervalSet] = [:] { didSet { reachVersion &+= 1 } }
     /// When the driver last revoked mappings of this device (the device's close may restore them before the
     /// VMM's death is seen: the time is kept).
     var revokedAt: UInt64?
@@ -56,7 +56,7 @@ final class DeviceTimeline {
     var kernelUnmapAt: UInt64?
     var kernelTrapAt: UInt64?
     /// Regions whose mmaps QEMU disabled (vfio_region_mmaps_set_enabled 0).
-    var mmapsDisabled: Set<UInt32> = []
+    var mmapsDisabled: Set<UInt32> = [] { didSet { reachVersion &+= 1 } }
     /// Open gap per region.
     var openGaps: [UInt32: TrapGap] = [:]
     /// Trapped accesses to regions 0..<16 while their gap is open (bit r of `countedRegions`), added to the gap when
@@ -108,6 +108,14 @@ final class DeviceTimeline {
     var rereadMarkedTriggers = 0
     /// Time the state stopped requiring traps, waiting for the device to be reachable again.
     var restorePendingSince: UInt64?
+    /// Moves with every change of `revoked` and `mmapsDisabled`.
+    private(set) var reachVersion: UInt64 = 0
+    /// What `ReachabilityTracker` worked out of the processes for this device — the regions they map, and per region
+    /// asked for the offsets the guest can reach — good while the context's `reachEpoch` and `reachVersion` are
+    /// `reachKey`.
+    var reachKey: (epoch: UInt64, version: UInt64) = (.max, .max)
+    var mappedRegions = RegionIndexSet()
+    var reachByRegion: [(region: UInt32, reach: IntervalSet)] = []
     /// The device's latency figures (`GapAccounting`'s, by name across files), once looked up.
     var latency: DeviceLatency?
     /// Recent transitions out of a running state (for the KVM_RUN check).

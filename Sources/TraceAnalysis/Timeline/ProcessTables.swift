@@ -3,13 +3,19 @@ import TraceFormat
 /// Per-process state the analyzer rebuilds: live device mappings, KVM memslots, eventfd bindings.
 final class ProcessTables {
     /// Live device mappings (shared logic with the recorder's decoder).
-    var table = DeviceMappingTable()
+    /// Advanced by every change below of what the guest may reach (`ReachabilityTracker` keeps each device's reach
+    /// until it moves).
+    private let epoch: ReachabilityEpoch
+
+    init(epoch: ReachabilityEpoch) { self.epoch = epoch }
+
+    var table = DeviceMappingTable() { didSet { epoch.advance() } }
     var mappings: [DeviceMappingTable.Mapping] { table.mappings }
     /// (vm fd, slot) -> userspace range, for slots with size > 0.
-    var memslots: [UInt64: Range<UInt64>] = [:]
+    var memslots: [UInt64: Range<UInt64>] = [:] { didSet { epoch.advance() } }
     /// True once any memslot was recorded for this process: from then on reachability needs one.
-    var memslotsSeen = false
-    private(set) var memslotUnion = IntervalSet()
+    var memslotsSeen = false { didSet { epoch.advance() } }
+    private(set) var memslotUnion = IntervalSet() { didSet { epoch.advance() } }
     /// eventfd -> (device, irq index) from VFIO_DEVICE_SET_IRQS.
     @exclusivity(unchecked) private(set) var eventfdBindings: [Int32: (device: String, index: UInt32)] = [:]
     /// Bit fd set: the eventfd is bound to an irq index that re-evaluates nothing (MSI-X, INTx under the default
@@ -57,11 +63,11 @@ final class ProcessTables {
     }
     /// User ranges of the device mappings that existed at an attach (found in /proc/PID/maps), and their
     /// devices: their memslots and irq bindings, made before the attach, are unknown.
-    var adoptedMappings = IntervalSet()
+    var adoptedMappings = IntervalSet() { didSet { epoch.advance() } }
     var adoptedDevices = Set<String>()
     /// User ranges some recorded memslot change covered. The parts of adopted mappings no recorded
     /// memslot change touched are taken to be under a memslot made before the attach.
-    private(set) var memslotTouched = IntervalSet()
+    private(set) var memslotTouched = IntervalSet() { didSet { epoch.advance() } }
 
     /// Guest-physical ranges that a memslot put over a device mapping, and what they reach: kept after the
     /// memslot goes (a guest access there then exits as MMIO, which is how the kernel shows the trap works).

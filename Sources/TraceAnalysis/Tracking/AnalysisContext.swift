@@ -28,6 +28,10 @@ final class AnalysisContext {
     /// Not owned: the analyzer owns the trackers, which own the context (a strong reference here would be a cycle).
     @exclusivity(unchecked) unowned(unsafe) var gaps: GapAccounting! = nil
 
+    /// Moves with every change of what the guest may reach through any process (`ProcessTables` advances it), so
+    /// that what was worked out of the processes for a device is kept until it does.
+    let reachEpoch = ReachabilityEpoch()
+
     init(policy: AnalysisPolicy) throws(AnalysisPolicy.Invalid) {
         self.policy = policy
         v1Mask = try policy.resolvedV1Mask()
@@ -42,8 +46,9 @@ final class AnalysisContext {
         if let existing = processes[pid] {
             p = existing
         } else {
-            p = ProcessTables()
+            p = ProcessTables(epoch: reachEpoch)
             processes[pid] = p
+            reachEpoch.advance()
         }
         lastPid = pid
         lastTables = Unmanaged.passUnretained(p)
@@ -69,6 +74,7 @@ final class AnalysisContext {
     func removeProcess(_ pid: Int32) {
         processes[pid] = nil
         lastTables = nil
+        reachEpoch.advance()
     }
 
     func device(_ name: String) -> DeviceTimeline {
@@ -86,6 +92,14 @@ final class AnalysisContext {
         devices.removeAll()
         processes.removeAll()
         lastTables = nil
+        reachEpoch.advance()
         now = 0
     }
+}
+
+/// A count of the changes to what the guest may reach through the processes of a file (their mappings, memslots and
+/// their number).
+final class ReachabilityEpoch {
+    private(set) var value: UInt64 = 0
+    func advance() { value &+= 1 }
 }

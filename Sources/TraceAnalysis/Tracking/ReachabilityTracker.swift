@@ -141,15 +141,32 @@ final class ReachabilityTracker {
 
     /// Region offsets of `d`'s region `r` the guest can reach now, through any process.
     func reachable(_ d: DeviceTimeline, region r: UInt32) -> IntervalSet {
-        if !d.mmapsDisabled.isEmpty && d.mmapsDisabled.contains(r) { return IntervalSet() }
+        refresh(d)
+        if let known = d.reachByRegion.first(where: { $0.region == r }) { return known.reach }
         var out = IntervalSet()
-        for p in context.processes.values { out = out.union(p.reachable(device: d.name, region: r)) }
-        if !d.revoked.isEmpty, let revoked = d.revoked[r], !revoked.isEmpty { out = out.subtracting(revoked) }
+        if d.mmapsDisabled.isEmpty || !d.mmapsDisabled.contains(r) {
+            for p in context.processes.values { out = out.union(p.reachable(device: d.name, region: r)) }
+            if !d.revoked.isEmpty, let revoked = d.revoked[r], !revoked.isEmpty { out = out.subtracting(revoked) }
+        }
+        d.reachByRegion.append((r, out))
         return out
     }
 
     /// Adds the regions of `d` some process maps to `out`.
     func addMappedRegions(_ d: DeviceTimeline, to out: inout RegionIndexSet) {
-        for p in context.processes.values { p.addMappedRegions(device: d.name, to: &out) }
+        refresh(d)
+        out.formUnion(d.mappedRegions)
+    }
+
+    /// Forgets what was worked out for `d` if anything it was worked out of changed since (most changes of a device's
+    /// requirement come between two of reachability: its state, signals, layout reads).
+    private func refresh(_ d: DeviceTimeline) {
+        let key = (epoch: context.reachEpoch.value, version: d.reachVersion)
+        guard d.reachKey != key else { return }
+        d.reachKey = key
+        d.reachByRegion.removeAll(keepingCapacity: true)
+        var regions = RegionIndexSet()
+        for p in context.processes.values { p.addMappedRegions(device: d.name, to: &regions) }
+        d.mappedRegions = regions
     }
 }
