@@ -97,8 +97,14 @@ final class DeviceTimeline {
     var openSpans: [DeviceSpan.Kind: Int] = [:]
     var everReachable = false
     var lastReachableEnd: UInt64?
-    /// Indices into the analyzer's trigger list still waiting for the exposure to end.
-    var pendingTriggers: [Int] = []
+    /// A trigger still waiting for the exposure to end: its index in the analyzer's trigger list, and when the VMM
+    /// woke up and re-read the layout after it, once it did.
+    struct PendingTrigger {
+        var index: Int
+        var wake: UInt64?
+        var reread: UInt64?
+    }
+    var pendingTriggers: [PendingTrigger] = []
     /// How many of `pendingTriggers`, from the first, have their wake-up / re-read time: a mark goes to every
     /// trigger pending at the time and the list only grows until it is emptied, so the marked ones are a prefix,
     /// and a mark need only visit the triggers added since the last: with a frequent index such as MSI

@@ -34,9 +34,6 @@ final class GapAccounting {
     private var restore = LatencyRecorder()
     private var latencies: [String: DeviceLatency] = [:]
     private var unresolved: UInt64 = 0
-    /// Wake-up and re-read times per pending trigger (kept apart so phases are set once the trigger resolves).
-    private var wakeMarks: [Int: UInt64] = [:]
-    private var rereadMarks: [Int: UInt64] = [:]
 
     init(context: AnalysisContext, reachability: ReachabilityTracker) {
         self.context = context
@@ -85,20 +82,20 @@ final class GapAccounting {
 
     /// The VMM woke up to the pending signals (the wake-up phase of its pending triggers ends here).
     func markWake(_ d: DeviceTimeline, at t: UInt64) {
-        let pending = d.pendingTriggers
-        guard d.wakeMarkedTriggers < pending.count else { return }
-        markVisits += pending.count - d.wakeMarkedTriggers
-        for i in pending[d.wakeMarkedTriggers...] where triggers[i].wakeupNs == nil && wakeMarks[i] == nil { wakeMarks[i] = t }
-        d.wakeMarkedTriggers = pending.count
+        let count = d.pendingTriggers.count
+        guard d.wakeMarkedTriggers < count else { return }
+        markVisits += count - d.wakeMarkedTriggers
+        for k in d.wakeMarkedTriggers..<count where d.pendingTriggers[k].wake == nil { d.pendingTriggers[k].wake = t }
+        d.wakeMarkedTriggers = count
     }
 
     /// The VMM re-read the layout (the re-evaluation phase ends here).
     func markReread(_ d: DeviceTimeline, at t: UInt64) {
-        let pending = d.pendingTriggers
-        guard d.rereadMarkedTriggers < pending.count else { return }
-        markVisits += pending.count - d.rereadMarkedTriggers
-        for i in pending[d.rereadMarkedTriggers...] where rereadMarks[i] == nil { rereadMarks[i] = t }
-        d.rereadMarkedTriggers = pending.count
+        let count = d.pendingTriggers.count
+        guard d.rereadMarkedTriggers < count else { return }
+        markVisits += count - d.rereadMarkedTriggers
+        for k in d.rereadMarkedTriggers..<count where d.pendingTriggers[k].reread == nil { d.pendingTriggers[k].reread = t }
+        d.rereadMarkedTriggers = count
     }
 
     // MARK: - Exposure
@@ -167,7 +164,7 @@ final class GapAccounting {
         if let kind = trigger {
             if anyExposed {
                 triggers.append(RemapTrigger(kind: kind, device: d.name, timeNs: t, latencyNs: nil))
-                d.pendingTriggers.append(triggers.count - 1)
+                d.pendingTriggers.append(.init(index: triggers.count - 1))
             } else if let end = d.lastReachableEnd, d.everReachable, !anyReachable {
                 // The VMM made the device unreachable before it was asked to: lead time, not a gap.
                 triggers.append(RemapTrigger(kind: kind, device: d.name, timeNs: t, latencyNs: -Int64(clamping: t - end)))
@@ -228,7 +225,8 @@ final class GapAccounting {
         guard !d.pendingTriggers.isEmpty else { return }
         // One lookup by name for all of them (every device gets its figures at the end anyway).
         let mine = perDevice(d)
-        for i in d.pendingTriggers {
+        for p in d.pendingTriggers {
+            let i = p.index
             let start = triggers[i].timeNs
             // The exposure ended at the kernel's evidence when there is some, else at the VMM's call.
             let evidence = kernelEnd(d, from: start, to: vmmTime)
@@ -237,18 +235,18 @@ final class GapAccounting {
                 triggers[i].latencyNs = Int64(clamping: t - start)
                 remap.record(t - start)
                 mine.remap.record(t - start)
-                if let w = wakeMarks[i], w >= start {
+                if let w = p.wake, w >= start {
                     triggers[i].wakeupNs = w - start
                     wakeup.record(w - start)
                     mine.wake.record(w - start)
-                    if let r = rereadMarks[i], r >= w, r <= t {
+                    if let r = p.reread, r >= w, r <= t {
                         triggers[i].reevaluationNs = r - w
                         reevaluation.record(r - w)
                         mine.reeval.record(r - w)
                     }
                 }
                 // Effective from the re-read; where the policy expects none (QEMU's INTx), from the wake-up.
-                let effectiveFrom = rereadMarks[i] ?? (context.policy.expectLayoutReread ? nil : wakeMarks[i])
+                let effectiveFrom = p.reread ?? (context.policy.expectLayoutReread ? nil : p.wake)
                 if let r = effectiveFrom, r >= start, r <= t {
                     triggers[i].effectiveNs = t - r
                     triggers[i].effectiveEvidence = evidence?.evidence
@@ -259,8 +257,6 @@ final class GapAccounting {
                 unresolved += 1
                 mine.unresolved += 1
             }
-            wakeMarks[i] = nil
-            rereadMarks[i] = nil
         }
         d.pendingTriggers.removeAll()
         d.wakeMarkedTriggers = 0
@@ -299,10 +295,7 @@ final class GapAccounting {
             }
             unresolved += UInt64(d.pendingTriggers.count)
             perDevice(d.name).unresolved += UInt64(d.pendingTriggers.count)
-            for i in d.pendingTriggers {
-                wakeMarks[i] = nil
-                rereadMarks[i] = nil
-            }
+            d.pendingTriggers.removeAll()
             d.wakeMarkedTriggers = 0
             d.rereadMarkedTriggers = 0
         }
