@@ -183,6 +183,31 @@ import TraceFormat
         #expect(r.events[299].pid == 1297 && r.events[299].tid == 70_295 && r.events[299].result == 0)
     }
 
+    @Test("a chunk whose pid is one throughout (carried by its first event only, or by none) and the chunks around it")
+    func onePidChunks() throws {
+        // 200 events each: pid 4242 on event 0 only; no pid at all; pid 77 on event 5 only (events 0–4 have none);
+        // pid 4242 again on event 0 only, then 9 on event 130. Per FORMAT.md a pid is carried within its chunk only.
+        func chunk(_ pids: [Int: Int32]) -> (body: [UInt8], events: UInt32) {
+            var b = Body()
+            for i in 0..<200 {
+                b.event(kind: 15, [1, 0, 0])
+                if let pid = pids[i] {
+                    b.flags[i] = 2
+                    b.header[2].append(Body.zigzag(Int64(pid)))
+                }
+            }
+            return (b.bytes, 200)
+        }
+        let r = try Self.read([chunk([0: 4242]), chunk([:]), chunk([5: 77]), chunk([0: 4242, 130: 9])])
+        #expect(r.damage.isEmpty)
+        let pids = r.events.map(\.pid)
+        #expect(pids.count == 800)
+        #expect(pids[0..<200].allSatisfy { $0 == 4242 })
+        #expect(pids[200..<400].allSatisfy { $0 == 0 })
+        #expect(pids[400..<405].allSatisfy { $0 == 0 } && pids[405..<600].allSatisfy { $0 == 77 })
+        #expect(pids[600..<730].allSatisfy { $0 == 4242 } && pids[730..<800].allSatisfy { $0 == 9 })
+    }
+
     @Test("list items take at least a byte each: items of width 0, or more than the chunk's bytes, are damage")
     func itemBombs() throws {
         // 1,000 markers of 4,096 fields: four million items, which at width 0 would take no bytes at all.

@@ -129,6 +129,7 @@ extension ChunkDecoder {
             chunk.columns[ColumnSchema.pidSlot] = try column(present[1], h[2])
             chunk.columns[ColumnSchema.tidSlot] = try column(present[2], h[3])
             chunk.columns[ColumnSchema.resultSlot] = try column(present[3], h[4])
+            chunk.notePids(carrying: present[1])
 
             var listKinds: UInt32 = 0
             var countSlots = InlineArray<16, Int>(repeating: 0)

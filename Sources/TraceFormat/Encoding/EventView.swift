@@ -44,6 +44,16 @@ final class DecodedChunk {
     @exclusivity(unchecked) @usableFromInline private(set) var headerMasks: UnsafeMutablePointer<UInt64>
     @exclusivity(unchecked) @usableFromInline private(set) var headerStarts: UnsafeMutablePointer<Int32>
     private var headerBlocks = 0
+    /// Every event of the chunk has the same pid, `constantPid` (none carries one, or only the first does: the usual
+    /// chunk of one VMM process), so a view's pid needs no look into the masks.
+    @exclusivity(unchecked) @usableFromInline private(set) var pidIsConstant = false
+    @exclusivity(unchecked) @usableFromInline private(set) var constantPid: Int32 = 0
+
+    /// Notes whether the chunk's pids are all one, from how many events carry one (`carrying`) and the masks.
+    func notePids(carrying: Int) {
+        pidIsConstant = carrying == 0 || (carrying == 1 && headerBlocks > 0 && headerMasks[0] & 1 != 0)
+        constantPid = carrying == 0 ? 0 : Int32(truncatingIfNeeded: ColumnSchema.unzigzag(columns[ColumnSchema.pidSlot].load(0)))
+    }
     /// Version 1 chunks: each event's payload numbers, written where the columns point (allocated on first use).
     private(set) var scratch: UnsafeMutablePointer<UInt64>?
     /// What the columns point at before a chunk is decoded: 8 readable bytes.
@@ -80,6 +90,7 @@ final class DecodedChunk {
     /// Points every column at the scratch area: `rows` values of 8 bytes per slot. Every event of a batch carries its
     /// pid, tid and result in the header's scratch columns, at its index in the batch.
     func useScratch(rows: Int) -> UnsafeMutablePointer<UInt64> {
+        pidIsConstant = false
         let s: UnsafeMutablePointer<UInt64>
         if let scratch {
             s = scratch
@@ -146,7 +157,10 @@ public struct EventView {
         return has ? v : 0
     }
 
-    @inlinable public var pid: Int32 { Int32(truncatingIfNeeded: ColumnSchema.unzigzag(headerValue(0, carried: true))) }
+    @inlinable public var pid: Int32 {
+        if chunk.pidIsConstant { return chunk.constantPid }
+        return Int32(truncatingIfNeeded: ColumnSchema.unzigzag(headerValue(0, carried: true)))
+    }
     @inlinable public var tid: Int32 { Int32(truncatingIfNeeded: ColumnSchema.unzigzag(headerValue(1, carried: true))) }
     /// The syscall's return value, or `-errno`; 0 where no syscall is involved.
     @inlinable public var result: Int64 { ColumnSchema.unzigzag(headerValue(2, carried: false)) }
