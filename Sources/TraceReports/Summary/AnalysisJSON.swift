@@ -1,10 +1,11 @@
+public import TraceAnalysis
+import TraceFormat
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-public import TraceAnalysis
-import TraceFormat
 
 /// Writes `AnalysisResult` as JSON one list element at a time, so a result with hundreds of thousands
 /// of triggers does not build its whole JSON tree in memory first (Foundation's encoder does).
