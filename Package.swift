@@ -25,10 +25,11 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
-        // libbpf from the system (Debian: libbpf-dev), for the eBPF recording backend.
+        // libbpf's headers from the system (Debian: libbpf-dev), for the eBPF recording backend. Not linked (no
+        // pkg-config, whose flags would link it): the loader opens libbpf on first use (CBPFRecorder/libbpf_lazy.h),
+        // so no other command loads it, nor libelf and libz behind it.
         .systemLibrary(
             name: "CLibbpf",
-            pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev"])]
         ),
         // The eBPF recorder's kernel side (bpf/vfiotrace.bpf.c, compiled by Scripts/bpf-regen.sh into the committed

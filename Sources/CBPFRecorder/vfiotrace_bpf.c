@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include "libbpf_lazy.h"
 #include "vfiotrace_bpf.h"
 #include "vfiotrace.skel.h"
 
@@ -62,6 +63,9 @@ int vft_bpf_open_load(const struct vft_bpf_settings *settings,
 	struct vft_bpf *bpf;
 	int e;
 
+	e = vft_libbpf_open(err, errlen);
+	if (e)
+		return e;
 	last_message[0] = 0;
 	libbpf_set_print(keep_last_message);
 	bpf = calloc(1, sizeof(*bpf));

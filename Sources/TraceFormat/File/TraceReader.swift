@@ -33,7 +33,8 @@ public final class TraceReader {
     private let decompressor = ZstdDecompressor()
     /// The chunk being visited (string table, columns), shared by its events' views.
     private let chunk = DecodedChunk()
-    /// Fetches the next chunk on a second thread while this one is decoded (`prefetch`), once there is a next one.
+    /// Fetches the next chunk on a second thread while this one is decoded (`prefetch`), once there is a next one and
+    /// where this process may run on two CPUs (asked then: a trace of one chunk never reads the affinity).
     private var prefetch: Bool
     private var prefetcher: ChunkPrefetcher?
     /// True once a second thread fetches chunks ahead (for tests).
@@ -44,7 +45,7 @@ public final class TraceReader {
     /// and damage, sooner (one more raw and compressed buffer, ≤ 16 MiB each).
     public init(path: String, prefetch: Bool = false) throws(TraceError) {
         self.path = path
-        self.prefetch = prefetch && ChunkPrefetcher.worthwhile
+        self.prefetch = prefetch
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw TraceError(.io, "cannot open: \(FileHandleIO.errnoText())", path: path) }
         self.fd = fd
@@ -243,8 +244,8 @@ public final class TraceReader {
         let next = bodyAt + UInt64(count)
         if prefetch && fileSize - next > UInt64(TraceFormat.chunkHeaderSize) {
             if prefetcher == nil {
-                prefetcher = ChunkPrefetcher(fd: fd, fileSize: fileSize, version: header.formatVersion)
-                // A thread that cannot be started is not tried again at every chunk.
+                prefetcher = ChunkPrefetcher.worthwhile ? ChunkPrefetcher(fd: fd, fileSize: fileSize, version: header.formatVersion) : nil
+                // Nor is a thread that cannot help or cannot be started asked for again at every chunk.
                 if prefetcher == nil { prefetch = false }
             }
             prefetcher?.request(next)

@@ -1,6 +1,11 @@
-import Foundation
 public import TraceAnalysis
 import TraceFormat
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Writes `AnalysisResult` as JSON one list element at a time, so a result with hundreds of thousands
 /// of triggers does not build its whole JSON tree in memory first (Foundation's encoder does).
@@ -9,10 +14,11 @@ public enum AnalysisJSON {
     public static func write(_ r: AnalysisResult, pretty: Bool = true, to write: (String) -> Void) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
-        func json<T: Encodable>(_ v: T) throws -> String {
-            let s = String(decoding: try enc.encode(v), as: UTF8.self)
-            // Indent nested pretty output by one level so the document stays readable.
-            return pretty ? s.replacingOccurrences(of: "\n", with: "\n  ") : s
+        /// `v` encoded, its lines after the first indented by `indent` where pretty (by one level, so the document
+        /// stays readable; list elements by three).
+        func json<T: Encodable>(_ v: T, indent: String = "  ") throws -> String {
+            let data = try enc.encode(v)
+            return pretty ? Self.indenting(data, by: indent) : String(decoding: data, as: UTF8.self)
         }
         /// Writes a list element by element (`line` renders one element on one line; long lists stay cheap).
         func list<T: Encodable>(_ items: [T], line: ((T, inout TextBuffer) -> Void)? = nil) throws {
@@ -25,7 +31,7 @@ public enum AnalysisJSON {
                 if let line {
                     line(item, &out)
                 } else {
-                    out.append((try json(item)).replacingOccurrences(of: "\n  ", with: pretty ? "\n      " : ""))
+                    out.append(try json(item, indent: "      "))
                 }
                 if out.count > 1 << 16 {
                     write(String(decoding: out.bytes, as: UTF8.self))
@@ -62,6 +68,18 @@ public enum AnalysisJSON {
         write(nl + "}" + nl)
     }
 
+    /// The encoder's text with `indent` after every newline. It escapes a newline inside a string, so each one is
+    /// a line break of its own layout. A byte loop, not Foundation's `replacingOccurrences`, which goes through
+    /// NSString: at start-up that cost about as much as the rest of this writer (BENCHMARKS.md, "Start-up").
+    static func indenting(_ json: Data, by indent: String) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(json.count + json.count / 4)
+        for b in json {
+            out.append(b)
+            if b == 0x0A { out.append(contentsOf: indent.utf8) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 
     /// `JSONText.quote(s)` appended to `out`, without its scalar-by-scalar copy for the usual name (ASCII,
     /// nothing to escape): a report of many triggers quotes a device name for each.

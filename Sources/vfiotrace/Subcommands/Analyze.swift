@@ -7,6 +7,7 @@ import TraceReports
 /// `vfiotrace analyze FILE…`: trap gaps, remap latency and protocol findings, with CI exit codes.
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "analyze",
         abstract: "Find trap gaps and measure remap latency in one or more traces.",
         discussion: """
             Examples:

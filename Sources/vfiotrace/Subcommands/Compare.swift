@@ -6,6 +6,7 @@ import TraceReports
 /// `vfiotrace compare BASE.json NEW.json`: regressions between two `analyze --format json` results.
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compare",
         abstract: "Compare two analyses (analyze --format json) and fail on latency or gap regressions.",
         discussion: """
             Example:

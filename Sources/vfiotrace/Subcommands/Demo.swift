@@ -8,6 +8,7 @@ import TraceReports
 /// `vfiotrace demo`: records the bundled test VMM running the racy and the safe protocol, analyzes both, compares.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "demo",
         abstract: "Record the bundled test VMM (racy and safe migration protocols), analyze both traces and compare them.",
         discussion: """
             The test VMM (Fixtures/TestVMM) drives an emulated migration-capable VFIO device through seccomp user

@@ -4,6 +4,7 @@ import TraceFormat
 /// `vfiotrace dump FILE`: one line per event, strace-like, or JSON Lines.
 struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "dump",
         abstract: "Print every event of a trace, one per line.",
         discussion: """
             Strings from the trace are escaped as strace escapes them (\\n, \\x1b), so a device name cannot forge a line.

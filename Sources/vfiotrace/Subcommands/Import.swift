@@ -5,6 +5,7 @@ import TraceReports
 /// `vfiotrace import FORMAT LOG -o FILE`: other sources' logs as traces, to merge with recordings.
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Convert another source's log into a trace (then `vfiotrace merge` it with a recording).",
         discussion: ImportOptions.exitCodes,
         subcommands: [ImportStrace.self, ImportQEMUTrace.self, ImportJSONL.self, ImportFtrace.self])

@@ -5,6 +5,7 @@ import TraceReports
 /// `vfiotrace merge A B … -o FILE`: several sources on one timeline.
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "merge",
         abstract: "Merge traces from several sources onto the first file's clock (aligned through each file's monotonic/realtime pair).",
         discussion: """
             Example: vfiotrace merge qemu-run.vftrace qemu-log.vftrace kernel.vftrace -o all.vftrace

@@ -6,6 +6,7 @@ import TraceRecorder
 /// `vfiotrace record`: attach to a running VMM (-p) or launch one (-- CMD) and write a trace.
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "record",
         abstract: "Record VFIO, KVM memslot, eventfd, mmap and device_state activity of a VMM.",
         discussion: """
             Examples:

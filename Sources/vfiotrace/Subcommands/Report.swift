@@ -7,6 +7,7 @@ import TraceReports
 /// `vfiotrace report FILE…`: the analysis written as HTML, Markdown, JUnit XML, JSON, OpenMetrics and Perfetto files.
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "report",
         abstract: "Write the analysis of one or more traces as HTML, Markdown, JUnit XML, JSON, OpenMetrics and/or Perfetto files.",
         discussion: """
             Exit status as for analyze: \(verdictExitCodes)

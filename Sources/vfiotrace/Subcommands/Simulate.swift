@@ -6,6 +6,7 @@ import TraceFormat
 /// `vfiotrace simulate`: a synthetic trace and the ground truth of the gaps and latencies it planted.
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "simulate",
         abstract: "Write a synthetic migration trace plus FILE.truth.json with the gaps and latencies it planted.",
         discussion: """
             Scenarios:

@@ -5,6 +5,7 @@ import TraceFormat
 /// `vfiotrace stats FILE`: counts per kind, time span, sizes and compression.
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stats",
         abstract: "Summarize a trace: event counts per kind, time span, chunks, sizes.",
         discussion: """
             Example: vfiotrace stats --format json mig.vftrace

@@ -4,6 +4,7 @@ import TraceFormat
 /// `vfiotrace verify FILE`: checks every chunk; says where a file was cut or damaged.
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check a trace file's integrity.",
         discussion: """
             Example: vfiotrace verify mig.vftrace
