@@ -66,6 +66,24 @@ import TraceFormat
         #expect(result.gaps.first?.endNs == 900)
         #expect(result.gaps.first?.cause == "marker:trap.on")
     }
+
+    @Test("a marker's object and array fields are kept as compact JSON with sorted keys: the same trace on every import")
+    func nestedFieldsStable() throws {
+        let log = Self.temp("nested.jsonl"), a = Self.temp("nested-a.vftrace"), b = Self.temp("nested-b.vftrace")
+        defer { for p in [log, a, b] { unlink(p) } }
+        // Enough keys that a dictionary's hash order would differ between runs (it is seeded per process, and per
+        // dictionary: two imports in one process differ too).
+        try """
+        {"t": 10, "kind": "marker", "name": "ctx", "device": "dev", "fields": {"ctx": {"zeta": 1, "alpha": "a/b", "mid": [3, {"y": 2, "x": 1}], "beta": 4, "gamma": 5, "delta": 6}, "n": 7}}
+        """.write(toFile: log, atomically: true, encoding: .utf8)
+        #expect(try JSONLImporter().run(input: log, output: a) == 1)
+        #expect(try JSONLImporter().run(input: log, output: b) == 1)
+        let events = try TraceReader(path: a).readAll()
+        #expect(events == (try TraceReader(path: b).readAll()))
+        guard case .marker(let m) = events.first?.payload else { Issue.record("no marker: \(events)"); return }
+        #expect(m["ctx"] == #"{"alpha":"a/b","beta":4,"delta":6,"gamma":5,"mid":[3,{"x":1,"y":2}],"zeta":1}"#)
+        #expect(m["n"] == "7")
+    }
 }
 
 /// QEMU's log trace backend: line format as QEMU 7.2 writes it with -msg timestamp=on (checked by

@@ -1,4 +1,4 @@
-public import TraceFormat
+import TraceFormat
 
 /// The HTML timeline's three bands per device — migration state, guest-reachable, trap-required — collected
 /// as the analysis streams, in bounded memory: every change while there are at most `exactLimit` of them,

@@ -56,6 +56,15 @@ public struct JSONLImporter {
     }
 
     /// A non-negative integer (a JSON number that is one exactly, or a decimal / `0x` hex string); nil otherwise.
+    /// A field's value as text: an object or an array as compact JSON with its keys sorted (a dictionary's own
+    /// description lists them in hash order, different from run to run); anything else as Foundation prints it.
+    static func text(_ v: Any) -> String {
+        guard v is [String: Any] || v is [Any],
+            let data = try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return "\(v)" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     static func uint(_ v: Any?) -> UInt64? {
         if let s = v as? String {
             let digits = s.hasPrefix("0x") ? s.dropFirst(2) : Substring(s)
@@ -108,10 +117,10 @@ public struct JSONLImporter {
         func marker(_ name: String, _ keys: [String]) -> TraceEvent {
             var fields: [Marker.Field] = []
             for k in keys {
-                if let v = o[k] { fields.append(.init(k, "\(v)")) }
+                if let v = o[k] { fields.append(.init(k, Self.text(v))) }
             }
             if let extra = o["fields"] as? [String: Any] {
-                for (k, v) in extra.sorted(by: { $0.key < $1.key }) { fields.append(.init(k, "\(v)")) }
+                for (k, v) in extra.sorted(by: { $0.key < $1.key }) { fields.append(.init(k, Self.text(v))) }
             }
             return TraceEvent(time: t, pid: pid, tid: tid, payload: .marker(Marker(source: source, name: name, device: device, fields: fields)))
         }
