@@ -165,11 +165,11 @@ struct RenderCache {
 
 /// Room for one line, reused from line to line: the line is written there, then appended to its `TextBuffer` at
 /// once; a line that does not fit is written again with twice the room.
-final class LineScratch {
+public final class LineScratch {
     private var base: UnsafeMutablePointer<UInt8>
     private var capacity: Int
 
-    init(capacity: Int = 1 << 12) {
+    public init(capacity: Int = 1 << 12) {
         self.capacity = max(capacity, 64)
         base = .allocate(capacity: self.capacity)
     }
@@ -178,7 +178,7 @@ final class LineScratch {
 
     /// Appends what `body` writes to `b`.
     @inline(__always)
-    func write(into b: inout TextBuffer, _ body: (inout ByteCursor) -> Void) {
+    public func write(into b: inout TextBuffer, _ body: (inout ByteCursor) -> Void) {
         while true {
             var c = ByteCursor(base, count: capacity)
             body(&c)

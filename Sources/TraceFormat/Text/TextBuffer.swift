@@ -67,11 +67,11 @@ public struct TextBuffer {
 /// Writes text as bytes at a pointer, up to a limit: what `TextBuffer`'s numbers and `dump`'s lines are written
 /// with (no check of an array's storage per byte). A write that does not fit writes nothing and sets `full`: the
 /// caller then writes the whole text again with more room.
-struct ByteCursor {
+public struct ByteCursor {
     private(set) var at: UnsafeMutablePointer<UInt8>
     private let end: UnsafeMutablePointer<UInt8>
     /// True once a write did not fit: what was written is incomplete.
-    private(set) var full = false
+    public private(set) var full = false
 
     init(_ start: UnsafeMutablePointer<UInt8>, count: Int) {
         at = start
@@ -90,14 +90,14 @@ struct ByteCursor {
     }
 
     @inline(__always)
-    mutating func byte(_ b: UInt8) {
+    public mutating func byte(_ b: UInt8) {
         guard room(1) else { return }
         at.pointee = b
         at += 1
     }
 
     @inline(__always)
-    mutating func append(_ u: UnsafeBufferPointer<UInt8>) {
+    public mutating func append(_ u: UnsafeBufferPointer<UInt8>) {
         guard room(u.count), let base = u.baseAddress else { return }
         let n = u.count
         if n <= 16 {
@@ -133,17 +133,17 @@ struct ByteCursor {
 
     /// Our own text (literals): no escaping.
     @inline(__always)
-    mutating func append(_ s: StaticString) { s.withUTF8Buffer { append($0) } }
+    public mutating func append(_ s: StaticString) { s.withUTF8Buffer { append($0) } }
 
     /// Our own text held in a String (names from tables, decoded argument text).
     @inline(__always)
-    mutating func append(_ s: String) {
+    public mutating func append(_ s: String) {
         var s = s
         s.withUTF8 { append($0) }
     }
 
     @inline(__always)
-    mutating func append(_ a: [UInt8]) { a.withUnsafeBufferPointer { append($0) } }
+    public mutating func append(_ a: [UInt8]) { a.withUnsafeBufferPointer { append($0) } }
 
     /// "00" to "99": two digits per table read, one division by 100 per pair.
     private static let pairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
@@ -183,7 +183,7 @@ struct ByteCursor {
 
     /// A decimal number.
     @inline(__always)
-    mutating func decimal(_ v: UInt64) {
+    public mutating func decimal(_ v: UInt64) {
         if v < 10 { return byte(0x30 &+ UInt8(truncatingIfNeeded: v)) }
         let n = Self.digitCount(v)
         guard room(n) else { return }
@@ -192,13 +192,13 @@ struct ByteCursor {
     }
 
     @inline(__always)
-    mutating func decimal(_ v: Int64) {
+    public mutating func decimal(_ v: Int64) {
         if v < 0 { byte(0x2D) }
         decimal(v.magnitude)
     }
 
-    @inline(__always) mutating func decimal(_ v: Int32) { decimal(Int64(v)) }
-    @inline(__always) mutating func decimal(_ v: UInt32) { decimal(UInt64(v)) }
+    @inline(__always) public mutating func decimal(_ v: Int32) { decimal(Int64(v)) }
+    @inline(__always) public mutating func decimal(_ v: UInt32) { decimal(UInt64(v)) }
 
     /// The low `width` decimal digits of `v`, zero-padded (fractions of seconds).
     @inline(__always)
@@ -210,7 +210,7 @@ struct ByteCursor {
 
     /// `0x` and lowercase hex digits.
     @inline(__always)
-    mutating func hex(_ v: UInt64) {
+    public mutating func hex(_ v: UInt64) {
         let n = v == 0 ? 1 : (67 &- v.leadingZeroBitCount) >> 2
         guard room(n &+ 2) else { return }
         at[0] = 0x30
@@ -228,7 +228,7 @@ struct ByteCursor {
 
     /// Seconds.nanoseconds, as strace -ttt prints wall time but with ns precision.
     @inline(__always)
-    mutating func seconds(_ ns: UInt64) {
+    public mutating func seconds(_ ns: UInt64) {
         decimal(ns / 1_000_000_000)
         byte(0x2E)
         padded(ns % 1_000_000_000, width: 9)
@@ -236,7 +236,7 @@ struct ByteCursor {
 
     /// A duration in seconds with microsecond precision, rounded to the nearest: 0.000123.
     @inline(__always)
-    mutating func duration(_ ns: UInt64) {
+    public mutating func duration(_ ns: UInt64) {
         let us = ns / 1000 + (ns % 1000 >= 500 ? 1 : 0)
         decimal(us / 1_000_000)
         byte(0x2E)

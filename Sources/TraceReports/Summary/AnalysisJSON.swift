@@ -21,15 +21,16 @@ public enum AnalysisJSON {
             return pretty ? Self.indenting(data, by: indent) : String(decoding: data, as: UTF8.self)
         }
         /// Writes a list element by element (`line` renders one element on one line; long lists stay cheap).
-        func list<T: Encodable>(_ items: [T], line: ((T, inout TextBuffer) -> Void)? = nil) throws {
+        func list<T: Encodable>(_ items: [T], line: ((T, inout ByteCursor) -> Void)? = nil) throws {
             if items.isEmpty { return write("[]") }
             var out = TextBuffer(capacity: 1 << 16 + 1024)
+            let scratch = LineScratch()
             out.byte(0x5B)
             for (i, item) in items.enumerated() {
                 if i > 0 { out.byte(0x2C) }
                 if pretty { out.append("\n    ") }
                 if let line {
-                    line(item, &out)
+                    scratch.write(into: &out) { line(item, &$0) }
                 } else {
                     out.append(try json(item, indent: "      "))
                 }
@@ -83,7 +84,7 @@ public enum AnalysisJSON {
 
     /// `JSONText.quote(s)` appended to `out`, without its scalar-by-scalar copy for the usual name (ASCII,
     /// nothing to escape): a report of many triggers quotes a device name for each.
-    static func quote(_ s: String, into out: inout TextBuffer) {
+    static func quote(_ s: String, into out: inout ByteCursor) {
         var s = s
         let plain = s.withUTF8 { u in !u.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 >= 0x80 } }
         guard plain else { return out.append(JSONText.quote(s)) }
@@ -92,9 +93,10 @@ public enum AnalysisJSON {
         out.byte(0x22)
     }
 
-    // List lines are built as bytes in one buffer (no String per piece: a long trace has tens of thousands).
+    // List lines are written as bytes through a pointer (no String per piece, no array append per piece: a long
+    // trace has tens of thousands), each then appended to the buffer at once.
 
-    static func gap(_ g: TrapGap, into out: inout TextBuffer) {
+    static func gap(_ g: TrapGap, into out: inout ByteCursor) {
         out.append("{\"cause\":")
         quote(g.cause, into: &out)
         out.append(",\"device\":")
@@ -117,19 +119,19 @@ public enum AnalysisJSON {
     }
 
     /// `key` and the value, or nothing where it is nil (as JSONEncoder leaves out a nil optional).
-    private static func optional(_ key: String, _ v: UInt64?, into out: inout TextBuffer) {
+    private static func optional(_ key: StaticString, _ v: UInt64?, into out: inout ByteCursor) {
         guard let v else { return }
         out.append(key)
         out.decimal(v)
     }
 
-    private static func optional(_ key: String, _ v: Int64?, into out: inout TextBuffer) {
+    private static func optional(_ key: StaticString, _ v: Int64?, into out: inout ByteCursor) {
         guard let v else { return }
         out.append(key)
         out.decimal(v)
     }
 
-    static func trigger(_ t: RemapTrigger, into out: inout TextBuffer) {
+    static func trigger(_ t: RemapTrigger, into out: inout ByteCursor) {
         out.append("{\"device\":")
         quote(t.device, into: &out)
         if let v = t.effectiveEvidence {
@@ -147,7 +149,7 @@ public enum AnalysisJSON {
         out.byte(0x7D)
     }
 
-    static func restore(_ r: RestoreEvent, into out: inout TextBuffer) {
+    static func restore(_ r: RestoreEvent, into out: inout ByteCursor) {
         out.append("{\"device\":")
         quote(r.device, into: &out)
         optional(",\"latencyNs\":", r.latencyNs, into: &out)
@@ -156,7 +158,7 @@ public enum AnalysisJSON {
         out.byte(0x7D)
     }
 
-    static func finding(_ f: Finding, into out: inout TextBuffer) { out.append(finding(f)) }
+    static func finding(_ f: Finding, into out: inout ByteCursor) { out.append(finding(f)) }
 
     static func finding(_ f: Finding) -> String {
         var s = "{"
