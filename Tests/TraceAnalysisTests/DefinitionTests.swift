@@ -388,6 +388,36 @@ import TraceFormat
         }
     }
 
+    @Test("region index sets and device name sets: each member once, in ascending order, whatever the order of insertion")
+    func smallSets() {
+        var rng = SplitMix64(seed: 7)
+        var regions = RegionIndexSet()
+        var other = RegionIndexSet()
+        var model = Set<UInt32>()
+        for i in 0..<300 {
+            // Indices below 64 (held as bits) and above (held in an array), repeats among them.
+            let r = UInt32(rng.next() % 3 == 0 ? 64 + rng.next() % 200 : rng.next() % 64)
+            if i % 2 == 0 { regions.insert(r) } else { other.insert(r) }
+            model.insert(r)
+        }
+        regions.formUnion(other)
+        #expect(Array(regions) == model.sorted())
+        #expect(model.allSatisfy { regions.contains($0) } && !regions.contains(63 + 300))
+        #expect(RegionIndexSet().isEmpty && Array(RegionIndexSet()).isEmpty)
+
+        var names = DeviceNameSet()
+        for n in ["0000:00:07.0", "0000:00:05.0", "0000:00:07.0", "0000:00:06.0", "0000:00:05.0"] { names.insert(n) }
+        var seen: [String] = []
+        names.forEachSorted { seen.append($0) }
+        #expect(seen == ["0000:00:05.0", "0000:00:06.0", "0000:00:07.0"])
+        var one = DeviceNameSet()
+        one.insert("d")
+        one.insert("d")
+        seen = []
+        one.forEachSorted { seen.append($0) }
+        #expect(seen == ["d"])
+    }
+
     // MARK: - Trust: orderings and inputs a recorder, a merge or an attacker can produce
 
     func eventfd(_ op: EventfdOp.Operation, _ start: UInt64, _ end: UInt64, tid: Int32) -> TraceEvent {
