@@ -85,7 +85,7 @@ final class GapAccounting {
         let count = d.pendingTriggers.count
         guard d.wakeMarkedTriggers < count else { return }
         markVisits += count - d.wakeMarkedTriggers
-        for k in d.wakeMarkedTriggers..<count where d.pendingTriggers[k].wake == nil { d.pendingTriggers[k].wake = t }
+        for k in d.wakeMarkedTriggers..<count { d.pendingTriggers[k].wake = t }
         d.wakeMarkedTriggers = count
     }
 
@@ -94,7 +94,7 @@ final class GapAccounting {
         let count = d.pendingTriggers.count
         guard d.rereadMarkedTriggers < count else { return }
         markVisits += count - d.rereadMarkedTriggers
-        for k in d.rereadMarkedTriggers..<count where d.pendingTriggers[k].reread == nil { d.pendingTriggers[k].reread = t }
+        for k in d.rereadMarkedTriggers..<count { d.pendingTriggers[k].reread = t }
         d.rereadMarkedTriggers = count
     }
 
@@ -223,7 +223,6 @@ final class GapAccounting {
 
     private func resolveTriggers(_ d: DeviceTimeline, at vmmTime: UInt64, remapped: Bool) {
         guard !d.pendingTriggers.isEmpty else { return }
-        // One lookup by name for all of them (every device gets its figures at the end anyway).
         let mine = perDevice(d)
         for p in d.pendingTriggers {
             let i = p.index
