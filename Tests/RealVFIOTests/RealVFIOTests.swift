@@ -177,7 +177,8 @@ struct RealVFIOTests {
                 })
             wakeNs = min(read.endTime, handledNs)
         }
-        #expect(kernelNs < wakeNs && wakeNs < disabledNs, "the kernel signals, QEMU wakes, then disables the mmaps")
+        // The phases below are differences of these: checked first, so that a broken order fails here, not by a trap.
+        try #require(kernelNs < wakeNs && wakeNs < disabledNs, "the kernel signals, QEMU wakes, then disables the mmaps")
 
         let prefix = dir + "/" + trace.replacingOccurrences(of: ".vftrace", with: "")
         try GuestRun.vfiotrace(["import", "ftrace", dir + "/" + ftrace, "--clock-from", dir + "/" + trace, "-o", prefix + "-kernel.vftrace"])
