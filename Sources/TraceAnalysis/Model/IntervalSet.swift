@@ -56,17 +56,6 @@ public struct IntervalSet: Sendable, Equatable, RandomAccessCollection {
         }
     }
 
-    /// Holds `ranges` (disjoint, sorted, non-empty) in the representation for their number.
-    private mutating func replace(with ranges: [Range<UInt64>]) {
-        if ranges.count >= 2 {
-            many = ranges
-            single = 0..<0
-        } else {
-            many = []
-            single = ranges.first ?? 0..<0
-        }
-    }
-
     public mutating func insert(_ r: Range<UInt64>) {
         guard !r.isEmpty else { return }
         if many.isEmpty {
@@ -97,7 +86,11 @@ public struct IntervalSet: Sendable, Equatable, RandomAccessCollection {
             many[i] = lo..<hi
         } else {
             many.replaceSubrange(i..<j, with: CollectionOfOne(lo..<hi))
-            if many.count == 1 { replace(with: many) }
+            if many.count == 1 {
+                // Merged into one: held inline.
+                single = many[0]
+                many = []
+            }
         }
     }
 
@@ -159,14 +152,9 @@ public struct IntervalSet: Sendable, Equatable, RandomAccessCollection {
 }
 
 extension IntervalSet {
-    /// The areas a VMM may mmap per `info` (`RegionInfo.mmappableAreas`), without building that list first.
+    /// The areas a VMM may mmap per `info` (`RegionInfo.forEachMmappableArea`).
     init(mmappableAreasOf info: RegionInfo) {
         self.init()
-        guard info.flags & RegionInfo.flagMmap != 0 else { return }
-        if let sparse = info.sparseAreas {
-            for a in sparse where a.size > 0 { insert(a.offset..<a.end) }
-        } else {
-            insert(0..<info.size)
-        }
+        info.forEachMmappableArea { insert($0.offset..<$0.end) }
     }
 }

@@ -17,7 +17,8 @@ public struct LatencySummary: Sendable, Codable, Equatable {
 /// Collects latencies into an HDR histogram; exact min/max are kept beside it.
 ///
 /// The histogram (some 30,000 counts, 270 KB) is made only for a recorder of more than `exactLimit` latencies: up to
-/// there the latencies themselves are kept and the percentiles found among them, sorted, by the histogram's own rule.
+/// there the latencies themselves are kept and the percentiles found among them, by selection, under the histogram's
+/// own rule.
 /// An analysis has a dozen recorders or more, and most hold a few thousand latencies; their histograms' fresh pages
 /// and walks over mostly empty counts cost more than the rest of their gap accounting.
 struct LatencyRecorder {

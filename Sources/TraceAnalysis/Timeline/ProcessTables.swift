@@ -88,9 +88,6 @@ final class ProcessTables {
     /// The device whose BAR a guest-physical address reaches (or reached, before its memslot went).
     func device(atGuestPhys gpa: UInt64) -> String? { deviceGuestRanges.last { $0.gpa.contains(gpa) }?.device }
 
-    /// Devices whose mappings a change touched (to recompute only those).
-    func devices(touching user: Range<UInt64>) -> Set<String> { table.devices(touching: user) }
-
     private static func memslotKey(vmFd: Int32, slot: UInt32) -> UInt64 { UInt64(UInt32(bitPattern: vmFd)) << 32 | UInt64(slot) }
 
     /// The userspace range of a slot, if it is set.

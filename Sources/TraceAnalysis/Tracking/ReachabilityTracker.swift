@@ -120,7 +120,9 @@ final class ReachabilityTracker {
     /// KVM dropped its mapping of a host range (`kvm.unmap_hva_range`): for the devices mapped there, the
     /// kernel's own moment the guest lost direct access.
     func kvmUnmap(pid: Int32, range: Range<UInt64>, at t: UInt64) {
-        for name in context.process(pid).devices(touching: range) {
+        var touched = DeviceNameSet()
+        context.process(pid).addDevices(touching: range, to: &touched)
+        touched.forEachSorted { name in
             let d = context.device(name)
             if d.exposed && d.kernelUnmapAt == nil { d.kernelUnmapAt = t }
         }

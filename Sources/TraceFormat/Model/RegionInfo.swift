@@ -56,8 +56,16 @@ public struct RegionInfo: Sendable, Hashable {
 
     /// The areas a VMM may mmap, per this answer (region-relative).
     public var mmappableAreas: [Area] {
-        guard flags & Self.flagMmap != 0 else { return [] }
-        if let sparseAreas { return sparseAreas.filter { $0.size > 0 } }
-        return [Area(offset: 0, size: size)]
+        var out: [Area] = []
+        forEachMmappableArea { out.append($0) }
+        return out
+    }
+
+    /// Calls `body` with each area a VMM may mmap, in order (`mmappableAreas` without building the list): none
+    /// without the MMAP flag; the sparse areas of some size where the kernel sent the capability; else the whole region.
+    public func forEachMmappableArea(_ body: (Area) -> Void) {
+        guard flags & Self.flagMmap != 0 else { return }
+        guard let sparseAreas else { return body(Area(offset: 0, size: size)) }
+        for a in sparseAreas where a.size > 0 { body(a) }
     }
 }

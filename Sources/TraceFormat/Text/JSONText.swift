@@ -42,6 +42,19 @@ public struct JSONText {
         b.append(quote(s))
     }
 
+    /// The same, written through `b` (the lines of a long report).
+    public static func quote(_ s: String, into b: inout ByteCursor) {
+        var s = s
+        let plain = s.withUTF8 { isPlain($0) }
+        guard !plain else {
+            b.byte(0x22)
+            b.append(s)
+            b.byte(0x22)
+            return
+        }
+        b.append(quote(s))
+    }
+
     /// True when UTF-8 text `u` goes into a JSON string literal as it is: no controls, quotes or backslashes.
     @inline(__always)
     static func isPlain(_ u: UnsafeBufferPointer<UInt8>) -> Bool { !u.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C } }

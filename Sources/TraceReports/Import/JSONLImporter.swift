@@ -55,7 +55,6 @@ public struct JSONLImporter {
         return ClockSample(monotonicNs: m, realtimeNs: r)
     }
 
-    /// A non-negative integer (a JSON number that is one exactly, or a decimal / `0x` hex string); nil otherwise.
     /// A field's value as text: an object or an array as compact JSON with its keys sorted (a dictionary's own
     /// description lists them in hash order, different from run to run); anything else as Foundation prints it.
     static func text(_ v: Any) -> String {
@@ -65,6 +64,7 @@ public struct JSONLImporter {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// A non-negative integer (a JSON number that is one exactly, or a decimal / `0x` hex string); nil otherwise.
     static func uint(_ v: Any?) -> UInt64? {
         if let s = v as? String {
             let digits = s.hasPrefix("0x") ? s.dropFirst(2) : Substring(s)

@@ -82,25 +82,14 @@ public enum AnalysisJSON {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// `JSONText.quote(s)` appended to `out`, without its scalar-by-scalar copy for the usual name (ASCII,
-    /// nothing to escape): a report of many triggers quotes a device name for each.
-    static func quote(_ s: String, into out: inout ByteCursor) {
-        var s = s
-        let plain = s.withUTF8 { u in !u.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 >= 0x80 } }
-        guard plain else { return out.append(JSONText.quote(s)) }
-        out.byte(0x22)
-        out.append(s)
-        out.byte(0x22)
-    }
-
     // List lines are written as bytes through a pointer (no String per piece, no array append per piece: a long
     // trace has tens of thousands), each then appended to the buffer at once.
 
     static func gap(_ g: TrapGap, into out: inout ByteCursor) {
         out.append("{\"cause\":")
-        quote(g.cause, into: &out)
+        JSONText.quote(g.cause, into: &out)
         out.append(",\"device\":")
-        quote(g.device, into: &out)
+        JSONText.quote(g.device, into: &out)
         out.append(",\"durationNs\":")
         out.decimal(g.durationNs)
         out.append(",\"endNs\":")
@@ -133,14 +122,14 @@ public enum AnalysisJSON {
 
     static func trigger(_ t: RemapTrigger, into out: inout ByteCursor) {
         out.append("{\"device\":")
-        quote(t.device, into: &out)
+        JSONText.quote(t.device, into: &out)
         if let v = t.effectiveEvidence {
             out.append(",\"effectiveEvidence\":")
-            quote(v, into: &out)
+            JSONText.quote(v, into: &out)
         }
         optional(",\"effectiveNs\":", t.effectiveNs, into: &out)
         out.append(",\"kind\":")
-        quote(t.kind, into: &out)
+        JSONText.quote(t.kind, into: &out)
         optional(",\"latencyNs\":", t.latencyNs, into: &out)
         optional(",\"reevaluationNs\":", t.reevaluationNs, into: &out)
         out.append(",\"timeNs\":")
@@ -151,7 +140,7 @@ public enum AnalysisJSON {
 
     static func restore(_ r: RestoreEvent, into out: inout ByteCursor) {
         out.append("{\"device\":")
-        quote(r.device, into: &out)
+        JSONText.quote(r.device, into: &out)
         optional(",\"latencyNs\":", r.latencyNs, into: &out)
         out.append(",\"timeNs\":")
         out.decimal(r.timeNs)
